@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# End-to-end gitexp demo: copy this example into a fresh git repository, run a
+# four-run study (two boosted-tree depths, a random forest, a logistic
+# regression), then rank and compare the runs.
+#
+# The copy keeps the demo from writing runs into whatever repository this
+# example lives in. Environment:
+#   GITEXP_DEMO_DIR  where to build the demo repository (default: a new mktemp
+#                    dir); must be empty or not exist yet.
+#   GITEXP           the gitexp command line (default: gitexp), e.g.
+#                    GITEXP="python -m gitexp".
+set -euo pipefail
+
+src="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+read -r -a gitexp_cmd <<<"${GITEXP:-gitexp}"
+
+if ! command -v "${gitexp_cmd[0]}" >/dev/null 2>&1; then
+    echo "demo.sh: '${gitexp_cmd[0]}' not found; install gitexp first (pip install -e .)" >&2
+    exit 1
+fi
+
+if [[ -n "${GITEXP_DEMO_DIR:-}" ]]; then
+    demo_dir="$GITEXP_DEMO_DIR"
+    mkdir -p "$demo_dir"
+    if [[ -n "$(ls -A "$demo_dir")" ]]; then
+        echo "demo.sh: GITEXP_DEMO_DIR=$demo_dir is not empty; refusing to overwrite it" >&2
+        exit 1
+    fi
+else
+    demo_dir="$(mktemp -d "${TMPDIR:-/tmp}/gitexp-demo.XXXXXX")"
+fi
+demo_dir="$(cd "$demo_dir" && pwd)"
+
+# Copy the example, minus anything a local run of train.py may have left behind.
+cp -R "$src/." "$demo_dir/"
+rm -rf "$demo_dir/model.pkl" "$demo_dir/metrics.json" "$demo_dir/__pycache__"
+cd "$demo_dir"
+
+git -c init.defaultBranch=main init -q
+# Commits need an identity; only set a repo-local one if none is configured.
+git config user.name >/dev/null || git config user.name "gitexp demo"
+git config user.email >/dev/null || git config user.email "gitexp-demo@example.invalid"
+git add .
+git commit -q -m "Cosmic-ray composition example: initial import"
+
+run() {
+    echo
+    echo "\$ gitexp $*"
+    "${gitexp_cmd[@]}" "$@"
+}
+
+run run -n baseline
+run run -n deeper -p model.max_depth=8
+run run -n forest -p model.type=rf -p model.n_estimators=200
+run run -n logreg -p model.type=logreg
+
+run show --sort-by val.acc
+run compare baseline deeper forest
+
+echo
+echo "Demo repository: $demo_dir"

@@ -1,0 +1,33 @@
+"""gitexp: every run of an experiment is a git commit.
+
+This module is what training code imports. It stays light: no pygit2, dvc,
+optuna, docker or numpy at import time (checked by a test).
+"""
+
+from __future__ import annotations
+
+from gitexp.seeding import seed_everything
+from gitexp.tracking import (
+    RunInfo,
+    current_run,
+    log_artifact,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    params,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "RunInfo",
+    "current_run",
+    "log_artifact",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "params",
+    "seed_everything",
+]

@@ -1,0 +1,3 @@
+from gitexp.cli import run
+
+run()

@@ -1,0 +1,67 @@
+"""`gitexp run`: run a command as an experiment and record it as a commit."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+
+
+def run(
+    command: list[str] = typer.Argument(None, help="Command to run (after --)."),
+    param: list[str] = typer.Option(
+        [], "--param", "-p", help="Param override: key=value, +new=value, file.yaml:key=value."
+    ),
+    name: str = typer.Option(None, "--name", "-n", help="Experiment name (default: generated)."),
+    seed: int = typer.Option(None, "--seed", min=0, help="Seed (default: config, else random)."),
+    executor: str = typer.Option(None, "--executor", "-e", help="local (default) or docker."),
+    docker: bool = typer.Option(False, "--docker", help="Same as --executor docker."),
+    keep_run_dir: bool = typer.Option(False, "--keep-run-dir", help="Keep the run directory."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not echo the command's output."),
+) -> int:
+    """Run an experiment: snapshot, execute in isolation, commit to refs/experiments/NAME."""
+    from gitexp.config import load_config
+    from gitexp.errors import RunFailedError
+    from gitexp.repo import open_repo
+    from gitexp.runner import RunRequest, run_experiment
+
+    repo = open_repo()
+    config = load_config(repo.root)
+    request = RunRequest(
+        command=list(command) if command else None,
+        overrides=tuple(param),
+        name=name,
+        seed=seed,
+        executor="docker" if docker else executor,
+        keep_run_dir=keep_run_dir,
+        echo=not quiet,
+    )
+    result = run_experiment(repo, config, request)
+    for warning in result.warnings:
+        print(f"gitexp: warning: {warning}", file=sys.stderr)
+    print(
+        _summary(result.name, result.status, result.record.duration_s, result.metrics),
+        file=sys.stderr,
+    )
+    if result.status != "succeeded":
+        raise RunFailedError(result.name, result.exit_code, result.status)
+    return 0
+
+
+def _summary(name: str, status: str, duration: float | None, metrics: dict[str, Any]) -> str:
+    from gitexp.paramfiles import flatten
+
+    shown = " ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in list(flatten(metrics).items())[:8]
+    )
+    took = f" in {duration:.2f}s" if duration is not None else ""
+    return f"gitexp: {name} {status}{took}" + (f" | {shown}" if shown else "")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "run",
+        context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
+    )(run)

@@ -1,0 +1,177 @@
+"""gitexp.yaml: what to run, where params and metrics live, and the seed policy.
+
+Sections added by later capabilities (``docker``, ``artifacts``, ``sweeps``…)
+are kept raw in ``Config.sections`` and read by their own modules.
+"""
+
+from __future__ import annotations
+
+import difflib
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gitexp.errors import ConfigError
+
+CONFIG_FILE = "gitexp.yaml"
+DEFAULT_PARAMS = ("params.yaml",)
+DEFAULT_OUTPUT_PATTERNS = (
+    r"^\s*(?P<name>[A-Za-z_][\w./-]*)\s*[:=]\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$",
+)
+KNOWN_KEYS = {
+    "command",
+    "params",
+    "metrics",
+    "metrics_from_output",
+    "seed",
+    "link",
+    "outputs",
+    "executor",
+    "log_max_bytes",
+    "run_root",
+    "docker",
+    "artifacts",
+    "sweeps",
+    "remote",
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The parsed gitexp.yaml; defaults when the file is absent."""
+
+    command: tuple[str, ...] | str | None = None
+    params_files: tuple[str, ...] = DEFAULT_PARAMS
+    params_explicit: bool = False
+    metrics_files: tuple[str, ...] = ()
+    output_patterns: tuple[str, ...] = ()
+    seed: int | None = None
+    links: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    executor: str = "local"
+    log_max_bytes: int = 1_000_000
+    run_root: str | None = None
+    sections: dict[str, Any] = field(default_factory=dict)
+
+    def section(self, name: str) -> dict[str, Any]:
+        value = self.sections.get(name) or {}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{CONFIG_FILE}: `{name}` must be a mapping")
+        return value
+
+
+def load_config(root: Path) -> Config:
+    """Read ``root/gitexp.yaml``; a missing file means all defaults."""
+    path = root / CONFIG_FILE
+    if not path.exists():
+        return Config()
+    raw = _read_yaml(path)
+    if raw is None:
+        return Config()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{CONFIG_FILE}: top level must be a mapping, got {type(raw).__name__}")
+    _check_keys(raw)
+    return Config(
+        command=_command(raw.get("command")),
+        params_files=_str_list(raw, "params") or DEFAULT_PARAMS,
+        params_explicit="params" in raw,
+        metrics_files=_str_list(raw, "metrics"),
+        output_patterns=_patterns(raw.get("metrics_from_output", False)),
+        seed=_seed(raw.get("seed")),
+        links=tuple(p.rstrip("/") for p in _str_list(raw, "link")),
+        outputs=_str_list(raw, "outputs"),
+        executor=str(raw.get("executor", "local")),
+        log_max_bytes=int(raw.get("log_max_bytes", 1_000_000)),
+        run_root=raw.get("run_root"),
+        sections={k: raw[k] for k in ("docker", "artifacts", "sweeps", "remote") if k in raw},
+    )
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path.name}{line}: cannot parse YAML: {exc.problem}") from exc
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path.name}: cannot parse YAML: {exc}") from exc
+
+
+def _check_keys(raw: dict[str, Any]) -> None:
+    for key in raw:
+        if key not in KNOWN_KEYS:
+            close = difflib.get_close_matches(str(key), sorted(KNOWN_KEYS), n=1)
+            hint = f"did you mean `{close[0]}`?" if close else None
+            raise ConfigError(f"{CONFIG_FILE}: unknown key `{key}`", hint)
+
+
+def _command(value: Any) -> tuple[str, ...] | str | None:
+    if value is None or isinstance(value, str):
+        return value.strip() or None if isinstance(value, str) else None
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        return tuple(str(v) for v in value)
+    raise ConfigError(f"{CONFIG_FILE}: `command` must be a string or a list of strings")
+
+
+def _str_list(raw: dict[str, Any], key: str) -> tuple[str, ...]:
+    value = raw.get(key)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ConfigError(f"{CONFIG_FILE}: `{key}` must be a path or a list of paths")
+
+
+def _patterns(value: Any) -> tuple[str, ...]:
+    if value is False or value is None:
+        return ()
+    if value is True:
+        return DEFAULT_OUTPUT_PATTERNS
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ConfigError(f"{CONFIG_FILE}: `metrics_from_output` must be true/false or regex list")
+
+
+def _seed(value: Any) -> int | None:
+    if value is None or value == "random":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ConfigError(f"{CONFIG_FILE}: `seed` must be a non-negative integer or `random`")
+
+
+def command_argv(command: tuple[str, ...] | str) -> tuple[list[str], bool]:
+    """(argv, via_shell): strings with shell syntax run through /bin/sh."""
+    if isinstance(command, tuple):
+        return list(command), False
+    tokens = shlex.split(command)
+    if any(t in {"|", "||", "&&", ";", ">", ">>", "<", "&"} for t in tokens) or "$(" in command:
+        return ["/bin/sh", "-c", command], True
+    return tokens, False
+
+
+def write_default_config(root: Path, command: str | None) -> Path:
+    """The file `gitexp init` writes: every key present, commented."""
+    path = root / CONFIG_FILE
+    cmd = command or "python train.py"
+    path.write_text(
+        f"""# gitexp configuration (docs/configuration.md)
+command: {cmd}          # what `gitexp run` runs when no command follows --
+params: [params.yaml]   # params files (YAML or JSON); -p key=value edits them per run
+metrics: []             # files the script writes: JSON/YAML (final values), CSV/TSV (series)
+metrics_from_output: false  # true: read `name: number` / `name=number` lines of the output
+seed: random            # or an integer: the seed every run gets unless --seed is given
+link: []                # ignored data paths made available to runs, e.g. [data/]
+outputs: []             # output files always recorded with the experiment
+""",
+        encoding="utf-8",
+    )
+    return path

@@ -1,0 +1,82 @@
+"""One exception hierarchy; the CLI turns it into a one-line message and an exit code.
+
+Exit codes: 0 ok, 1 failure, 2 usage error, 3 reproduced but metrics differ,
+130 interrupted. Documented in docs/exit-codes.md.
+"""
+
+from __future__ import annotations
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_METRICS_DIFFER = 3
+EXIT_INTERRUPTED = 130
+
+
+class GitexpError(Exception):
+    """Base class: a message for the user and the exit code to leave with."""
+
+    exit_code = EXIT_FAILURE
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} (hint: {self.hint})" if self.hint else self.message
+
+
+class UsageError(GitexpError):
+    """The user asked for something that cannot work as written."""
+
+    exit_code = EXIT_USAGE
+
+
+class NotARepositoryError(UsageError):
+    def __init__(self, path: str) -> None:
+        super().__init__(f"not a git repository: {path}", "run `git init` or cd into a repository")
+
+
+class NoCommitsError(UsageError):
+    def __init__(self) -> None:
+        super().__init__(
+            "the repository has no commits yet",
+            "make a first commit; experiments need a baseline commit",
+        )
+
+
+class ConfigError(UsageError):
+    """gitexp.yaml (or a params file) cannot be read or is malformed."""
+
+
+class ParamError(UsageError):
+    """A -p override is malformed or names an unknown key."""
+
+
+class ExperimentNameError(UsageError):
+    """An experiment name is invalid, taken, unknown or ambiguous."""
+
+
+class CommandNotFoundError(UsageError):
+    def __init__(self, command: str) -> None:
+        super().__init__(f"command not found: {command!r}", "check the command and your PATH")
+
+
+class RunFailedError(GitexpError):
+    """The experiment ran and was recorded, but its command failed."""
+
+    def __init__(self, name: str, exit_code: int | None, status: str) -> None:
+        detail = f"exit code {exit_code}" if exit_code is not None else status
+        super().__init__(
+            f"experiment {name!r} {status} ({detail}); recorded as refs/experiments/{name}"
+        )
+        self.status = status
+        self.exit_code = EXIT_INTERRUPTED if status == "interrupted" else EXIT_FAILURE
+
+
+class StoreError(GitexpError):
+    """A ref could not be created or moved (concurrent change, D/F conflict)."""
+
+
+class BackendError(GitexpError):
+    """A backend (Docker, DVC, Ray) is missing or failed."""

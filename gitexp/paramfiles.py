@@ -1,0 +1,191 @@
+"""Params files and ``-p`` overrides.
+
+``-p model.depth=6`` sets a nested key of the default params file;
+``-p other.yaml:key=v`` targets another file; ``-p +key=v`` adds a key that
+does not exist yet. Values are YAML scalars or flow lists/maps. Unknown keys
+are refused with a did-you-mean, because a typo would otherwise run a whole
+experiment with the wrong value.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import yaml
+
+from gitexp.errors import ConfigError, ParamError
+
+_OVERRIDE = re.compile(
+    r"^(?:(?P<file>[^=:]+\.(?:ya?ml|json)):)?(?P<add>\+)?(?P<key>[A-Za-z0-9_][\w.\-]*)=(?P<value>.*)$",
+    re.DOTALL,
+)
+_TEMPLATE = re.compile(r"\$\{([A-Za-z0-9_][\w.\-]*)\}")
+
+
+@dataclass(frozen=True)
+class Override:
+    """One parsed ``-p``: which file, which dotted key, the value, add or set."""
+
+    file: str | None
+    key: str
+    value: Any
+    add: bool
+    text: str
+
+
+def parse_override(text: str) -> Override:
+    match = _OVERRIDE.match(text)
+    if not match:
+        raise ParamError(
+            f"malformed param override {text!r}",
+            "write -p key=value, -p nested.key=value or -p file.yaml:key=value",
+        )
+    return Override(
+        match["file"], match["key"], _parse_value(match["value"]), bool(match["add"]), text
+    )
+
+
+def _parse_value(raw: str) -> Any:
+    if raw == "":
+        return ""
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw  # not YAML: keep the text as a string
+
+
+def parse_file(name: str, text: str) -> dict[str, Any]:
+    """Parse a params file's text by its extension (JSON or YAML)."""
+    try:
+        data = json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"params file {name}{line} cannot be parsed: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"params file {name} must hold a mapping at the top level")
+    return data
+
+
+def dump_file(name: str, data: Mapping[str, Any]) -> bytes:
+    if name.endswith(".json"):
+        return (json.dumps(data, indent=2) + "\n").encode()
+    return yaml.safe_dump(dict(data), sort_keys=False, allow_unicode=True).encode()
+
+
+def apply_overrides(
+    files: Mapping[str, dict[str, Any]], overrides: Iterable[Override], default_file: str
+) -> dict[str, dict[str, Any]]:
+    """Return new params per file with the overrides applied (inputs untouched)."""
+    result = {name: copy.deepcopy(data) for name, data in files.items()}
+    for ov in overrides:
+        target = ov.file or default_file
+        if target not in result:
+            raise ParamError(
+                f"params file {target!r} not found for override {ov.text!r}",
+                f"create {target} or list it under `params:` in gitexp.yaml",
+            )
+        _set(result[target], ov, target)
+    return result
+
+
+def _set(data: dict[str, Any], ov: Override, file: str) -> None:
+    *parents, leaf = ov.key.split(".")
+    node = data
+    for i, part in enumerate(parents):
+        child = node.get(part)
+        if child is None and ov.add:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            _unknown(data, ov, file, ".".join(parents[: i + 1]))
+            return
+        node = child
+    if leaf not in node and not ov.add:
+        _unknown(data, ov, file, ov.key)
+    node[leaf] = ov.value
+
+
+def _unknown(data: dict[str, Any], ov: Override, file: str, key: str) -> NoReturn:
+    known = sorted(flatten(data))
+    close = difflib.get_close_matches(ov.key, known, n=1, cutoff=0.6)
+    hint = f"did you mean `{close[0]}`?" if close else f"use -p +{ov.key}=... to add a new key"
+    raise ParamError(f"unknown param {key!r} in {file}", hint)
+
+
+def merge(files: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """One nested dict of all params files, later files winning per key."""
+    merged: dict[str, Any] = {}
+    for data in files.values():
+        _deep_update(merged, data)
+    return merged
+
+
+def _deep_update(dst: dict[str, Any], src: Mapping[str, Any]) -> None:
+    for key, value in src.items():
+        if isinstance(value, Mapping) and isinstance(dst.get(key), dict):
+            _deep_update(dst[key], value)
+        else:
+            dst[key] = copy.deepcopy(value)
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` → ``{"a.b": 1}``; lists stay values."""
+    out: dict[str, Any] = {}
+    for key, value in d.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """Inverse of flatten; a key that is both a value and a prefix stays flat."""
+    out: dict[str, Any] = {}
+    for key in sorted(flat, key=lambda k: k.count(".")):
+        node, parts = out, key.split(".")
+        for part in parts[:-1]:
+            if not isinstance(node.get(part, {}), dict):
+                node = out
+                parts = [key]
+                break
+            node = node.setdefault(part, {})
+        node[parts[-1]] = flat[key]
+    return out
+
+
+def render_command(argv: list[str], params: Mapping[str, Any], quote: bool) -> list[str]:
+    """Substitute ``${key}`` in the command from the run's params."""
+    flat = flatten(params)
+
+    def value(match: re.Match[str]) -> str:
+        key = match[1]
+        if key not in flat:
+            close = difflib.get_close_matches(key, sorted(flat), n=1)
+            hint = f"did you mean ${{{close[0]}}}?" if close else "define it in a params file"
+            raise ParamError(f"command refers to unknown param ${{{key}}}", hint)
+        text = _scalar_text(flat[key])
+        if quote:
+            import shlex
+
+            return shlex.quote(text)
+        return text
+
+    return [_TEMPLATE.sub(value, arg) for arg in argv]
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return str(value)

@@ -1,0 +1,147 @@
+"""The experiment store: refs under refs/experiments/, their commits and records.
+
+A name is reserved by creating its ref (creation fails if it exists, so two
+runs can never share one); the final commit replaces the reservation with a
+compare-and-swap update. Ref writes go through libgit2's lock files, so a
+killed process leaves each ref either valid or absent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pygit2
+
+from gitexp.errors import ExperimentNameError, StoreError
+from gitexp.repo import Repo
+from gitexp.snapshot import META_DIR, read_blob
+
+REF_PREFIX = "refs/experiments/"
+RUN_JSON = f"{META_DIR}/run.json"
+METRICS_JSON = f"{META_DIR}/metrics.json"
+
+
+@dataclass(frozen=True)
+class StoredExperiment:
+    """An experiment as stored: name, commit id and its parsed record files."""
+
+    name: str
+    commit: str
+    run: dict[str, Any]
+    metrics: dict[str, Any]
+
+    @property
+    def ref(self) -> str:
+        return REF_PREFIX + self.name
+
+
+def ref_name(name: str) -> str:
+    return REF_PREFIX + name
+
+
+def exists(repo: Repo, name: str) -> bool:
+    return ref_name(name) in repo.git.references
+
+
+def check_free(repo: Repo, name: str) -> None:
+    """Refuse a name that is taken, or would be both a leaf and a folder."""
+    if exists(repo, name):
+        raise ExperimentNameError(
+            f"experiment name {name!r} is taken", "pick another -n/--name or remove it first"
+        )
+    for ref in repo.git.references:
+        if ref.startswith(ref_name(name) + "/"):
+            raise ExperimentNameError(f"experiment name {name!r} is a group of experiments")
+    parts = name.split("/")
+    for i in range(1, len(parts)):
+        if exists(repo, "/".join(parts[:i])):
+            raise ExperimentNameError(
+                f"experiment name {name!r} is under {'/'.join(parts[:i])!r}, an experiment"
+            )
+
+
+def write_commit(repo: Repo, tree: pygit2.Oid, parent: pygit2.Oid, message: str) -> pygit2.Oid:
+    """A commit object only; no ref, no HEAD, no index change."""
+    oid: pygit2.Oid = repo.git.create_commit(
+        None, repo.signature(), repo.committer(), message, tree, [parent]
+    )
+    return oid
+
+
+def reserve(repo: Repo, name: str, commit: pygit2.Oid) -> bool:
+    """Create the ref; False when another process holds the name already."""
+    try:
+        repo.git.references.create(ref_name(name), commit, force=False)
+    except (pygit2.AlreadyExistsError, ValueError):
+        return False
+    except pygit2.GitError as exc:
+        if "exists" in str(exc) or "lock" in str(exc):
+            return False
+        raise StoreError(f"cannot create {ref_name(name)}: {exc}") from exc
+    return True
+
+
+def finalize(repo: Repo, name: str, expected: pygit2.Oid, new: pygit2.Oid) -> None:
+    """Move the ref from the reservation to the final commit, compare-and-swap."""
+    try:
+        ref = repo.git.references[ref_name(name)]
+    except KeyError as exc:
+        raise StoreError(f"{ref_name(name)} vanished while the run was going on") from exc
+    if ref.target != expected:
+        raise StoreError(f"{ref_name(name)} was moved by someone else; final commit {new}")
+    try:
+        ref.set_target(new, f"gitexp: finish {name}")
+    except pygit2.GitError as exc:
+        raise StoreError(f"cannot update {ref_name(name)}: {exc}; final commit {new}") from exc
+
+
+def iter_refs(repo: Repo) -> Iterator[tuple[str, pygit2.Oid]]:
+    """(name, commit id) of every experiment ref."""
+    for ref in repo.git.references.iterator():
+        target = ref.target
+        if ref.name.startswith(REF_PREFIX) and isinstance(target, pygit2.Oid):
+            yield ref.name[len(REF_PREFIX) :], target
+
+
+def load(repo: Repo, name: str, commit: pygit2.Oid) -> StoredExperiment:
+    """Read run.json and metrics.json of one experiment commit."""
+    tree = repo.git[commit].peel(pygit2.Commit).tree_id
+    return StoredExperiment(
+        name, str(commit), _json(repo, tree, RUN_JSON), _json(repo, tree, METRICS_JSON)
+    )
+
+
+def _json(repo: Repo, tree: pygit2.Oid, path: str) -> dict[str, Any]:
+    data = read_blob(repo, tree, path)
+    if data is None:
+        return {}
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def list_experiments(repo: Repo) -> list[StoredExperiment]:
+    return [load(repo, name, oid) for name, oid in iter_refs(repo)]
+
+
+def resolve(repo: Repo, spec: str) -> tuple[str, pygit2.Oid]:
+    """Name, unique name prefix, full ref or commit id (prefix) → (name, commit)."""
+    refs = dict(iter_refs(repo))
+    name = spec[len(REF_PREFIX) :] if spec.startswith(REF_PREFIX) else spec
+    if name in refs:
+        return name, refs[name]
+    matches = sorted(n for n in refs if n.startswith(name))
+    if len(spec) >= 4 and all(c in "0123456789abcdef" for c in spec.lower()):
+        matches += sorted(n for n, oid in refs.items() if str(oid).startswith(spec.lower()))
+    matches = sorted(set(matches))
+    if len(matches) == 1:
+        return matches[0], refs[matches[0]]
+    if not matches:
+        raise ExperimentNameError(f"no experiment named {spec!r}", "list them with `gitexp show`")
+    shown = ", ".join(matches[:8]) + (", …" if len(matches) > 8 else "")
+    raise ExperimentNameError(f"{spec!r} is ambiguous: {shown}")
