@@ -36,7 +36,13 @@ from gitexp.executors import Executor, Job, OutputSink, get_executor
 from gitexp.paramfiles import merge
 from gitexp.record import RunRecord, commit_message
 from gitexp.repo import Repo
-from gitexp.snapshot import META_DIR, snapshot_workdir, tree_from_dir, tree_with_files
+from gitexp.snapshot import (
+    META_DIR,
+    snapshot_workdir,
+    tree_from_dir,
+    tree_with_files,
+    without_meta,
+)
 from gitexp.workspace import (
     Params,
     apply_params,
@@ -67,6 +73,7 @@ class RunRequest:
     tree: str | None = None
     baseline: str | None = None
     cwd: str | None = None
+    pinned: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -89,6 +96,7 @@ class Prepared:
     argv: list[str]
     params: Params
     links: dict[str, Path]
+    pinned: dict[str, Any] = field(default_factory=dict)
 
 
 def run_experiment(
@@ -143,7 +151,11 @@ def prepare(repo: Repo, config: Config, request: RunRequest, executor: Executor)
     baseline = repo.git[request.baseline].id if request.baseline else repo.head_commit().id
     cwd = request.cwd if request.cwd is not None else repo.relative_cwd()
     links = check_links(repo, config)
-    base_tree = repo.git[request.tree].id if request.tree else snapshot_workdir(repo, exclude=links)
+    base_tree = (
+        without_meta(repo, repo.git[request.tree].peel(pygit2.Tree).id)
+        if request.tree
+        else snapshot_workdir(repo, exclude=links)
+    )
     params = resolve_params(repo, base_tree, config, list(request.overrides))
     argv, via_shell = resolve_command(request.command, config, params.merged)
     tree = apply_params(repo, base_tree, params)
@@ -171,7 +183,7 @@ def prepare(repo: Repo, config: Config, request: RunRequest, executor: Executor)
         links=sorted(links),
         extra=dict(request.extra),
     )
-    return Prepared(record, tree, baseline, argv, params, links)
+    return Prepared(record, tree, baseline, argv, params, links, dict(request.pinned))
 
 
 def reserve(repo: Repo, prepared: Prepared, auto: bool) -> tuple[str, pygit2.Oid]:
@@ -197,7 +209,9 @@ def _job(record: RunRecord, prepared: Prepared, run_dir: Path) -> Job:
         "GITEXP_PARAMS_FILE": str(run_dir / META_DIR / "params.json"),
         "PYTHONUNBUFFERED": "1",
     }
-    return Job(record.name, prepared.argv, run_dir, record.cwd, env, prepared.links)
+    return Job(
+        record.name, prepared.argv, run_dir, record.cwd, env, prepared.links, prepared.pinned
+    )
 
 
 def _execute_recorded(

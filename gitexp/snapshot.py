@@ -164,6 +164,17 @@ def tree_with_files(repo: Repo, tree_id: pygit2.Oid, files: dict[str, bytes]) ->
     return index.write_tree(repo.git)
 
 
+def without_meta(repo: Repo, tree_id: pygit2.Oid) -> pygit2.Oid:
+    """An experiment's tree without its .gitexp/ record: the workspace it ran in."""
+    tree = _tree(repo.git, tree_id)
+    if META_DIR not in tree:
+        return tree_id
+    builder = repo.git.TreeBuilder(tree)
+    builder.remove(META_DIR)
+    oid: pygit2.Oid = builder.write()
+    return oid
+
+
 def read_blob(repo: Repo, tree_id: pygit2.Oid, path: str) -> bytes | None:
     """A file of a tree, or None when it is absent."""
     try:

@@ -140,8 +140,13 @@ def _rf_curve(model: RandomForestClassifier, split: Split) -> Curve:
     model.set_params(warm_start=False)
 
 
-def fit_logging_curve(model: ClassifierMixin, split: Split) -> None:
-    """Fit the model, logging a step-wise validation curve where that comes cheap."""
+def fit_logging_curve(model: ClassifierMixin, split: Split) -> int | None:
+    """Fit the model, logging a step-wise validation curve where that comes cheap.
+
+    Returns the curve's last step (None if no curve), so the final metrics can
+    be logged at it: a step-less value would continue the series one step past
+    the end of training.
+    """
     if isinstance(model, HistGradientBoostingClassifier):
         curve = _gbt_curve(model, split)
     elif isinstance(model, RandomForestClassifier):
@@ -149,9 +154,11 @@ def fit_logging_curve(model: ClassifierMixin, split: Split) -> None:
     else:
         assert isinstance(model, Pipeline)
         model.fit(split[0], split[2])  # one convex solve: no meaningful curve to log
-        return
-    for step, values in curve:
-        gitexp.log_metrics(values, step=step)
+        return None
+    last_step = None
+    for last_step, values in curve:
+        gitexp.log_metrics(values, step=last_step)
+    return last_step
 
 
 def evaluate(model: ClassifierMixin, split: Split) -> dict[str, dict[str, float]]:
@@ -175,9 +182,9 @@ def main() -> None:
     seed = gitexp.seed_everything()
     split = make_split(params["data"])
     model = build_model(params["model"], seed)
-    fit_logging_curve(model, split)
+    last_step = fit_logging_curve(model, split)
     metrics = evaluate(model, split)
-    gitexp.log_metrics(flatten(metrics))
+    gitexp.log_metrics(flatten(metrics), step=last_step)
 
     METRICS_PATH.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     with MODEL_PATH.open("wb") as fh:

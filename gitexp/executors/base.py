@@ -26,6 +26,9 @@ class Job:
     cwd: str
     env: dict[str, str]
     links: dict[str, Path] = field(default_factory=dict)
+    #: what a reproduction must reuse from the original run (e.g. ``dockerfile``
+    #: text, ``image_id``); empty for a fresh run
+    pinned: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
