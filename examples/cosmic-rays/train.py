@@ -140,12 +140,12 @@ def _rf_curve(model: RandomForestClassifier, split: Split) -> Curve:
     model.set_params(warm_start=False)
 
 
-def fit_logging_curve(model: ClassifierMixin, split: Split) -> int | None:
+def fit_logging_curve(model: ClassifierMixin, split: Split) -> tuple[int | None, set[str]]:
     """Fit the model, logging a step-wise validation curve where that comes cheap.
 
-    Returns the curve's last step (None if no curve), so the final metrics can
-    be logged at it: a step-less value would continue the series one step past
-    the end of training.
+    Returns the curve's last step (None without a curve) and the names logged
+    there, so the final metrics can join the curve at its end instead of a
+    step-less value continuing the series one step past the end of training.
     """
     if isinstance(model, HistGradientBoostingClassifier):
         curve = _gbt_curve(model, split)
@@ -154,11 +154,12 @@ def fit_logging_curve(model: ClassifierMixin, split: Split) -> int | None:
     else:
         assert isinstance(model, Pipeline)
         model.fit(split[0], split[2])  # one convex solve: no meaningful curve to log
-        return None
-    last_step = None
-    for last_step, values in curve:
-        gitexp.log_metrics(values, step=last_step)
-    return last_step
+        return None, set()
+    last_step: int | None = None
+    logged: dict[str, float] = {}
+    for last_step, logged in curve:
+        gitexp.log_metrics(logged, step=last_step)
+    return last_step, set(logged)
 
 
 def evaluate(model: ClassifierMixin, split: Split) -> dict[str, dict[str, float]]:
@@ -182,9 +183,10 @@ def main() -> None:
     seed = gitexp.seed_everything()
     split = make_split(params["data"])
     model = build_model(params["model"], seed)
-    last_step = fit_logging_curve(model, split)
+    last_step, on_curve = fit_logging_curve(model, split)
     metrics = evaluate(model, split)
-    gitexp.log_metrics(flatten(metrics), step=last_step)
+    final = {name: v for name, v in flatten(metrics).items() if name not in on_curve}
+    gitexp.log_metrics(final, step=last_step)
 
     METRICS_PATH.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     with MODEL_PATH.open("wb") as fh:
