@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The project's one test command (README, .ci/run): install, start backends, lint, test.
+#
+# Installs gitexp with every extra, starts a Docker engine and builds the local
+# base image when run as root (scripts/docker-up.sh), then runs ruff, mypy and
+# the whole pytest suite, slow tests included. Extra arguments go to pytest.
+# GITEXP_REQUIRE_DOCKER=1 / GITEXP_REQUIRE_DVC=1 turn a missing backend into a
+# failure instead of a skip (.ci/run sets them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export DVC_NO_ANALYTICS=1 RAY_USAGE_STATS_ENABLED=0 PIP_DISABLE_PIP_VERSION_CHECK=1
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "install gitexp with all extras"
+python3 -m pip install -q -e '.[all,dev,examples]'
+
+step "docker engine and base image"
+if [ "$(id -u)" = 0 ]; then
+    bash scripts/docker-up.sh
+elif [ "${GITEXP_REQUIRE_DOCKER:-0}" = 1 ]; then
+    echo "GITEXP_REQUIRE_DOCKER=1 but not root: cannot start a Docker engine" >&2
+    exit 1
+else
+    echo "not root: Docker tests run only if an engine is already reachable"
+fi
+
+step "ruff"
+python3 -m ruff check gitexp tests benchmarks examples
+python3 -m ruff format --check gitexp tests benchmarks examples
+
+step "mypy"
+python3 -m mypy
+
+step "pytest"
+python3 -m pytest -n "${GITEXP_TEST_WORKERS:-3}" --dist loadfile "$@"
