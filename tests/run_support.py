@@ -63,8 +63,16 @@ def repo_state(root: Path) -> dict[str, Any]:
                 st.st_mode,
                 st.st_mtime_ns,
             )
+    # --no-optional-locks: our own `git status` must not refresh the index it compares
     return {
-        "status": git(root, "status", "--porcelain", "--ignored", "--untracked-files=all"),
+        "status": git(
+            root,
+            "--no-optional-locks",
+            "status",
+            "--porcelain",
+            "--ignored",
+            "--untracked-files=all",
+        ),
         "index": git(root, "ls-files", "-s"),
         "index_bytes": (root / ".git" / "index").read_bytes(),
         "stash": git(root, "stash", "list", "--format=%H %gs"),
