@@ -12,7 +12,7 @@ import platform
 import socket
 import sys
 import threading
-from importlib import metadata
+from pathlib import Path
 
 
 def python_version() -> str:
@@ -31,8 +31,46 @@ def describe() -> dict[str, str | int | None]:
     }
 
 
-def freeze() -> str:
-    """`pip freeze`-like lines of the interpreter gitexp runs in."""
+def freeze(cache: Path | None = None) -> str:
+    """`pip freeze`-like lines of the interpreter gitexp runs in.
+
+    Listing distributions costs ~0.1 s; the result is cached under ``cache``
+    keyed by the interpreter and the mtimes of its sys.path folders, which
+    every install or uninstall changes.
+    """
+    key = _freeze_key()
+    if cache is not None:
+        try:
+            stored = json.loads(cache.read_text(encoding="utf-8"))
+            if stored.get("key") == key:
+                return str(stored["freeze"])
+        except (OSError, ValueError, KeyError, AttributeError):
+            pass
+    text = _freeze()
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"key": key, "freeze": text}), encoding="utf-8")
+            tmp.replace(cache)
+        except OSError:
+            pass
+    return text
+
+
+def _freeze_key() -> list[object]:
+    stamps: list[object] = [sys.executable]
+    for entry in sys.path:
+        try:
+            stamps.append([entry, os.stat(entry or ".").st_mtime_ns])
+        except OSError:
+            continue
+    return stamps
+
+
+def _freeze() -> str:
+    from importlib import metadata  # ~15 ms: only on a cache miss
+
     seen: dict[str, str] = {}
     for dist in metadata.distributions():
         name = dist.metadata["Name"]
@@ -44,14 +82,15 @@ def freeze() -> str:
 class EnvironmentProbe:
     """Starts collecting at construction; ``files()`` waits and returns .gitexp/env/*."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache: Path | None = None) -> None:
+        self._cache = cache
         self._result: dict[str, bytes] = {}
         self._thread = threading.Thread(target=self._collect, daemon=True)
         self._thread.start()
 
     def _collect(self) -> None:
         self._result = {
-            ".gitexp/env/requirements.txt": freeze().encode(),
+            ".gitexp/env/requirements.txt": freeze(self._cache).encode(),
             ".gitexp/env/system.json": (json.dumps(describe(), indent=2) + "\n").encode(),
         }
 

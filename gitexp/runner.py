@@ -112,7 +112,7 @@ def run_experiment(
     name, reserved = reserve(repo, prepared, auto=request.name is None)
     record = prepared.record.replace(name=name)
     run_dir = make_run_dir(config, name)
-    probe = EnvironmentProbe()
+    probe = EnvironmentProbe(repo.state_dir / "env-freeze.json")
     try:
         manifest = populate(repo, prepared.tree, run_dir, prepared.links)
         _write_params_json(run_dir, prepared.params.merged)
