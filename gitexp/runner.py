@@ -312,7 +312,8 @@ def _write_params_json(run_dir: Path, params: dict[str, Any]) -> None:
 
     meta = run_dir / META_DIR
     meta.mkdir(exist_ok=True)
-    (meta / "params.json").write_text(json.dumps(params, indent=2), encoding="utf-8")
+    # default=str: YAML params may hold dates, which JSON cannot
+    (meta / "params.json").write_text(json.dumps(params, indent=2, default=str), encoding="utf-8")
 
 
 def _seed(requested: int | None, config: Config) -> int:
