@@ -77,7 +77,8 @@ def parse_file(name: str, text: str) -> dict[str, Any]:
 
 def dump_file(name: str, data: Mapping[str, Any]) -> bytes:
     if name.endswith(".json"):
-        return (json.dumps(data, indent=2) + "\n").encode()
+        # default=str: a YAML-parsed -p value may be a date, which JSON cannot hold
+        return (json.dumps(data, indent=2, default=str) + "\n").encode()
     return yaml.safe_dump(dict(data), sort_keys=False, allow_unicode=True).encode()
 
 
@@ -104,9 +105,14 @@ def _set(data: dict[str, Any], ov: Override, file: str) -> None:
         child = node.get(part)
         if child is None and ov.add:
             child = node[part] = {}
+        if child is not None and not isinstance(child, dict):
+            where = ".".join(parents[: i + 1])
+            raise ParamError(
+                f"cannot set {ov.key!r} in {file}: {where!r} is a value, not a mapping",
+                f"set {where} itself, e.g. -p {where}=...",
+            )
         if not isinstance(child, dict):
             _unknown(data, ov, file, ".".join(parents[: i + 1]))
-            return
         node = child
     if leaf not in node and not ov.add:
         _unknown(data, ov, file, ov.key)
