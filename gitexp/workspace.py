@@ -35,10 +35,12 @@ class Params:
 def resolve_params(repo: Repo, tree: pygit2.Oid, config: Config, overrides: list[str]) -> Params:
     parsed = [P.parse_override(text) for text in overrides]
     files: dict[str, dict[str, Any]] = {}
-    for name in config.params_files:
+    # a file named by `-p file.yaml:key=v` is a params file of this run too
+    targeted = [ov.file for ov in parsed if ov.file and ov.file not in config.params_files]
+    for name in [*config.params_files, *dict.fromkeys(targeted)]:
         data = read_blob(repo, tree, name)
         if data is None:
-            if config.params_explicit:
+            if config.params_explicit and name in config.params_files:
                 raise ConfigError(
                     f"params file {name!r} not found", "create it or fix `params:` in gitexp.yaml"
                 )
