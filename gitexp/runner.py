@@ -27,8 +27,8 @@ from typing import Any
 
 import pygit2
 
+from gitexp import artifacts, names, store
 from gitexp import metrics as M
-from gitexp import names, store
 from gitexp.config import Config
 from gitexp.environment import EnvironmentProbe, describe
 from gitexp.errors import ExperimentNameError, StoreError
@@ -126,9 +126,12 @@ def run_experiment(
             config.output_patterns,
         )
         record = _finish(record, run_dir, exec_info)
-        extra = _record_files(record, collected, sink, probe)
         keep = _keeper(repo, config, manifest, prepared.links)
-        tree = tree_from_dir(repo, run_dir, manifest, keep, extra)
+        stored = artifacts.store_outputs(repo.root, config, run_dir, record.cwd, manifest, keep)
+        record = record.replace(artifacts=stored.records)
+        warnings += stored.warnings
+        extra = {**_record_files(record, collected, sink, probe), **stored.pointers}
+        tree = tree_from_dir(repo, run_dir, manifest, stored.keep(keep), extra)
         commit = store.write_commit(
             repo, tree, prepared.baseline, commit_message(record, collected.nested())
         )

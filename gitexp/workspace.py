@@ -7,6 +7,7 @@ before anything is written.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -21,6 +22,8 @@ from gitexp.config import Config, command_argv
 from gitexp.errors import CommandNotFoundError, ConfigError, UsageError
 from gitexp.repo import Repo
 from gitexp.snapshot import Manifest, materialize, read_blob, tree_with_files
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -102,8 +105,15 @@ def make_run_dir(config: Config, name: str) -> Path:
 
 
 def populate(repo: Repo, tree: pygit2.Oid, run_dir: Path, links: dict[str, Path]) -> Manifest:
-    """Materialize the tree and put links to read-only inputs in place."""
+    """Materialize the tree and put links to read-only inputs in place
+    (``link:`` paths, and data tracked with `dvc add`, from DVC's cache)."""
     manifest = materialize(repo, tree, run_dir)
+    pointers = [rel for rel in manifest if rel.endswith(".dvc")]
+    if pointers:
+        from gitexp.artifacts import link_inputs
+
+        for rel in link_inputs(repo.root, run_dir, pointers):
+            log.warning("%s is tracked by DVC but not in the cache; run `dvc pull`", rel)
     for rel, source in links.items():
         target = run_dir / rel
         if target.exists() or target.is_symlink():

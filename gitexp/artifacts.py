@@ -1,0 +1,449 @@
+"""Large outputs through DVC: the commit holds `.dvc` pointers, the bytes live in DVC's cache.
+
+At record time, files a run logged with ``log_artifact``, files matching
+``outputs:`` and new files above ``artifacts.threshold`` are added to the
+repository's DVC cache; the experiment tree gets ``<path>.dvc`` (DVC's own
+format, so ``dvc pull`` in a checkout of the experiment works too) and
+run.json lists them. Pointers gitexp writes carry ``meta: {gitexp: artifact}``
+so they are never mistaken for inputs. DVC is imported only when a run has
+something to store, or when artifacts are pushed or pulled.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gitexp.config import Config
+from gitexp.errors import BackendError, ConfigError
+from gitexp.snapshot import Manifest
+
+log = logging.getLogger(__name__)
+DEFAULT_THRESHOLD = 5 * 2**20
+MARK = "artifact"
+_UNITS = {"": 1, "B": 1, "KB": 2**10, "K": 2**10, "MB": 2**20, "M": 2**20, "GB": 2**30, "G": 2**30}
+NO_DVC_HINT = "run `gitexp init --dvc` (or `dvc init`) and commit .dvc/"
+NO_REMOTE_HINT = (
+    "add one with `dvc remote add -d storage <url>` and commit .dvc/config, "
+    "or name one in gitexp.yaml as `artifacts: {remote: NAME}`"
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The `artifacts:` section of gitexp.yaml."""
+
+    threshold: int = DEFAULT_THRESHOLD
+    remote: str | None = None
+
+
+def settings(config: Config) -> Settings:
+    raw = config.section("artifacts")
+    unknown = set(raw) - {"threshold", "remote"}
+    if unknown:
+        raise ConfigError(f"gitexp.yaml: unknown key `artifacts.{sorted(unknown)[0]}`")
+    remote = raw.get("remote")
+    return Settings(_size(raw.get("threshold", DEFAULT_THRESHOLD)), str(remote) if remote else None)
+
+
+def _size(value: Any) -> int:
+    text = str(value).strip().upper().replace(" ", "").replace("IB", "B")
+    digits = text.rstrip("KMGB")
+    unit = text[len(digits) :]
+    try:
+        if unit in _UNITS and float(digits) >= 0:
+            return int(float(digits) * _UNITS[unit])
+    except ValueError:
+        pass
+    raise ConfigError(f"gitexp.yaml: `artifacts.threshold` {value!r} is not a size like 5MB")
+
+
+def dvc_ready(root: Path) -> bool:
+    """True when the repository has DVC set up (a `.dvc/` folder)."""
+    return (root / ".dvc").is_dir()
+
+
+# --- record time -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What recording does with a run dir: files replaced by pointers, files forced in."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    pointers: dict[str, bytes] = field(default_factory=dict)
+    replaced: frozenset[str] = frozenset()
+    forced: frozenset[str] = frozenset()
+    warnings: list[str] = field(default_factory=list)
+
+    def keep(self, base: Callable[[str], bool]) -> Callable[[str], bool]:
+        """Wrap the runner's keep(): stored paths become pointers, logged files are kept."""
+
+        def keep(rel: str) -> bool:
+            if _under(rel, self.replaced):
+                return False
+            return _under(rel, self.forced) or base(rel)
+
+        return keep
+
+
+def _under(rel: str, paths: Iterable[str]) -> bool:
+    return any(rel == p or rel.startswith(p + "/") for p in paths)
+
+
+def store_outputs(
+    root: Path,
+    config: Config,
+    run_dir: Path,
+    cwd: str,
+    manifest: Manifest,
+    keep: Callable[[str], bool],
+) -> Stored:
+    """Choose the run's artifacts and move them into DVC's cache (see module doc).
+
+    ``manifest`` says which files the run found in place (unchanged ones are
+    never artifacts); ``keep`` is the runner's rule for what the commit holds.
+    A DVC failure never loses the run: the files are committed to git instead.
+    """
+    try:
+        opts = settings(config)
+    except ConfigError as exc:
+        log.warning("%s; using the default artifacts threshold", exc)
+        opts = Settings()
+    cache = cache_dir(root)
+    logged = _logged(run_dir, cwd)
+    chosen: dict[str, str] = {p: "logged" for p in logged}
+    inputs = []
+    for rel, full in _files(run_dir):
+        if _links_into(full, cache):
+            inputs.append(rel)  # a DVC-tracked input linked in: never committed
+        elif rel in chosen or _under(rel, chosen) or not _changed(manifest, rel, full):
+            continue
+        elif any(fnmatch(rel, pat) for pat in config.outputs):
+            chosen[rel] = "outputs"
+        elif keep(rel) and _size_of(full) >= opts.threshold:
+            chosen[rel] = "size"
+    skip = frozenset(inputs)
+    if not chosen:
+        return Stored(replaced=skip, forced=frozenset(logged))
+    if not dvc_ready(root):
+        warnings = _no_dvc_warnings(run_dir, chosen)
+        return Stored(replaced=skip, forced=frozenset(logged), warnings=warnings)
+    try:
+        stored = _add_to_cache(root, run_dir, chosen, frozenset(logged))
+        return replace(stored, replaced=stored.replaced | skip)
+    except Exception as exc:  # DVC's own errors are many; the run must still be recorded
+        log.debug("adding artifacts to DVC failed", exc_info=True)
+        return Stored(
+            replaced=skip,
+            forced=frozenset(logged),
+            warnings=[f"DVC could not store {', '.join(chosen)}: {exc}; committed to git"],
+        )
+
+
+def _changed(manifest: Manifest, rel: str, full: Path) -> bool:
+    known = manifest.get(rel)
+    if known is None or full.is_symlink():
+        return known is None
+    st = full.stat()
+    return (st.st_size, st.st_mtime_ns) != (known.size, known.mtime_ns)
+
+
+def _size_of(full: Path) -> int:
+    return full.lstat().st_size
+
+
+def _logged(run_dir: Path, cwd: str) -> list[str]:
+    """Paths given to log_artifact, relative to the run dir (outside ones are dropped)."""
+    path = run_dir / ".gitexp" / "live" / "artifacts.jsonl"
+    if not path.exists():
+        return []
+    found: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            raw = str(json.loads(line)["path"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        full = Path(os.path.normpath(run_dir / cwd / raw))
+        if not full.is_relative_to(run_dir) or full == run_dir or not full.exists():
+            log.warning("log_artifact(%r): not a file inside the run dir; ignored", raw)
+            continue
+        rel = full.relative_to(run_dir).as_posix()
+        if rel not in found and not rel.startswith(".gitexp"):
+            found.append(rel)
+    return found
+
+
+def _files(run_dir: Path) -> Iterable[tuple[str, Path]]:
+    for dirpath, dirnames, filenames in os.walk(run_dir):
+        base = Path(dirpath)
+        dirnames[:] = [d for d in dirnames if d not in {".git", ".gitexp", ".dvc"}]
+        for name in filenames:
+            full = base / name
+            yield full.relative_to(run_dir).as_posix(), full
+
+
+def _links_into(full: Path, cache: Path) -> bool:
+    return full.is_symlink() and os.path.realpath(full).startswith(str(cache) + os.sep)
+
+
+def _no_dvc_warnings(run_dir: Path, chosen: dict[str, str]) -> list[str]:
+    return [
+        f"{rel} ({_human(_path_size(run_dir / rel))}, {why}) committed to git because "
+        f"DVC is not set up (hint: {NO_DVC_HINT})"
+        for rel, why in chosen.items()
+    ]
+
+
+def _add_to_cache(
+    root: Path, run_dir: Path, chosen: dict[str, str], logged: frozenset[str]
+) -> Stored:
+    from dvc_data.hashfile.build import build
+    from dvc_data.hashfile.transfer import transfer
+
+    odb = _dvc_repo(root).cache.local
+    records, pointers = [], {}
+    for rel, why in sorted(chosen.items()):
+        staging, meta, obj = build(odb, str(run_dir / rel), odb.fs, "md5")
+        transfer(staging, odb, _object_ids(obj), shallow=False, hardlink=False)
+        record = {"path": rel, "md5": obj.hash_info.value, "size": meta.size, "reason": why}
+        if meta.nfiles is not None:
+            record["nfiles"] = meta.nfiles
+        records.append(record)
+        pointers[rel + ".dvc"] = pointer(record)
+    return Stored(records, pointers, frozenset(chosen), logged)
+
+
+def _object_ids(obj: Any) -> set[Any]:
+    from dvc_data.hashfile.tree import Tree
+
+    ids = {obj.hash_info}
+    if isinstance(obj, Tree):
+        ids |= {oid for _, _, oid in obj}
+    return ids
+
+
+def pointer(record: dict[str, Any]) -> bytes:
+    """A DVC 3 `.dvc` file for one artifact (``path`` relative to the pointer's folder)."""
+    out: dict[str, Any] = {"md5": record["md5"], "size": record["size"]}
+    if "nfiles" in record:
+        out["nfiles"] = record["nfiles"]
+    out.update({"hash": "md5", "path": record["path"].rsplit("/", 1)[-1]})
+    data = {"meta": {"gitexp": MARK}, "outs": [out]}
+    return yaml.safe_dump(data, sort_keys=False).encode()
+
+
+# --- inputs ------------------------------------------------------------------------------
+
+
+def cache_dir(root: Path) -> Path:
+    """DVC's cache folder of a repository, as `.dvc/config(.local)` sets it."""
+    dvc_dir = root / ".dvc"
+    parser = configparser.ConfigParser()
+    parser.read([dvc_dir / "config", dvc_dir / "config.local"], encoding="utf-8")
+    configured = parser.get("cache", "dir", fallback=None)
+    return Path(os.path.normpath(dvc_dir / configured)) if configured else dvc_dir / "cache"
+
+
+def cache_path(cache: Path, md5: str) -> Path:
+    return cache / "files" / "md5" / md5[:2] / md5[2:]
+
+
+def link_inputs(root: Path, run_dir: Path, pointer_paths: Iterable[str]) -> list[str]:
+    """Symlink DVC-tracked inputs (`dvc add`) from the cache into the run dir.
+
+    Returns the paths that could not be linked because the cache lacks them.
+    """
+    missing: list[str] = []
+    cache = cache_dir(root)
+    for rel in pointer_paths:
+        for out in _input_outs(run_dir / rel):
+            target = (run_dir / rel).parent / str(out["path"])
+            if target.exists() or target.is_symlink():
+                continue
+            if not _link_out(cache, str(out["md5"]), target):
+                missing.append(target.relative_to(run_dir).as_posix())
+    return missing
+
+
+def _input_outs(path: Path) -> list[dict[str, Any]]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return []
+    if not isinstance(data, dict) or (data.get("meta") or {}) == {"gitexp": MARK}:
+        return []
+    outs = data.get("outs") or []
+    return [o for o in outs if isinstance(o, dict) and o.get("md5") and o.get("path")]
+
+
+def _link_out(cache: Path, md5: str, target: Path) -> bool:
+    source = cache_path(cache, md5)
+    if not source.exists():
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not md5.endswith(".dir"):
+        target.symlink_to(source)
+        return True
+    entries = json.loads(source.read_text(encoding="utf-8"))
+    if not all(cache_path(cache, e["md5"]).exists() for e in entries):
+        return False
+    for entry in entries:
+        dest = target / entry["relpath"]
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.symlink_to(cache_path(cache, entry["md5"]))
+    return True
+
+
+# --- transfer ----------------------------------------------------------------------------
+
+
+def _dvc_repo(root: Path) -> Any:
+    if not dvc_ready(root):
+        raise BackendError(f"DVC is not set up in {root}", NO_DVC_HINT)
+    try:
+        from dvc.repo import Repo as DvcRepo
+    except ImportError as exc:
+        raise BackendError("DVC is not installed", "pip install 'gitexp[dvc]'") from exc
+    return DvcRepo(str(root))
+
+
+def check_remote(root: Path, remote: str | None) -> str:
+    """The DVC remote artifacts go to; a clear error when there is none."""
+    from dvc.exceptions import NoRemoteError
+    from dvc.repo import Repo as DvcRepo
+
+    dvc = _dvc_repo(root)
+    assert isinstance(dvc, DvcRepo)
+    try:
+        name: str = dvc.cloud.get_remote(remote).name
+    except NoRemoteError as exc:
+        raise BackendError("no DVC remote is configured for the artifacts", NO_REMOTE_HINT) from exc
+    except Exception as exc:
+        raise BackendError(f"DVC remote {remote!r}: {exc}", NO_REMOTE_HINT) from exc
+    return name
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Outcome of a push or fetch of artifact objects."""
+
+    transferred: int
+    failed: list[str]
+
+
+def push(root: Path, records: Iterable[dict[str, Any]], remote: str | None) -> Transfer:
+    """Send the objects of these artifacts from the local DVC cache to the remote."""
+    dvc = _dvc_repo(root)
+    remote = check_remote(root, remote)
+    ids: set[Any] = set()
+    missing = []
+    for record in records:
+        obj = _load(dvc.cache.local, str(record["md5"]))
+        if obj is None:
+            missing.append(str(record["path"]))
+        else:
+            ids |= _object_ids(obj)
+    result = dvc.cloud.push(ids, remote=remote) if ids else None
+    failed = missing + [str(h.value) for h in (result.failed if result else ())]
+    return Transfer(len(result.transferred) if result else 0, failed)
+
+
+def fetch(root: Path, records: Iterable[dict[str, Any]], remote: str | None) -> Transfer:
+    """Bring the objects of these artifacts from the DVC remote into the local cache."""
+    from dvc_data.hashfile.hash_info import HashInfo
+
+    dvc = _dvc_repo(root)
+    remote = check_remote(root, remote)
+    wanted = {str(r["md5"]) for r in records}
+    tops = {HashInfo("md5", md5) for md5 in wanted}
+    first = dvc.cloud.pull(tops, remote=remote)
+    ids: set[Any] = set()
+    for md5 in wanted:
+        obj = _load(dvc.cache.local, md5) if md5.endswith(".dir") else None
+        if obj is not None:
+            ids |= _object_ids(obj) - tops
+    second = dvc.cloud.pull(ids, remote=remote) if ids else None
+    failed = [str(h.value) for r in (first, second) if r for h in r.failed]
+    failed += [m for m in wanted if not _complete(cache_dir(root), m)]
+    moved = len(first.transferred) + (len(second.transferred) if second else 0)
+    return Transfer(moved, sorted(set(failed)))
+
+
+def _load(odb: Any, md5: str) -> Any:
+    from dvc_data.hashfile.hash_info import HashInfo
+    from dvc_data.hashfile.tree import Tree
+
+    info = HashInfo("md5", md5)
+    if md5.endswith(".dir"):
+        try:
+            return Tree.load(odb, info)
+        except (FileNotFoundError, ValueError):
+            return None
+    return odb.get(md5) if odb.exists(md5) else None
+
+
+def _complete(cache: Path, md5: str) -> bool:
+    source = cache_path(cache, md5)
+    if not source.exists():
+        return False
+    if not md5.endswith(".dir"):
+        return True
+    entries = json.loads(source.read_text(encoding="utf-8"))
+    return all(cache_path(cache, e["md5"]).exists() for e in entries)
+
+
+def checkout(root: Path, records: Iterable[dict[str, Any]], dest: Path) -> list[Path]:
+    """Copy artifacts from the local cache to ``dest/<path>`` (real files, not links)."""
+    cache = cache_dir(root)
+    written = []
+    for record in records:
+        md5, target = str(record["md5"]), dest / str(record["path"])
+        if not _complete(cache, md5):
+            raise BackendError(
+                f"artifact {record['path']} ({md5}) is not in the DVC cache",
+                "fetch it first: `gitexp artifacts pull NAME`",
+            )
+        _copy_out(cache, md5, target)
+        written.append(target)
+    return written
+
+
+def _copy_out(cache: Path, md5: str, target: Path) -> None:
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    elif target.exists() or target.is_symlink():
+        target.unlink()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not md5.endswith(".dir"):
+        shutil.copyfile(cache_path(cache, md5), target)
+        return
+    for entry in json.loads(cache_path(cache, md5).read_text(encoding="utf-8")):
+        out = target / entry["relpath"]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cache_path(cache, entry["md5"]), out)
+
+
+def _path_size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
