@@ -76,3 +76,26 @@ def _short(value: Any) -> str:
         return f"{value:.4g}"
     text = json.dumps(value) if isinstance(value, list | dict) else str(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def observed_status(status: str, host: object, pid: object) -> str:
+    """A `running` record whose process is gone (same host, dead pid) is `interrupted`.
+
+    A run killed with SIGKILL (or a lost machine) never writes its final
+    commit; its reservation says `running` forever. On the host that ran it we
+    can tell; elsewhere we cannot, and keep saying `running`.
+    """
+    if status != "running" or not isinstance(pid, int) or pid <= 0:
+        return status
+    import os
+    import socket
+
+    if host != socket.gethostname():
+        return status
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return "interrupted"
+    except OSError:
+        return status  # alive but not ours (EPERM)
+    return status

@@ -145,3 +145,67 @@ def resolve(repo: Repo, spec: str) -> tuple[str, pygit2.Oid]:
         raise ExperimentNameError(f"no experiment named {spec!r}", "list them with `gitexp show`")
     shown = ", ".join(matches[:8]) + (", …" if len(matches) > 8 else "")
     raise ExperimentNameError(f"{spec!r} is ambiguous: {shown}")
+
+
+def ref_targets(repo: Repo) -> dict[str, str]:
+    """{name: commit hex} of every experiment ref, read in one pass (no objects opened)."""
+    out: dict[str, str] = {}
+    for ref in repo.git.references.iterator():
+        name = ref.name
+        if name.startswith(REF_PREFIX):
+            target = ref.target
+            if isinstance(target, pygit2.Oid):
+                out[name[len(REF_PREFIX) :]] = str(target)
+    return out
+
+
+def remove_refs(repo: Repo, expected: dict[str, str]) -> None:
+    """Delete experiment refs atomically, each only if it still points where expected."""
+    try:
+        with repo.git.transaction() as txn:
+            for name in expected:
+                txn.lock_ref(ref_name(name))
+            for name, commit in expected.items():
+                _check_target(repo, name, commit)
+                txn.remove(ref_name(name))
+    except (pygit2.GitError, KeyError, ValueError) as exc:
+        raise StoreError(f"cannot remove experiment refs: {exc}") from exc
+
+
+def _check_target(repo: Repo, name: str, commit: str) -> None:
+    ref = repo.git.references.get(ref_name(name))
+    if ref is None or str(ref.target) != commit:
+        raise StoreError(f"{ref_name(name)} changed meanwhile; nothing was removed")
+
+
+def rename_ref(repo: Repo, old: str, new: str) -> None:
+    """Move refs/experiments/OLD to NEW (same commit; its reflog moves along)."""
+    check_free(repo, new)
+    try:
+        repo.git.references[ref_name(old)].rename(ref_name(new))
+    except (pygit2.GitError, KeyError, ValueError) as exc:
+        raise StoreError(f"cannot rename {old!r} to {new!r}: {exc}") from exc
+
+
+def create_branch(repo: Repo, branch: str, commit: str) -> str:
+    """A real branch refs/heads/BRANCH at ``commit``; refuses to move an existing one."""
+    full = "refs/heads/" + branch
+    if not pygit2.reference_is_valid_name(full):
+        raise ExperimentNameError(f"invalid branch name {branch!r}")
+    if full in repo.git.references:
+        raise ExperimentNameError(
+            f"branch {branch!r} exists already", "pick another name or delete it first"
+        )
+    try:
+        repo.git.references.create(full, pygit2.Oid(hex=commit), force=False)
+    except (pygit2.GitError, ValueError) as exc:
+        raise StoreError(f"cannot create branch {branch!r}: {exc}") from exc
+    return full
+
+
+def resolve_rev(repo: Repo, rev: str) -> str:
+    """Any git revision (branch, tag, sha, HEAD~1) → commit hex."""
+    try:
+        return str(repo.git.revparse_single(rev).peel(pygit2.Commit).id)
+    except (KeyError, ValueError, pygit2.GitError) as exc:
+        raise ExperimentNameError(f"unknown revision {rev!r}") from exc

@@ -1,0 +1,130 @@
+"""A derived cache of experiment summaries, keyed by commit id.
+
+Commits never change, so a summary cached under a commit id is right forever;
+refs do change (runs, `git fetch`, `git update-ref -d`), so they are read
+fresh on every call and only the commits they point at are looked up here.
+The cache lives in ``.git/gitexp/index.sqlite``; deleting it is always safe.
+Any SQLite trouble (read-only repo, corrupt file, lock) falls back to reading
+git directly: the cache is never the source of truth.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gitexp.repo import Repo
+
+if TYPE_CHECKING:
+    import sqlite3
+
+log = logging.getLogger(__name__)
+
+INDEX_FILE = "index.sqlite"
+VERSION = 1  # bump when the summary's shape changes: old caches are dropped
+RUN_JSON = ".gitexp/run.json"
+METRICS_JSON = ".gitexp/metrics.json"
+Summary = dict[str, Any]
+
+
+def summaries(repo: Repo, commits: Iterable[str]) -> dict[str, Summary]:
+    """{commit: summary} for the given commits, from the cache where it has them."""
+    wanted = set(commits)
+    conn = _connect(repo.state_dir / INDEX_FILE)
+    cached = _read_all(conn) if conn is not None else {}
+    found = {c: cached[c] for c in wanted if c in cached}
+    missing = wanted - found.keys()
+    fresh = {c: read_summary(repo, c) for c in sorted(missing)}
+    found.update(fresh)
+    if conn is not None:
+        _store(conn, fresh, stale=len(cached) - (len(wanted) - len(missing)), live=wanted)
+        conn.close()
+    return found
+
+
+def read_summary(repo: Repo, commit: str) -> Summary:
+    """What `show` needs of one experiment commit, read from git objects."""
+    obj: Any = repo.git[commit]
+    tree = obj.tree
+    run = _json(repo, tree, RUN_JSON)
+    created = run.get("started") or _iso(obj.commit_time)
+    parents = obj.parent_ids
+    return {
+        "baseline": run.get("baseline") or (str(parents[0]) if parents else None),
+        "status": run.get("status", "unknown"),
+        "created": created,
+        "seed": run.get("seed"),
+        "params": run.get("params") if isinstance(run.get("params"), dict) else {},
+        "metrics": _json(repo, tree, METRICS_JSON),
+        "host": run.get("host"),
+        "pid": run.get("pid"),
+    }
+
+
+def _json(repo: Repo, tree: Any, path: str) -> dict[str, Any]:
+    try:
+        blob: Any = repo.git[tree[path].id]
+        value = json.loads(blob.data)
+    except (KeyError, ValueError, AttributeError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _iso(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _connect(path: Path) -> sqlite3.Connection | None:
+    import sqlite3
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=2.0)
+        if conn.execute("PRAGMA user_version").fetchone()[0] != VERSION:
+            conn.executescript(
+                "DROP TABLE IF EXISTS summary;"
+                "CREATE TABLE summary (commit_id TEXT PRIMARY KEY, data TEXT NOT NULL)"
+                " WITHOUT ROWID;"
+                f"PRAGMA user_version = {VERSION};"
+            )
+        return conn
+    except (sqlite3.Error, OSError) as exc:
+        log.info("experiment index unavailable (%s); reading git directly", exc)
+        return None
+
+
+def _read_all(conn: sqlite3.Connection) -> dict[str, Summary]:
+    import sqlite3
+
+    try:
+        rows = conn.execute("SELECT commit_id, data FROM summary").fetchall()
+        return {commit: json.loads(data) for commit, data in rows}
+    except (sqlite3.Error, ValueError) as exc:
+        log.info("experiment index unreadable (%s); rebuilding", exc)
+        return {}
+
+
+def _store(conn: sqlite3.Connection, fresh: dict[str, Summary], stale: int, live: set[str]) -> None:
+    """Add new summaries; drop rows of unreferenced commits once they pile up."""
+    import sqlite3
+
+    try:
+        with conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO summary VALUES (?, ?)",
+                [(c, json.dumps(s, separators=(",", ":"))) for c, s in fresh.items()],
+            )
+            if stale > max(100, len(live) // 4):
+                _prune(conn, live)
+    except sqlite3.Error as exc:
+        log.info("experiment index not updated (%s)", exc)
+
+
+def _prune(conn: sqlite3.Connection, live: set[str]) -> None:
+    conn.execute("CREATE TEMP TABLE live (commit_id TEXT PRIMARY KEY)")
+    conn.executemany("INSERT INTO live VALUES (?)", [(c,) for c in live])
+    conn.execute("DELETE FROM summary WHERE commit_id NOT IN (SELECT commit_id FROM live)")
