@@ -51,9 +51,14 @@ def parse_override(text: str) -> Override:
     )
 
 
+_FLOAT = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
 def _parse_value(raw: str) -> Any:
     if raw == "":
         return ""
+    if _FLOAT.match(raw.strip()):
+        return float(raw)  # YAML 1.1 (PyYAML) reads `1e-3` as a string; users mean a number
     try:
         return yaml.safe_load(raw)
     except yaml.YAMLError:
