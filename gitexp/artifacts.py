@@ -320,7 +320,7 @@ def _dvc_repo(root: Path) -> Any:
 
 def check_remote(root: Path, remote: str | None) -> str:
     """The DVC remote artifacts go to; a clear error when there is none."""
-    from dvc.exceptions import NoRemoteError
+    from dvc.config import NoRemoteError
     from dvc.repo import Repo as DvcRepo
 
     dvc = _dvc_repo(root)
