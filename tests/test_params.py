@@ -95,7 +95,7 @@ def test_unknown_keys_are_refused_with_a_suggestion(override: str, message: str,
 
 
 def test_override_of_an_unknown_file_is_refused() -> None:
-    with pytest.raises(ParamError, match="params file 'x.yaml' not found"):
+    with pytest.raises(ParamError, match=r"params file 'x\.yaml' not found"):
         apply("x.yaml:a=1")
 
 
