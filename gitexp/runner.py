@@ -125,12 +125,13 @@ def run_experiment(
             sink.log_bytes().decode("utf-8", "replace"),
             config.output_patterns,
         )
+        env_files = _env_files(exec_info)
         record = _finish(record, run_dir, exec_info)
         keep = _keeper(repo, config, manifest, prepared.links)
         stored = artifacts.store_outputs(repo.root, config, run_dir, record.cwd, manifest, keep)
         record = record.replace(artifacts=stored.records)
         warnings += stored.warnings
-        extra = {**_record_files(record, collected, sink, probe), **stored.pointers}
+        extra = {**_record_files(record, collected, sink, probe), **stored.pointers, **env_files}
         tree = tree_from_dir(repo, run_dir, manifest, stored.keep(keep), extra)
         commit = store.write_commit(
             repo, tree, prepared.baseline, commit_message(record, collected.nested())
@@ -266,6 +267,12 @@ def _forward_signals(executor: Executor, flag: threading.Event) -> Iterator[None
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def _env_files(exec_info: dict[str, Any]) -> dict[str, bytes]:
+    """Files an executor hands back for .gitexp/env/ (docker: the Dockerfile it built)."""
+    dockerfile = exec_info.pop("dockerfile", None)
+    return {f"{META_DIR}/env/Dockerfile": str(dockerfile).encode()} if dockerfile else {}
 
 
 def _finish(record: RunRecord, run_dir: Path, exec_info: dict[str, Any]) -> RunRecord:
