@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from gitexp.commands import artifacts, init, run, show, sync
+from gitexp.commands import artifacts, hooks, init, run, show, sync
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (init, run, show, artifacts, sync)
+COMMAND_MODULES: tuple[ModuleType, ...] = (init, run, show, artifacts, sync, hooks)
