@@ -1,0 +1,136 @@
+"""Metrics without code changes: metrics files and printed lines, combined with the library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import last_line, run_gitexp, write_files
+from run_support import metrics_json, run_json, show, tree_files
+
+from gitexp import metrics as M
+
+
+def _run(root: Path, config: str, script: str, name: str = "m") -> str:
+    write_files(root, {"gitexp.yaml": config, "s.py": script})
+    proc = run_gitexp("run", "-n", name, "--", "python", "s.py")
+    assert proc.returncode == 0, proc.stderr
+    return proc.stderr
+
+
+def test_json_and_yaml_metrics_files_give_final_values(git_repo: Path) -> None:
+    _run(
+        git_repo,
+        "metrics: [out/metrics.json, scores.yaml]\n",
+        """\
+        import json, os
+        os.makedirs("out")
+        json.dump({"acc": 0.91, "val": {"loss": 0.3, "note": "text"}, "ok": True},
+                  open("out/metrics.json", "w"))
+        open("scores.yaml", "w").write("f1: 0.8\\nper_class:\\n  proton: 0.9\\n  iron: 0.7\\n")
+        """,
+    )
+    assert metrics_json(git_repo, "m") == {
+        "acc": 0.91,
+        "val": {"loss": 0.3},  # non-numbers are not metrics
+        "f1": 0.8,
+        "per_class": {"proton": 0.9, "iron": 0.7},
+    }
+    assert "out/metrics.json" in tree_files(git_repo, "m")  # the file itself is kept too
+
+
+def test_csv_and_tsv_files_give_series(git_repo: Path) -> None:
+    _run(
+        git_repo,
+        "metrics: [log.csv, log.tsv]\n",
+        """\
+        open("log.csv", "w").write("step,loss,acc\\n0,1.0,0.5\\n5,0.5,0.7\\n10,0.25,0.9\\n")
+        open("log.tsv", "w").write("epoch_loss\\tlr\\n0.9\\t0.1\\n0.8\\t0.01\\n")
+        """,
+    )
+    assert metrics_json(git_repo, "m") == {"loss": 0.25, "acc": 0.9, "epoch_loss": 0.8, "lr": 0.01}
+    loss = show(git_repo, "m", ".gitexp/history/loss.tsv").splitlines()
+    assert loss == ["step\tvalue\ttime", "0\t1.0\t", "5\t0.5\t", "10\t0.25\t"]
+    lr = show(git_repo, "m", ".gitexp/history/lr.tsv").splitlines()
+    assert [line.split("\t")[0] for line in lr[1:]] == ["0", "1"]  # no step column: row index
+
+
+def test_output_patterns_are_off_by_default(git_repo: Path) -> None:
+    _run(git_repo, "command: null\n", "print('loss: 0.5')\nprint('acc=0.9')\n")
+    assert metrics_json(git_repo, "m") == {}
+
+
+def test_default_output_patterns_when_enabled(git_repo: Path) -> None:
+    _run(
+        git_repo,
+        "metrics_from_output: true\n",
+        """\
+        for i, v in enumerate([0.9, 0.5, 0.1]):
+            print(f"loss: {v}")
+        print("val/acc=0.75")
+        print("epoch 3 loss: 0.2 acc: 0.1")  # not a `name: number` line
+        print("note: fine")
+        import sys; print("err_rate = 1e-3", file=sys.stderr)
+        """,
+    )
+    assert metrics_json(git_repo, "m") == {"loss": 0.1, "val/acc": 0.75, "err_rate": 0.001}
+    loss = show(git_repo, "m", ".gitexp/history/loss.tsv").splitlines()
+    assert [line.split("\t")[:2] for line in loss[1:]] == [["0", "0.9"], ["1", "0.5"], ["2", "0.1"]]
+
+
+def test_custom_pattern(git_repo: Path) -> None:
+    _run(
+        git_repo,
+        'metrics_from_output:\n  - "^Epoch \\\\d+: (?P<name>\\\\w+) is (?P<value>[0-9.]+)"\n',
+        "print('Epoch 1: auc is 0.6')\nprint('Epoch 2: auc is 0.8')\nprint('auc: 0.1')\n",
+    )
+    assert metrics_json(git_repo, "m") == {"auc": 0.8}
+
+
+def test_sources_combine_and_files_win_over_the_library(git_repo: Path) -> None:
+    _run(
+        git_repo,
+        "metrics: [m.json]\nmetrics_from_output: true\n",
+        """\
+        import json, gitexp
+        gitexp.log_metric("loss", 0.9)
+        gitexp.log_metric("lib_only", 1.0)
+        json.dump({"loss": 0.4, "file_only": 2}, open("m.json", "w"))
+        print("printed: 3")
+        """,
+    )
+    assert metrics_json(git_repo, "m") == {
+        "loss": 0.4,
+        "lib_only": 1.0,
+        "file_only": 2,
+        "printed": 3.0,
+    }
+
+
+def test_missing_or_broken_metrics_file_warns_but_records(git_repo: Path) -> None:
+    stderr = _run(
+        git_repo,
+        "metrics: [never.json, broken.json]\n",
+        "open('broken.json', 'w').write('{not json')\n",
+    )
+    assert "gitexp: warning: metrics file never.json was not written" in stderr
+    assert "gitexp: warning: metrics file broken.json cannot be read" in stderr
+    assert last_line(stderr).startswith("gitexp: m succeeded")
+    assert run_json(git_repo, "m")["status"] == "succeeded"
+
+
+def test_parse_output_unit() -> None:
+    from gitexp.config import DEFAULT_OUTPUT_PATTERNS
+
+    lines = ["loss: 1", "  loss = 0.5  ", "x: nan?", "accuracy:0.7", "-> loss: 2", "a.b/c: -1e2"]
+    series = M.parse_output(lines, DEFAULT_OUTPUT_PATTERNS)
+    assert series == {
+        "loss": [(0, 1.0, None), (1, 0.5, None)],
+        "accuracy": [(0, 0.7, None)],
+        "a.b/c": [(0, -100.0, None)],
+    }
+
+
+def test_metric_names_become_safe_history_paths() -> None:
+    assert M.metric_path("val/acc") == "val/acc"
+    assert M.metric_path("../x") == "_../x"
+    assert M.metric_path("a b%") == "a%20b%25"
