@@ -270,9 +270,11 @@ def _forward_signals(executor: Executor, flag: threading.Event) -> Iterator[None
 
 
 def _env_files(exec_info: dict[str, Any]) -> dict[str, bytes]:
-    """Files an executor hands back for .gitexp/env/ (docker: the Dockerfile it built)."""
-    dockerfile = exec_info.pop("dockerfile", None)
-    return {f"{META_DIR}/env/Dockerfile": str(dockerfile).encode()} if dockerfile else {}
+    """Files an executor hands back for .gitexp/env/: docker gives the Dockerfile it
+    built and the image's package list (which replaces the host's)."""
+    files = {"dockerfile": "Dockerfile", "requirements": "requirements.txt"}
+    texts = {name: exec_info.pop(key, None) for key, name in files.items()}
+    return {f"{META_DIR}/env/{name}": str(text).encode() for name, text in texts.items() if text}
 
 
 def _finish(record: RunRecord, run_dir: Path, exec_info: dict[str, Any]) -> RunRecord:
