@@ -23,7 +23,7 @@ def get_executor(name: str, config: Config) -> Executor:
 
         return LocalExecutor()
     if name == "docker":
-        from gitexp.executors.docker import DockerExecutor  # type: ignore[import-not-found,unused-ignore]
+        from gitexp.executors.docker import DockerExecutor
 
         executor: Executor = DockerExecutor(config)
         return executor
