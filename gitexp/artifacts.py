@@ -26,6 +26,7 @@ import yaml
 
 from gitexp.config import Config
 from gitexp.errors import BackendError, ConfigError
+from gitexp.record import RunRecord
 from gitexp.snapshot import Manifest
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,12 @@ class Stored:
     replaced: frozenset[str] = frozenset()
     forced: frozenset[str] = frozenset()
     warnings: list[str] = field(default_factory=list)
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+
+    def apply(self, record: RunRecord) -> RunRecord:
+        """run.json: ``artifacts`` (outputs in DVC) and ``dvc_inputs`` (data it read)."""
+        extra = {**record.extra, "dvc_inputs": self.inputs} if self.inputs else record.extra
+        return record.replace(artifacts=self.records, extra=extra)
 
     def keep(self, base: Callable[[str], bool]) -> Callable[[str], bool]:
         """Wrap the runner's keep(): stored paths become pointers, logged files are kept."""
@@ -133,22 +140,31 @@ def store_outputs(
             chosen[rel] = "outputs"
         elif keep(rel) and _size_of(full) >= opts.threshold:
             chosen[rel] = "size"
-    skip = frozenset(inputs)
+    base = Stored(
+        replaced=frozenset(inputs), forced=frozenset(logged), inputs=_inputs(run_dir, manifest)
+    )
     if not chosen:
-        return Stored(replaced=skip, forced=frozenset(logged))
+        return base
     if not dvc_ready(root):
-        warnings = _no_dvc_warnings(run_dir, chosen)
-        return Stored(replaced=skip, forced=frozenset(logged), warnings=warnings)
+        return replace(base, warnings=_no_dvc_warnings(run_dir, chosen))
     try:
-        stored = _add_to_cache(root, run_dir, chosen, frozenset(logged))
-        return replace(stored, replaced=stored.replaced | skip)
+        records, pointers = _add_to_cache(root, run_dir, chosen)
     except Exception as exc:  # DVC's own errors are many; the run must still be recorded
         log.debug("adding artifacts to DVC failed", exc_info=True)
-        return Stored(
-            replaced=skip,
-            forced=frozenset(logged),
-            warnings=[f"DVC could not store {', '.join(chosen)}: {exc}; committed to git"],
-        )
+        warning = f"DVC could not store {', '.join(chosen)}: {exc}; committed to git"
+        return replace(base, warnings=[warning])
+    return replace(base, records=records, pointers=pointers, replaced=base.replaced | set(chosen))
+
+
+def _inputs(run_dir: Path, manifest: Manifest) -> list[dict[str, Any]]:
+    """The DVC-tracked inputs of the run (`dvc add` pointers in its tree)."""
+    found = []
+    for rel in sorted(r for r in manifest if r.endswith(".dvc")):
+        folder = rel.rpartition("/")[0]
+        for out in _input_outs(run_dir / rel):
+            path = f"{folder}/{out['path']}" if folder else str(out["path"])
+            found.append({"path": path, "md5": str(out["md5"]), "size": out.get("size")})
+    return found
 
 
 def _changed(manifest: Manifest, rel: str, full: Path) -> bool:
@@ -206,8 +222,8 @@ def _no_dvc_warnings(run_dir: Path, chosen: dict[str, str]) -> list[str]:
 
 
 def _add_to_cache(
-    root: Path, run_dir: Path, chosen: dict[str, str], logged: frozenset[str]
-) -> Stored:
+    root: Path, run_dir: Path, chosen: dict[str, str]
+) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
     from dvc_data.hashfile.build import build
     from dvc_data.hashfile.transfer import transfer
 
@@ -221,7 +237,7 @@ def _add_to_cache(
             record["nfiles"] = meta.nfiles
         records.append(record)
         pointers[rel + ".dvc"] = pointer(record)
-    return Stored(records, pointers, frozenset(chosen), logged)
+    return records, pointers
 
 
 def _object_ids(obj: Any) -> set[Any]:
@@ -276,10 +292,23 @@ def link_inputs(root: Path, run_dir: Path, pointer_paths: Iterable[str]) -> list
     return missing
 
 
+def missing(root: Path, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records whose objects the local DVC cache lacks."""
+    cache = cache_dir(root)
+    return [r for r in records if not _complete(cache, str(r["md5"]))]
+
+
 def _input_outs(path: Path) -> list[dict[str, Any]]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError):
+        return _parse_outs(path.read_bytes())
+    except OSError:
+        return []
+
+
+def _parse_outs(text: bytes) -> list[dict[str, Any]]:
+    try:
+        data = yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError):
         return []
     if not isinstance(data, dict) or (data.get("meta") or {}) == {"gitexp": MARK}:
         return []

@@ -129,7 +129,7 @@ def run_experiment(
         record = _finish(record, run_dir, exec_info)
         keep = _keeper(repo, config, manifest, prepared.links)
         stored = artifacts.store_outputs(repo.root, config, run_dir, record.cwd, manifest, keep)
-        record = record.replace(artifacts=stored.records)
+        record = stored.apply(record)
         warnings += stored.warnings
         extra = {**_record_files(record, collected, sink, probe), **stored.pointers, **env_files}
         tree = tree_from_dir(repo, run_dir, manifest, stored.keep(keep), extra)

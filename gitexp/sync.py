@@ -155,13 +155,14 @@ def _progress() -> list[str]:
 
 
 def _artifact_records(repo: Repo, refs: dict[str, str], names: list[str]) -> list[dict[str, Any]]:
-    """The artifacts run.json lists for these experiments, one entry per object."""
+    """Artifacts and DVC inputs run.json lists for these experiments, one per object."""
     seen: dict[str, dict[str, Any]] = {}
     for name in names:
         if name not in refs:
             continue
         exp = store.load(repo, name, repo.git[refs[name]].id)
-        for record in exp.run.get("artifacts") or []:
+        listed = (exp.run.get("artifacts") or []) + (exp.run.get("dvc_inputs") or [])
+        for record in listed:
             if isinstance(record, dict) and record.get("md5"):
                 seen.setdefault(str(record["md5"]), record)
     return list(seen.values())
