@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from gitexp import index, store
-from gitexp.paramfiles import flatten
 from gitexp.record import observed_status
 from gitexp.repo import Repo
 
@@ -24,37 +24,56 @@ FIXED_COLUMNS = ("name", "created", "status", "baseline")
 
 @dataclass(frozen=True)
 class ExperimentSummary:
-    """One row of `gitexp show`: identity, status and nested params/metrics."""
+    """One row of `gitexp show`: identity and status, and the cached JSON text of
+    baseline/status/created/seed/params/metrics, parsed only when needed."""
 
     name: str
     commit: str
-    baseline: str | None
     status: str
     created: str
-    seed: int | None
-    params: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)
+    entry: index.Entry
 
     @property
     def ref(self) -> str:
         return store.REF_PREFIX + self.name
 
+    @cached_property
+    def data(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.entry.text)
+        value["status"] = self.status
+        return value
+
+    @property
+    def baseline(self) -> str | None:
+        return self.data.get("baseline")
+
+    @property
+    def seed(self) -> int | None:
+        return self.data.get("seed")
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.data.get("params") or {}
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.data.get("metrics") or {}
+
     def to_json(self) -> dict[str, Any]:
         """The documented `show --format json` object."""
-        return {
-            "name": self.name,
-            "ref": self.ref,
-            "commit": self.commit,
-            "baseline": self.baseline,
-            "status": self.status,
-            "created": self.created,
-            "seed": self.seed,
-            "params": self.params,
-            "metrics": self.metrics,
-        }
+        return {"name": self.name, "ref": self.ref, "commit": self.commit, **self.data}
+
+    def json_text(self) -> str:
+        """``json.dumps(self.to_json())`` without parsing the cached text."""
+        if self.status != self.entry.status:
+            return json.dumps(self.to_json(), default=str)
+        head = json.dumps({"name": self.name, "ref": self.ref, "commit": self.commit})
+        return head[:-1] + ", " + self.entry.text[1:]
 
     def row(self) -> dict[str, Any]:
         """Flat row for tables, filters and sorting: params.* and metrics.* columns."""
+        from gitexp.paramfiles import flatten
+
         row: dict[str, Any] = {
             "name": self.name,
             "commit": self.commit,
@@ -80,17 +99,9 @@ def list_summaries(repo: Repo, baseline: str | None = None) -> list[ExperimentSu
     return out
 
 
-def _summary(name: str, commit: str, data: dict[str, Any]) -> ExperimentSummary:
-    return ExperimentSummary(
-        name=name,
-        commit=commit,
-        baseline=data.get("baseline"),
-        status=observed_status(data.get("status", "unknown"), data.get("host"), data.get("pid")),
-        created=data.get("created", ""),
-        seed=data.get("seed"),
-        params=data.get("params") or {},
-        metrics=data.get("metrics") or {},
-    )
+def _summary(name: str, commit: str, entry: index.Entry) -> ExperimentSummary:
+    status = observed_status(entry.status, entry.host, entry.pid)
+    return ExperimentSummary(name, commit, status, entry.created, entry)
 
 
 def get_summaries(repo: Repo, specs: Iterable[str]) -> list[ExperimentSummary]:
@@ -262,6 +273,7 @@ def _display(column: str, value: Any) -> Any:
 def detail_sections(d: ExperimentDetail) -> list[tuple[str, list[tuple[str, Any]]]]:
     """One experiment as titled sections of (label, value) for the text view."""
     from gitexp.output import sparkline
+    from gitexp.paramfiles import flatten
 
     s, run = d.summary, d.run
     overridden = {o.split("=", 1)[0].split(":")[-1].lstrip("+") for o in run.get("overrides", [])}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,20 +26,32 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 INDEX_FILE = "index.sqlite"
-VERSION = 1  # bump when the summary's shape changes: old caches are dropped
-RUN_JSON = ".gitexp/run.json"
-METRICS_JSON = ".gitexp/metrics.json"
-Summary = dict[str, Any]
+VERSION = 2  # bump when the summary's shape changes: old caches are dropped
+META_DIR = ".gitexp"
+SUMMARY_KEYS = ("baseline", "status", "created", "seed", "params", "metrics")
 
 
-def summaries(repo: Repo, commits: Iterable[str]) -> dict[str, Summary]:
-    """{commit: summary} for the given commits, from the cache where it has them."""
+@dataclass(frozen=True)
+class Entry:
+    """A cached summary: the sortable fields, and the JSON text of
+    ``{baseline, status, created, seed, params, metrics}`` (in that order, so
+    `show --format json` can splice it without parsing it)."""
+
+    created: str
+    status: str
+    host: str | None
+    pid: int | None
+    text: str
+
+
+def summaries(repo: Repo, commits: Iterable[str]) -> dict[str, Entry]:
+    """{commit: entry} for the given commits, from the cache where it has them."""
     wanted = set(commits)
     conn = _connect(repo.state_dir / INDEX_FILE)
     cached = _read_all(conn) if conn is not None else {}
     found = {c: cached[c] for c in wanted if c in cached}
     missing = wanted - found.keys()
-    fresh = {c: read_summary(repo, c) for c in sorted(missing)}
+    fresh = {c: read_entry(repo, c) for c in sorted(missing)}
     found.update(fresh)
     if conn is not None:
         _store(conn, fresh, stale=len(cached) - (len(wanted) - len(missing)), live=wanted)
@@ -46,26 +59,43 @@ def summaries(repo: Repo, commits: Iterable[str]) -> dict[str, Summary]:
     return found
 
 
-def read_summary(repo: Repo, commit: str) -> Summary:
+def read_entry(repo: Repo, commit: str) -> Entry:
     """What `show` needs of one experiment commit, read from git objects."""
     obj: Any = repo.git[commit]
-    tree = obj.tree
-    run = _json(repo, tree, RUN_JSON)
-    created = run.get("started") or _iso(obj.commit_time)
+    meta = _meta_tree(repo, obj.tree)
+    run = _json(repo, meta, "run.json")
     parents = obj.parent_ids
-    return {
+    status = str(run.get("status", "unknown"))
+    created = str(run.get("started") or _iso(obj.commit_time))
+    summary = {
         "baseline": run.get("baseline") or (str(parents[0]) if parents else None),
-        "status": run.get("status", "unknown"),
+        "status": status,
         "created": created,
         "seed": run.get("seed"),
         "params": run.get("params") if isinstance(run.get("params"), dict) else {},
-        "metrics": _json(repo, tree, METRICS_JSON),
-        "host": run.get("host"),
-        "pid": run.get("pid"),
+        "metrics": _json(repo, meta, "metrics.json"),
     }
+    pid = run.get("pid")
+    return Entry(
+        created,
+        status,
+        run.get("host"),
+        pid if isinstance(pid, int) else None,
+        json.dumps(summary, default=str),
+    )
+
+
+def _meta_tree(repo: Repo, tree: Any) -> Any:
+    """The .gitexp/ subtree, looked up once (each path lookup would reload it)."""
+    try:
+        return repo.git[tree[META_DIR].id]
+    except KeyError:
+        return None
 
 
 def _json(repo: Repo, tree: Any, path: str) -> dict[str, Any]:
+    if tree is None:
+        return {}
     try:
         blob: Any = repo.git[tree[path].id]
         value = json.loads(blob.data)
@@ -87,8 +117,8 @@ def _connect(path: Path) -> sqlite3.Connection | None:
         if conn.execute("PRAGMA user_version").fetchone()[0] != VERSION:
             conn.executescript(
                 "DROP TABLE IF EXISTS summary;"
-                "CREATE TABLE summary (commit_id TEXT PRIMARY KEY, data TEXT NOT NULL)"
-                " WITHOUT ROWID;"
+                "CREATE TABLE summary (commit_id TEXT PRIMARY KEY, created TEXT, status TEXT,"
+                " host TEXT, pid INTEGER, data TEXT NOT NULL) WITHOUT ROWID;"
                 f"PRAGMA user_version = {VERSION};"
             )
         return conn
@@ -97,26 +127,26 @@ def _connect(path: Path) -> sqlite3.Connection | None:
         return None
 
 
-def _read_all(conn: sqlite3.Connection) -> dict[str, Summary]:
+def _read_all(conn: sqlite3.Connection) -> dict[str, Entry]:
     import sqlite3
 
     try:
-        rows = conn.execute("SELECT commit_id, data FROM summary").fetchall()
-        return {commit: json.loads(data) for commit, data in rows}
-    except (sqlite3.Error, ValueError) as exc:
+        rows = conn.execute("SELECT * FROM summary").fetchall()
+        return {row[0]: Entry(*row[1:]) for row in rows}
+    except sqlite3.Error as exc:
         log.info("experiment index unreadable (%s); rebuilding", exc)
         return {}
 
 
-def _store(conn: sqlite3.Connection, fresh: dict[str, Summary], stale: int, live: set[str]) -> None:
+def _store(conn: sqlite3.Connection, fresh: dict[str, Entry], stale: int, live: set[str]) -> None:
     """Add new summaries; drop rows of unreferenced commits once they pile up."""
     import sqlite3
 
     try:
         with conn:
             conn.executemany(
-                "INSERT OR REPLACE INTO summary VALUES (?, ?)",
-                [(c, json.dumps(s, separators=(",", ":"))) for c, s in fresh.items()],
+                "INSERT OR REPLACE INTO summary VALUES (?, ?, ?, ?, ?, ?)",
+                [(c, e.created, e.status, e.host, e.pid, e.text) for c, e in fresh.items()],
             )
             if stale > max(100, len(live) // 4):
                 _prune(conn, live)

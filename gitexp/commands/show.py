@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from gitexp.query import Query
+    from gitexp import query as q
 
 FORMAT_HELP = "table, json, csv or md."
 
@@ -47,16 +47,19 @@ def _descending(order: bool | None) -> bool | None:
     return None if order is None else not order
 
 
-def _table(query: Query, baseline: str | None, fmt: str) -> int:
+def _table(query: q.Query, baseline: str | None, fmt: str) -> int:
     from gitexp import explore, output
-    from gitexp.query import run_query
+    from gitexp.query import Query, run_query
     from gitexp.repo import open_repo
 
     summaries = explore.list_summaries(open_repo(), baseline)
+    if fmt == "json" and query == Query(limit=query.limit, only_changed=query.only_changed):
+        print(output.json_lines_array([s.json_text() for s in summaries[: query.limit]]))
+        return 0
     by_name = {s.name: s for s in summaries}
     columns, rows = run_query([s.row() for s in summaries], query, explore.FIXED_COLUMNS)
     if fmt == "json":
-        print(output.to_json([by_name[r["name"]].to_json() for r in rows]))
+        print(output.json_lines_array([by_name[r["name"]].json_text() for r in rows]))
         return 0
     if not rows and fmt == "table":
         print("no experiments" + (" match" if summaries else " yet"), file=sys.stderr)
