@@ -12,6 +12,8 @@ something to store, or when artifacts are pushed or pulled.
 from __future__ import annotations
 
 import configparser
+import contextlib
+import io
 import json
 import logging
 import os
@@ -72,6 +74,25 @@ def _size(value: Any) -> int:
 def dvc_ready(root: Path) -> bool:
     """True when the repository has DVC set up (a `.dvc/` folder)."""
     return (root / ".dvc").is_dir()
+
+
+def init_dvc(root: Path, remote_url: str | None = None, remote_name: str = "storage") -> bool:
+    """`dvc init` when the repository has no DVC yet (True if it did), and a default remote."""
+    created = False
+    if not dvc_ready(root):
+        try:
+            from dvc.repo import Repo as DvcRepo
+        except ImportError as exc:
+            raise BackendError("DVC is not installed", "pip install 'gitexp[dvc]'") from exc
+        with contextlib.redirect_stdout(io.StringIO()):  # DVC prints its own banner
+            DvcRepo.init(str(root))
+        created = True
+    if remote_url:
+        dvc = _dvc_repo(root)
+        with dvc.config.edit() as conf:
+            conf["remote"][remote_name] = {"url": remote_url}
+            conf["core"]["remote"] = remote_name
+    return created
 
 
 # --- record time -------------------------------------------------------------------------

@@ -1,8 +1,10 @@
-"""`gitexp init`: write gitexp.yaml so `gitexp run` knows what to run."""
+"""`gitexp init`: write gitexp.yaml so `gitexp run` knows what to run; optionally set up
+DVC (large outputs) and the pre-push hook (artifacts travel with `git push`)."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 
@@ -10,6 +12,13 @@ import typer
 def init(
     command: str = typer.Option(None, "--command", "-c", help="Command `gitexp run` runs."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing gitexp.yaml."),
+    dvc: bool = typer.Option(False, "--dvc", help="Set up DVC for large outputs (dvc init)."),
+    dvc_remote: str = typer.Option(
+        None, "--dvc-remote", help="URL or folder of the default DVC remote (implies --dvc)."
+    ),
+    hooks: bool = typer.Option(
+        None, "--hooks/--no-hooks", help="Install the pre-push hook (asked when interactive)."
+    ),
 ) -> int:
     """Set up this repository for gitexp (writes gitexp.yaml; commits nothing)."""
     from gitexp.config import CONFIG_FILE, write_default_config
@@ -18,12 +27,35 @@ def init(
 
     repo = open_repo()
     target = repo.root / CONFIG_FILE
-    if target.exists() and not force:
+    extras = dvc or dvc_remote is not None or bool(hooks)
+    if target.exists() and not force and not extras:
         raise UsageError(f"{CONFIG_FILE} already exists", "use --force to overwrite it")
-    write_default_config(repo.root, command)
-    print(f"wrote {target}", file=sys.stderr)
+    if not target.exists() or force:
+        write_default_config(repo.root, command)
+        print(f"wrote {target}", file=sys.stderr)
+    if dvc or dvc_remote is not None:
+        _dvc(repo.root, dvc_remote)
+    if hooks or (hooks is None and sys.stdin.isatty() and _ask()):
+        from gitexp.hooks import install
+
+        print(f"installed {install(repo).path}", file=sys.stderr)
+    elif hooks is None:
+        print("tip: `gitexp hooks install` makes `git push` send artifacts", file=sys.stderr)
     print("next: commit it, then `gitexp run -p key=value`", file=sys.stderr)
     return 0
+
+
+def _dvc(root: Path, remote: str | None) -> None:
+    from gitexp.artifacts import init_dvc
+
+    created = init_dvc(root, remote)
+    print("set up DVC in .dvc/" if created else "DVC was already set up", file=sys.stderr)
+    if remote:
+        print(f"default DVC remote: {remote} (in .dvc/config)", file=sys.stderr)
+
+
+def _ask() -> bool:
+    return bool(typer.confirm("Install the pre-push hook (sends artifacts on git push)?", True))
 
 
 def register(app: typer.Typer) -> None:
