@@ -129,6 +129,7 @@ def test_signal_to_gitexp_stops_child_and_records_interrupted(
     child = _child_pid(marker)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
+    assert "started" in out
     assert proc.returncode == 130, err
     assert last_line(err) == (
         "gitexp: error: experiment 'stopped' interrupted (exit code 5); "
