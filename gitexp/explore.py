@@ -330,3 +330,84 @@ def _artifact(a: dict[str, Any]) -> str:
 def _obj(repo: Repo, oid: Any) -> Any:
     """A git object by id (commit, tree or blob), untyped for brevity at call sites."""
     return repo.git[oid]
+
+
+@dataclass(frozen=True)
+class CompareRow:
+    """One param or metric across experiments, with deltas against the first."""
+
+    kind: str  # "param" or "metric"
+    key: str
+    values: list[Any]
+    deltas: list[float | None]
+
+    @property
+    def changed(self) -> bool:
+        return len({json.dumps(v, sort_keys=True, default=str) for v in self.values}) > 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "values": self.values, "deltas": self.deltas}
+
+
+def compare(summaries: list[ExperimentSummary]) -> list[CompareRow]:
+    """Params then metrics of the experiments side by side (union of keys)."""
+    from gitexp.paramfiles import flatten
+
+    rows = []
+    for kind, attr in (("param", "params"), ("metric", "metrics")):
+        flats = [flatten(getattr(s, attr)) for s in summaries]
+        keys = list(dict.fromkeys(k for flat in flats for k in flat))
+        for key in keys:
+            values = [flat.get(key) for flat in flats]
+            rows.append(CompareRow(kind, key, values, [_delta(values[0], v) for v in values]))
+    return rows
+
+
+def _delta(first: Any, value: Any) -> float | None:
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (first, value)):
+        return None
+    return float(f"{value - first:.12g}")  # 0.3 - 0.2 reads as 0.1
+
+
+def compare_json(
+    summaries: list[ExperimentSummary], rows: list[CompareRow], diffs: dict[str, str] | None
+) -> dict[str, Any]:
+    """The `compare --format json` document."""
+    out: dict[str, Any] = {
+        "experiments": [s.to_json() for s in summaries],
+        "params": [r.to_json() for r in rows if r.kind == "param"],
+        "metrics": [r.to_json() for r in rows if r.kind == "metric"],
+    }
+    if diffs is not None:
+        out["diff"] = diffs
+    return out
+
+
+def compare_table(
+    summaries: list[ExperimentSummary], rows: list[CompareRow]
+) -> tuple[list[str], list[list[Any]]]:
+    """Headers and cells: identity rows, then params and metrics with (Δ) cells."""
+    from gitexp.output import cell
+
+    headers = ["", "", *(s.name for s in summaries)]
+    cells: list[list[Any]] = [
+        ["", "status", *(s.status for s in summaries)],
+        ["", "baseline", *((s.baseline or "")[:7] for s in summaries)],
+        ["", "commit", *(s.commit[:7] for s in summaries)],
+    ]
+    last_kind = ""
+    for row in rows:
+        kind = row.kind + "s" if row.kind != last_kind else ""
+        last_kind = row.kind
+        shown = [
+            cell(v) + (f" ({d:+.4g})" if i and d else "")
+            for i, (v, d) in enumerate(zip(row.values, row.deltas, strict=True))
+        ]
+        cells.append([kind, row.key, *shown])
+    return headers, cells
+
+
+def diffs_against_first(repo: Repo, summaries: list[ExperimentSummary]) -> dict[str, str]:
+    """{name: code diff from the first experiment} for every other experiment."""
+    first = summaries[0]
+    return {s.name: code_diff(repo, first.commit, s.commit) for s in summaries[1:]}

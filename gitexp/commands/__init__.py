@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from gitexp.commands import artifacts, hooks, init, reproduce, run, show, sync
+from gitexp.commands import artifacts, compare, hooks, init, reproduce, run, show, sync
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (init, run, show, artifacts, sync, hooks, reproduce)
+COMMAND_MODULES: tuple[ModuleType, ...] = (init, run, show, compare, artifacts, sync, hooks, reproduce)
