@@ -7,6 +7,7 @@ are kept raw in ``Config.sections`` and read by their own modules.
 from __future__ import annotations
 
 import difflib
+import json
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,21 +85,51 @@ def load_config(root: Path) -> Config:
         links=tuple(p.rstrip("/") for p in _str_list(raw, "link")),
         outputs=_str_list(raw, "outputs"),
         executor=str(raw.get("executor", "local")),
-        log_max_bytes=int(raw.get("log_max_bytes", 1_000_000)),
-        run_root=raw.get("run_root"),
+        log_max_bytes=_int(raw, "log_max_bytes", 1_000_000),
+        run_root=_path(raw, "run_root"),
         sections={k: raw[k] for k in ("docker", "artifacts", "sweeps", "remote") if k in raw},
     )
 
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path.name}{line}: cannot parse YAML: {exc.problem}") from exc
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path.name}: cannot parse YAML: {exc}") from exc
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path.name}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"cannot parse {parse_error(path.name, text, exc)}") from exc
+
+
+def parse_error(name: str, text: str, exc: Exception) -> str:
+    """One line for a YAML/JSON syntax error: ``file:line: problem: "the line"``."""
+    marks = [getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)]
+    numbers = [m.line + 1 for m in marks if m is not None]
+    if isinstance(exc, json.JSONDecodeError):
+        numbers = [exc.lineno]
+    problem = getattr(exc, "problem", None) or getattr(exc, "msg", None) or str(exc)
+    lines = text.splitlines()
+    shown = [n for n in numbers if 0 < n <= len(lines) and lines[n - 1].strip()]
+    where = f"{name}:{(shown or numbers)[0]}" if numbers else name
+    quoted = f": {lines[shown[0] - 1].strip()!r}" if shown else ""
+    return f"{where}: {' '.join(str(problem).split())}{quoted}"
+
+
+def _int(raw: dict[str, Any], key: str, default: int) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    raise ConfigError(f"{CONFIG_FILE}: `{key}` must be a positive integer, got {value!r}")
+
+
+def _path(raw: dict[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise ConfigError(f"{CONFIG_FILE}: `{key}` must be a path, got {value!r}")
 
 
 def _check_keys(raw: dict[str, Any]) -> None:

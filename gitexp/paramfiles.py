@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from gitexp.config import parse_error
 from gitexp.errors import ConfigError, ParamError
 
 _OVERRIDE = re.compile(
@@ -70,9 +71,7 @@ def parse_file(name: str, text: str) -> dict[str, Any]:
     try:
         data = json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"params file {name}{line} cannot be parsed: {exc}") from exc
+        raise ConfigError(f"cannot parse params file {parse_error(name, text, exc)}") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
