@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from gitexp.commands import artifacts, compare, hooks, init, reproduce, run, show, sync
+from gitexp.commands import artifacts, compare, hooks, init, manage, reproduce, run, show, sync
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (init, run, show, compare, artifacts, sync, hooks, reproduce)
+COMMAND_MODULES: tuple[ModuleType, ...] = (
+    init,
+    run,
+    show,
+    compare,
+    manage,
+    artifacts,
+    sync,
+    hooks,
+    reproduce,
+)
