@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import git, last_line, run_gitexp
 from sharing_support import exp_refs, make_world, md5, ok, run_json, store_files
 
 
+@pytest.mark.slow
 def test_run_push_pull_show_artifacts_and_reproduce_in_a_fresh_clone(tmp_path: Path) -> None:
     world = make_world(tmp_path)
     ok("run", "-n", "first", cwd=world.a)
@@ -40,6 +42,7 @@ def test_run_push_pull_show_artifacts_and_reproduce_in_a_fresh_clone(tmp_path: P
     assert "pulled 0 experiment(s) from origin, 2 up to date" in out
 
 
+@pytest.mark.slow
 def test_push_and_pull_report_conflicts_and_force_overwrites(tmp_path: Path) -> None:
     world = make_world(tmp_path)
     b = world.clone("b")

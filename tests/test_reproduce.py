@@ -1,0 +1,113 @@
+"""`gitexp reproduce`: exit 0 when metrics match, 3 when they differ, 1 when the rerun fails;
+no experiment ref is left behind unless --save."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import last_line, run_gitexp, write_files
+from sharing_support import exp_refs, ok, run_json
+
+SEEDED = """\
+import random
+import gitexp
+gitexp.seed_everything()
+gitexp.log_metric("acc", random.random())
+gitexp.log_metric("loss", 1.5)
+"""
+UNSEEDED = """\
+import os
+import gitexp
+gitexp.log_metric("acc", int.from_bytes(os.urandom(6), "big") / 2**48)
+gitexp.log_metric("loss", 1.5)
+"""
+FLAKY = """\
+import os, sys
+import gitexp
+gitexp.log_metric("acc", 0.5)
+sys.exit(int(os.environ.get("MAKE_IT_FAIL", "0")))
+"""
+
+
+def _commit(root: Path, files: dict[str, str]) -> None:
+    from conftest import git
+
+    write_files(root, files)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "scripts")
+
+
+def test_seeded_run_reproduces_with_exit_0_and_leaves_no_ref(git_repo: Path) -> None:
+    _commit(git_repo, {"seeded.py": SEEDED})
+    ok("run", "-n", "orig", "-q", "-p", "lr=0.3", "--", "python", "seeded.py", cwd=git_repo)
+    (git_repo / "seeded.py").write_text("raise SystemExit('the work tree is not what reruns')\n")
+
+    proc = run_gitexp("reproduce", "orig", "-q", cwd=git_repo)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0].split() == [
+        "metric",
+        "recorded",
+        "reproduced",
+        "difference",
+        "ok?",
+    ]
+    assert [line.split()[-1] for line in proc.stdout.splitlines()[2:]] == ["ok", "ok"]
+    assert last_line(proc.stderr) == "gitexp: orig: metrics match (rerun succeeded)"
+    assert exp_refs(git_repo).keys() == {"orig"}
+    assert (git_repo / "seeded.py").read_text().startswith("raise")  # user's file untouched
+
+
+def test_unseeded_script_differs_with_exit_3_and_json_says_why(git_repo: Path) -> None:
+    _commit(git_repo, {"unseeded.py": UNSEEDED})
+    ok("run", "-n", "noisy", "-q", "--", "python", "unseeded.py", cwd=git_repo)
+    proc = run_gitexp("reproduce", "noisy", "--format", "json", cwd=git_repo)
+    assert proc.returncode == 3, proc.stderr
+    report = json.loads(proc.stdout)
+    rows = {row["metric"]: row for row in report["rows"]}
+    assert rows["acc"]["ok"] is False and rows["loss"]["ok"] is True
+    assert report["match"] is False and report["exit_code"] == 3
+    assert exp_refs(git_repo).keys() == {"noisy"}
+
+    # a loose tolerance, or comparing only a stable metric, makes it pass
+    assert run_gitexp("reproduce", "noisy", "-q", "--atol", "1", cwd=git_repo).returncode == 0
+    proc = run_gitexp("reproduce", "noisy", "-q", "--metrics", "loss", cwd=git_repo)
+    assert proc.returncode == 0 and "acc" not in proc.stdout
+
+
+def test_failed_rerun_exits_1_and_cleans_up(git_repo: Path) -> None:
+    _commit(git_repo, {"flaky.py": FLAKY})
+    ok("run", "-n", "flaky", "-q", "--", "python", "flaky.py", cwd=git_repo)
+    proc = run_gitexp("reproduce", "flaky", "-q", cwd=git_repo, env={"MAKE_IT_FAIL": "1"})
+    assert proc.returncode == 1
+    assert last_line(proc.stderr) == "gitexp: flaky: rerun failed (rerun failed)"
+    assert exp_refs(git_repo).keys() == {"flaky"}
+
+
+def test_save_keeps_the_rerun_linked_to_the_original(git_repo: Path) -> None:
+    _commit(git_repo, {"seeded.py": SEEDED})
+    ok("run", "-n", "orig", "-q", "--", "python", "seeded.py", cwd=git_repo)
+    proc = run_gitexp("reproduce", "orig", "-q", "--save", "--name", "orig-again", cwd=git_repo)
+    assert proc.returncode == 0, proc.stderr
+    refs = exp_refs(git_repo)
+    assert refs.keys() == {"orig", "orig-again"}
+    record = run_json(git_repo, "orig-again")
+    assert record["reproduces"] == {"name": "orig", "commit": refs["orig"]}
+    assert record["seed"] == run_json(git_repo, "orig")["seed"]
+
+
+def test_bad_inputs_are_one_line_errors(git_repo: Path) -> None:
+    _commit(git_repo, {"seeded.py": SEEDED})
+    ok("run", "-n", "orig", "-q", "--", "python", "seeded.py", cwd=git_repo)
+    cases = {
+        ("reproduce", "nope"): "gitexp: error: no experiment named 'nope' "
+        "(hint: list them with `gitexp show`)",
+        ("reproduce", "orig", "--metrics", "f1"): "gitexp: error: metric 'f1' was not recorded "
+        "(hint: recorded: acc, loss)",
+        ("reproduce", "orig", "--name", "x"): "gitexp: error: --name names a saved rerun "
+        "(hint: add --save)",
+    }
+    for args, message in cases.items():
+        proc = run_gitexp(*args, cwd=git_repo)
+        assert (proc.returncode, last_line(proc.stderr)) == (2, message), args
+    assert exp_refs(git_repo).keys() == {"orig"}
