@@ -63,6 +63,7 @@ def repo_state(root: Path) -> dict[str, Any]:
                 st.st_mode,
                 st.st_mtime_ns,
             )
+    index = root / ".git" / "index"
     # --no-optional-locks: our own `git status` must not refresh the index it compares
     return {
         "status": git(
@@ -74,9 +75,9 @@ def repo_state(root: Path) -> dict[str, Any]:
             "--untracked-files=all",
         ),
         "index": git(root, "ls-files", "-s"),
-        "index_bytes": (root / ".git" / "index").read_bytes(),
+        "index_bytes": index.read_bytes() if index.exists() else None,
         "stash": git(root, "stash", "list", "--format=%H %gs"),
-        "head": git(root, "rev-parse", "HEAD"),
+        "head": git(root, "rev-parse", "-q", "--verify", "HEAD", check=False),
         "head_ref": git(root, "symbolic-ref", "-q", "HEAD", check=False),
         "branches": git(root, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads/"),
         "files": files,
