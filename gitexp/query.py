@@ -41,7 +41,12 @@ class Filter:
 
 def parse_filter(text: str) -> Filter:
     match = _FILTER.match(text)
-    if not match or (match["value"] == "" and match["op"] not in ("=", "==", "!=")):
+    value = match["value"] if match else ""
+    if (
+        not match
+        or value[:1] in ("<", ">", "=", "!", "~")
+        or (value == "" and match["op"] not in ("=", "==", "!="))
+    ):
         raise UsageError(
             f"bad filter {text!r}",
             "write KEY OP VALUE with OP one of " + " ".join(OPS) + ", e.g. 'val.acc>=0.9'",
@@ -141,7 +146,8 @@ def select_columns(columns: Sequence[str], prefix: str, wanted: str | None) -> l
 
 def _did_you_mean(pick: str, columns: Sequence[str], prefix: str) -> str:
     names = [c[len(prefix) :] for c in columns]
-    close = difflib.get_close_matches(pick, names, n=1, cutoff=0.6)
+    groups = {n.rsplit(".", i)[0] for n in names for i in range(1, n.count(".") + 1)}
+    close = difflib.get_close_matches(pick, [*names, *sorted(groups)], n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else "known: " + ", ".join(names[:10])
 
 
