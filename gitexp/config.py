@@ -78,7 +78,7 @@ def load_config(root: Path) -> Config:
     return Config(
         command=_command(raw.get("command")),
         params_files=_str_list(raw, "params") or DEFAULT_PARAMS,
-        params_explicit="params" in raw,
+        params_explicit=bool(_str_list(raw, "params")),  # `params: []` = the default
         metrics_files=_str_list(raw, "metrics"),
         output_patterns=_patterns(raw.get("metrics_from_output", False)),
         seed=_seed(raw.get("seed")),
@@ -192,11 +192,13 @@ def command_argv(command: tuple[str, ...] | str) -> tuple[list[str], bool]:
 def write_default_config(root: Path, command: str | None) -> Path:
     """The file `gitexp init` writes: every key present, commented."""
     path = root / CONFIG_FILE
-    cmd = command or "python train.py"
+    cmd = _yaml_scalar(command or "python train.py")
+    found = [name for name in DEFAULT_PARAMS if (root / name).is_file()]
+    params = "[" + ", ".join(found) + "]"
     path.write_text(
         f"""# gitexp configuration (docs/configuration.md)
 command: {cmd}          # what `gitexp run` runs when no command follows --
-params: [params.yaml]   # params files (YAML or JSON); -p key=value edits them per run
+params: {params}   # params files (YAML or JSON); -p key=value edits them per run
 metrics: []             # files the script writes: JSON/YAML (final values), CSV/TSV (series)
 metrics_from_output: false  # true: read `name: number` / `name=number` lines of the output
 seed: random            # or an integer: the seed every run gets unless --seed is given
@@ -206,6 +208,15 @@ outputs: []             # output files always recorded with the experiment
         encoding="utf-8",
     )
     return path
+
+
+def _yaml_scalar(text: str) -> str:
+    """``text`` as it can stand after ``key: `` (quoted when YAML would misread it)."""
+    try:
+        plain_ok = yaml.safe_load(f"k: {text}") == {"k": text}
+    except yaml.YAMLError:
+        plain_ok = False
+    return text if plain_ok else json.dumps(text)
 
 
 DOCKER_KEYS = {
