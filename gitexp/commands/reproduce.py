@@ -57,11 +57,11 @@ def _render(outcome: Reproduction, fmt: str) -> None:
     ]
     text, _ = render(["metric", "recorded", "reproduced", "difference", "ok?"], rows, fmt)
     print(text)
-    verdict = {0: "metrics match", 3: "metrics differ", 1: "rerun failed"}.get(
-        outcome.exit_code, outcome.status
+    verdict = {0: "metrics match", 3: "metrics differ"}.get(
+        outcome.exit_code, f"rerun {outcome.status}"
     )
     saved = f"; saved as {outcome.saved_as}" if outcome.saved_as else ""
-    print(f"gitexp: {outcome.name}: {verdict} (rerun {outcome.status}){saved}", file=sys.stderr)
+    print(f"gitexp: {outcome.name}: {verdict}{saved}", file=sys.stderr)
 
 
 def register(app: typer.Typer) -> None:
