@@ -1,0 +1,37 @@
+"""Run every benchmark; one JSON line per figure; exit 1 when any bar is missed.
+
+python benchmarks/run_all.py            # 10,000 experiments
+python benchmarks/run_all.py -n 1000    # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=10_000, help="experiments for bench_show")
+    args = parser.parse_args(argv)
+    benches = [
+        ["bench_log_metric.py"],
+        ["bench_run_overhead.py"],
+        ["bench_show.py", "-n", str(args.n)],
+    ]
+    failed = []
+    for bench in benches:
+        proc = subprocess.run([sys.executable, str(HERE / bench[0]), *bench[1:]], check=False)
+        if proc.returncode != 0:
+            failed.append(bench[0])
+    if failed:
+        print("missed bars: " + ", ".join(failed), file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
