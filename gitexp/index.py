@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 INDEX_FILE = "index.sqlite"
 VERSION = 2  # bump when the summary's shape changes: old caches are dropped
 META_DIR = ".gitexp"
-SUMMARY_KEYS = ("baseline", "status", "created", "seed", "params", "metrics")
+PARALLEL_MIN = 1000  # commits to read before forking workers pays off
 
 
 @dataclass(frozen=True)
@@ -51,12 +51,49 @@ def summaries(repo: Repo, commits: Iterable[str]) -> dict[str, Entry]:
     cached = _read_all(conn) if conn is not None else {}
     found = {c: cached[c] for c in wanted if c in cached}
     missing = wanted - found.keys()
-    fresh = {c: read_entry(repo, c) for c in sorted(missing)}
+    fresh = read_entries(repo, sorted(missing))
     found.update(fresh)
     if conn is not None:
         _store(conn, fresh, stale=len(cached) - (len(wanted) - len(missing)), live=wanted)
         conn.close()
     return found
+
+
+def read_entries(repo: Repo, commits: list[str]) -> dict[str, Entry]:
+    """Entries of commits not cached yet; many of them are read by forked workers
+    (a cold cache over 10,000 experiments is CPU-bound object inflation)."""
+    workers = _workers(len(commits))
+    if workers > 1:
+        try:
+            return _read_parallel(repo, commits, workers)
+        except Exception as exc:  # a worker that could not fork or died: read here
+            log.info("parallel read failed (%s); reading serially", exc)
+    return {c: read_entry(repo, c) for c in commits}
+
+
+def _workers(count: int) -> int:
+    import os
+    import sys
+
+    if sys.platform != "linux" or count < PARALLEL_MIN:
+        return 1
+    return max(1, min(len(os.sched_getaffinity(0)), 8, count // (PARALLEL_MIN // 2)))
+
+
+def _read_parallel(repo: Repo, commits: list[str], workers: int) -> dict[str, Entry]:
+    import multiprocessing
+
+    chunks = [(str(repo.root), commits[i::workers]) for i in range(workers)]
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        parts = pool.starmap(_read_chunk, chunks)
+    return {commit: entry for part in parts for commit, entry in part}
+
+
+def _read_chunk(root: str, commits: list[str]) -> list[tuple[str, Entry]]:
+    from gitexp.repo import open_repo
+
+    repo = open_repo(root)  # a fresh handle: libgit2 state is not shared across fork
+    return [(c, read_entry(repo, c)) for c in commits]
 
 
 def read_entry(repo: Repo, commit: str) -> Entry:
