@@ -58,6 +58,7 @@ class Executor(ABC):
 
 
 LineListener = Callable[[str, str], None]
+LOG_PARTIAL_MAX = 65536  # bytes of an unfinished line held back from the log
 
 
 class OutputSink:
@@ -80,6 +81,7 @@ class OutputSink:
         self.tail = bytearray()
         self.dropped = 0
         self.partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
+        self.log_partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
         self.lock = threading.Lock()
 
     def write(self, stream: str, data: bytes) -> None:
@@ -87,8 +89,25 @@ class OutputSink:
             if self.echo:
                 _terminal(stream).write(data)
                 _terminal(stream).flush()
-            self._keep(data)
+            self._log(stream, data)
             self._lines(stream, data)
+
+    def _log(self, stream: str, data: bytes) -> None:
+        """Log whole lines only, so stdout and stderr never interleave inside a line
+        (an unbuffered ``print`` writes the text and its newline separately)."""
+        buf = self.log_partial[stream] + data
+        end = max(buf.rfind(b"\n"), buf.rfind(b"\r")) + 1
+        if len(buf) - end > LOG_PARTIAL_MAX:  # no newline for long: keep it anyway
+            end = len(buf)
+        if end:
+            self._keep(buf[:end])
+        self.log_partial[stream] = buf[end:]
+
+    def _flush_log(self) -> None:
+        for rest in self.log_partial.values():
+            if rest:
+                self._keep(rest)
+        self.log_partial = {"stdout": b"", "stderr": b""}
 
     def _keep(self, data: bytes) -> None:
         half = self.max_bytes // 2
@@ -120,6 +139,8 @@ class OutputSink:
         self.partial = {"stdout": b"", "stderr": b""}
 
     def log_bytes(self) -> bytes:
+        with self.lock:
+            self._flush_log()
         if not self.dropped:
             return bytes(self.head + self.tail)
         marker = f"\n[gitexp: {self.dropped} bytes of output cut here]\n".encode()
