@@ -218,3 +218,16 @@ def test_init_writes_config_then_run_uses_it(tmp_path: Path) -> None:
     assert again.returncode == 2
     assert last_line(again.stderr).startswith("gitexp: error: gitexp.yaml already exists")
     assert run_gitexp("init", "--force", cwd=root).returncode == 0
+
+
+def test_output_log_never_interleaves_streams_inside_a_line() -> None:
+    from gitexp.executors.base import OutputSink
+
+    sink = OutputSink(10_000, echo=False)
+    sink.write("stdout", b"note: fine")
+    sink.write("stderr", b"err_rate = 1e-3\n")
+    sink.write("stdout", b"\nprogress 10%\rprogress 20%\r")
+    sink.write("stderr", b"unfinished")
+    assert sink.log_bytes() == (
+        b"err_rate = 1e-3\nnote: fine\nprogress 10%\rprogress 20%\runfinished"
+    )
