@@ -109,8 +109,7 @@ def push(
     # artifacts first: a colleague must never get refs whose data is not there yet
     sent = artifacts.push(repo.root, records, dvc_remote) if records else None
     if moving:
-        refspecs = [_refspec(n, force and n in theirs) for n in moving]
-        _git(repo, "push", *_progress(), remote, *refspecs)
+        _git(repo, "push", *_progress(), remote, *_push_refspecs(moving, local, theirs, force))
     forced = [c.name for c in conflicts] if force else []
     return SyncResult(_minus(moving, forced), same, [] if force else conflicts, forced, sent)
 
@@ -143,6 +142,22 @@ def pull(
 
 def _minus(names: list[str], drop: list[str]) -> list[str]:
     return [n for n in names if n not in drop]
+
+
+def _push_refspecs(
+    moving: list[str], local: dict[str, str], theirs: dict[str, str], force: bool
+) -> list[str]:
+    """One glob when every local experiment goes (or is already there), else one per name.
+
+    git matches explicit refspecs pairwise against all refs: 1,000 names cost
+    seconds before and after the transfer; the glob sends the same refs. It is
+    exact only when every local name not in ``moving`` is already equal there
+    (no conflict held back, no name left out by the user's selection).
+    """
+    going = set(moving)
+    if all(n in going or theirs.get(n) == sha for n, sha in local.items()):
+        return [f"{'+' if force else ''}{store.REF_PREFIX}*:{store.REF_PREFIX}*"]
+    return [_refspec(n, force and n in theirs) for n in moving]
 
 
 def _refspec(name: str, force: bool) -> str:
