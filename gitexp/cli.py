@@ -27,19 +27,26 @@ app = typer.Typer(
 )
 
 
-def _register() -> None:
-    from gitexp.commands import COMMAND_MODULES
+@app.callback()
+def _root() -> None:
+    """Git-centric experiment tracking: every run is a commit on refs/experiments/."""
 
-    for module in COMMAND_MODULES:
+
+def _register(argv: list[str]) -> None:
+    from gitexp.commands import modules_for
+
+    command = next((a for a in argv if not a.startswith("-")), None)
+    for module in modules_for(command):
         module.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, map every error to one line and an exit code."""
-    _register()
+    args = sys.argv[1:] if argv is None else argv
+    _register(args)
     command = typer.main.get_command(app)
     try:
-        result = command.main(args=argv, prog_name="gitexp", standalone_mode=False)
+        result = command.main(args=args, prog_name="gitexp", standalone_mode=False)
     except GitexpError as exc:
         return _fail(f"error: {exc}", exc.exit_code)
     except click.exceptions.Exit as exc:
