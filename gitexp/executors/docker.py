@@ -120,13 +120,14 @@ class DockerExecutor(Executor):
             raise failure
         try:
             self.container = self.client.containers.create(self.image_id, **self._spec(job))
+            output = _attach(self.client, self.container.id)  # before start: no output lost
             self.container.start()
         except APIError as exc:
             return self._not_started(exc, sink)
         if self.stop_requested:  # Ctrl-C came while the container was being created
             self._escalate()
         try:
-            _stream(self.client, self.container.id, sink)
+            _stream(output, sink)
             code = int(self.container.wait().get("StatusCode", -1))
             self.container.reload()
             return ExecResult(code, self._outcome(code, sink))
@@ -224,10 +225,14 @@ def _stop_container(container: Any) -> None:
             continue
 
 
-def _stream(client: Any, container_id: str, sink: OutputSink) -> None:
-    output = client.api.attach(
+def _attach(client: Any, container_id: str) -> Any:
+    """(stdout, stderr) chunks; attaching to a container that already exited can hang."""
+    return client.api.attach(
         container_id, stdout=True, stderr=True, stream=True, logs=True, demux=True
     )
+
+
+def _stream(output: Any, sink: OutputSink) -> None:
     for out, err in output:
         if out:
             sink.write("stdout", out)
