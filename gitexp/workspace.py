@@ -48,7 +48,11 @@ def resolve_params(repo: Repo, tree: pygit2.Oid, config: Config, overrides: list
                     f"params file {name!r} not found", "create it or fix `params:` in gitexp.yaml"
                 )
             continue
-        files[name] = P.parse_file(name, data.decode("utf-8"))
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"params file {name} is not UTF-8 text ({exc.reason})") from exc
+        files[name] = P.parse_file(name, text)
     new = P.apply_overrides(files, parsed, config.params_files[0])
     changed = {n: P.dump_file(n, d) for n, d in new.items() if d != files[n]}
     return Params(new, P.merge(new), changed)
