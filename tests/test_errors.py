@@ -198,3 +198,8 @@ def test_unknown_params_in_command(git_repo: Path) -> None:
 def test_bad_cli_usage_is_exit_2(git_repo: Path) -> None:
     _refused(["run", "--seed", "x", "--", "true"], git_repo, "Invalid value for '--seed'")
     _refused(["nosuchcommand"], git_repo, "No such command 'nosuchcommand'")
+
+
+def test_params_file_not_utf8(git_repo: Path) -> None:
+    (git_repo / "params.yaml").write_bytes(b"lr: \xff\n")
+    _refused(["run", "--", "true"], git_repo, "params file params.yaml is not UTF-8 text")
