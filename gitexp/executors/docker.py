@@ -244,6 +244,8 @@ def _environment(job: Job, s: DockerSettings) -> dict[str, str]:
     """gitexp's variables (run-dir paths rewritten to the mount) win over configured ones."""
     run_dir = str(job.run_dir)
     env = {k: os.environ[k] for k in s.passthrough if k in os.environ}
+    if os.getuid() != 0:
+        env["HOME"] = "/tmp"  # our uid has no home in the image; caches must go somewhere
     env.update(s.environment)
     for key, value in job.env.items():
         env[key] = RUN_MOUNT + value[len(run_dir) :] if value.startswith(run_dir) else value
