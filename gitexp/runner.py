@@ -109,42 +109,90 @@ def run_experiment(
     """Run one experiment end to end and return its recorded result."""
     executor = executor or get_executor(request.executor or config.executor, config)
     prepared = prepare(repo, config, request, executor)
-    name, reserved = reserve(repo, prepared, auto=request.name is None)
-    record = prepared.record.replace(name=name)
-    run_dir = make_run_dir(config, name)
-    probe = EnvironmentProbe(repo.state_dir / "env-freeze.json")
+    run_dir = make_run_dir(config, request.name or "run")
     try:
-        manifest = populate(repo, prepared.tree, run_dir, prepared.links)
-        _write_params_json(run_dir, prepared.params.merged)
-        job = _job(record, prepared, run_dir)
-        sink = OutputSink(config.log_max_bytes, echo=request.echo, listeners=listeners)
-        record, exec_info, error = _execute_recorded(executor, job, sink, record)
-        collected, warnings = M.collect(
-            run_dir,
-            config.metrics_files,
-            sink.log_bytes().decode("utf-8", "replace"),
-            config.output_patterns,
-        )
-        env_files = _env_files(exec_info)
-        record = _finish(record, run_dir, exec_info)
-        keep = _keeper(repo, config, manifest, prepared.links)
-        stored = artifacts.store_outputs(repo.root, config, run_dir, record.cwd, manifest, keep)
-        record = stored.apply(record)
-        warnings += stored.warnings
-        extra = {**_record_files(record, collected, sink, probe), **stored.pointers, **env_files}
-        tree = tree_from_dir(repo, run_dir, manifest, stored.keep(keep), extra)
-        commit = store.write_commit(
-            repo, tree, prepared.baseline, commit_message(record, collected.nested())
-        )
-        store.finalize(repo, name, reserved, commit)
-        if error is not None:
-            raise error
+        name, reserved = reserve(repo, prepared, auto=request.name is None)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    run = _Reserved(prepared.record.replace(name=name), reserved, run_dir)
+    try:
+        result, error = _run_reserved(repo, config, request, executor, listeners, prepared, run)
+    except BaseException as exc:
+        _record_crash(repo, prepared, run, exc)
+        raise
     finally:
         if not request.keep_run_dir:
-            shutil.rmtree(run_dir, ignore_errors=True)
-    return RunResult(
-        name, str(commit), record.status, record.exit_code, collected.nested(), record, warnings
+            shutil.rmtree(run.run_dir, ignore_errors=True)
+    if error is not None:
+        raise error  # an executor error: recorded as failed, then reported
+    return result
+
+
+@dataclass(frozen=True)
+class _Reserved:
+    """A run whose ref exists: its starting record, reservation commit and run dir."""
+
+    record: RunRecord
+    commit: pygit2.Oid
+    run_dir: Path
+
+
+def _run_reserved(
+    repo: Repo,
+    config: Config,
+    request: RunRequest,
+    executor: Executor,
+    listeners: list[Callable[[str, str], None]] | None,
+    prepared: Prepared,
+    run: _Reserved,
+) -> tuple[RunResult, Exception | None]:
+    probe = EnvironmentProbe(repo.state_dir / "env-freeze.json")
+    run_dir = run.run_dir
+    manifest = populate(repo, prepared.tree, run_dir, prepared.links)
+    _write_params_json(run_dir, prepared.params.merged)
+    job = _job(run.record, prepared, run_dir)
+    sink = OutputSink(config.log_max_bytes, echo=request.echo, listeners=listeners)
+    record, exec_info, error = _execute_recorded(executor, job, sink, run.record)
+    output = sink.log_bytes().decode("utf-8", "replace")
+    collected, warnings = M.collect(run_dir, config.metrics_files, output, config.output_patterns)
+    env_files = _env_files(exec_info)
+    record = _finish(record, run_dir, exec_info)
+    keep = _keeper(repo, config, manifest, prepared.links)
+    stored = artifacts.store_outputs(repo.root, config, run_dir, record.cwd, manifest, keep)
+    record = stored.apply(record)
+    warnings += stored.warnings
+    extra = {**_record_files(record, collected, sink, probe), **stored.pointers, **env_files}
+    tree = tree_from_dir(repo, run_dir, manifest, stored.keep(keep), extra)
+    message = commit_message(record, collected.nested())
+    commit = store.write_commit(repo, tree, prepared.baseline, message)
+    store.finalize(repo, record.name, run.commit, commit)
+    result = RunResult(
+        record.name,
+        str(commit),
+        record.status,
+        record.exit_code,
+        collected.nested(),
+        record,
+        warnings,
     )
+    return result, error
+
+
+def _record_crash(repo: Repo, prepared: Prepared, run: _Reserved, exc: BaseException) -> None:
+    """gitexp itself failed (or was interrupted) mid-run: never leave the ref `running`."""
+    interrupted = isinstance(exc, KeyboardInterrupt)
+    record = run.record.replace(
+        status="interrupted" if interrupted else "failed",
+        ended=_now(),
+        extra={**run.record.extra, "error": f"{type(exc).__name__}: {exc}"},
+    )
+    try:
+        tree = tree_with_files(repo, prepared.tree, {store.RUN_JSON: record.to_json()})
+        commit = store.write_commit(repo, tree, prepared.baseline, commit_message(record, {}))
+        store.finalize(repo, record.name, run.commit, commit)
+    except Exception:  # the ref moved already, or the repository is gone
+        log.debug("could not record the crash of %s", record.name, exc_info=True)
 
 
 def prepare(repo: Repo, config: Config, request: RunRequest, executor: Executor) -> Prepared:

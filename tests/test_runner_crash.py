@@ -1,0 +1,60 @@
+"""gitexp failing mid-run (not the command) still finishes the experiment's ref."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gitexp.config import load_config
+from gitexp.executors.base import ExecResult, Executor, Job, OutputSink
+from gitexp.repo import open_repo
+from gitexp.runner import RunRequest, run_experiment
+from tests.conftest import git
+
+
+class CrashingExecutor(Executor):
+    """Stands for gitexp's own code failing while the job runs (a seam, not a mock)."""
+
+    name = "crashing"
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def execute(self, job: Job, sink: OutputSink) -> ExecResult:
+        raise self.exc
+
+    def stop(self) -> None:
+        pass
+
+
+def _run_json(repo: Path, name: str) -> dict[str, object]:
+    return dict(json.loads(git(repo, "show", f"refs/experiments/{name}:.gitexp/run.json")))
+
+
+@pytest.mark.parametrize(
+    ("exc", "status"),
+    [(KeyboardInterrupt(), "interrupted"), (RuntimeError("disk on fire"), "failed")],
+)
+def test_crash_after_reservation_records_final_status(
+    git_repo: Path, exc: BaseException, status: str
+) -> None:
+    repo = open_repo(git_repo)
+    request = RunRequest(command=["python", "train.py"], name="boom", echo=False)
+    with pytest.raises(type(exc)):
+        run_experiment(repo, load_config(git_repo), request, executor=CrashingExecutor(exc))
+    run = _run_json(git_repo, "boom")
+    assert run["status"] == status
+    assert "error" in run
+    assert "fsck" not in git(git_repo, "fsck", "--strict")
+
+
+def test_unusable_run_root_leaves_no_ref(git_repo: Path) -> None:
+    (git_repo / "gitexp.yaml").write_text("run_root: /dev/null/not-a-dir\n")
+    repo = open_repo(git_repo)
+    with pytest.raises(OSError):
+        run_experiment(
+            repo, load_config(git_repo), RunRequest(command=["python", "train.py"], echo=False)
+        )
+    assert git(git_repo, "for-each-ref", "refs/experiments/") == ""
