@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import git
 
 from gitexp.config import load_config
 from gitexp.executors.base import ExecResult, Executor, Job, OutputSink
 from gitexp.repo import open_repo
 from gitexp.runner import RunRequest, run_experiment
-from tests.conftest import git
 
 
 class CrashingExecutor(Executor):
