@@ -64,26 +64,28 @@ class DockerExecutor(Executor):
             job.run_dir, dockerfile, tuple(job.links), self.settings.build_args
         )
         bases = [_base_image(self.client, b) for b in C.base_images(dockerfile)]
+        self.build = {**self._image(context), "dockerfile": source, **(bases[0] if bases else {})}
+        info: dict[str, Any] = {"dockerfile": dockerfile, "docker": self.build}
+        if self.image_id is not None:
+            probe = _probe(self.client, self.image_id)
+            self.build.update(python=probe.get("python"), platform=probe.get("platform"))
+            info["requirements"] = "".join(f"{p}\n" for p in probe.get("packages", []))
+        return info
+
+    def _image(self, context: C.BuildContext) -> dict[str, Any]:
+        """The image for this context: the existing tag, else a fresh build."""
         started = time.monotonic()
         image, reused = _existing(self.client, context.tag), True
         if image is None:
             image, reused = self._build(context), False
         self.image_id = str(image.id) if image is not None else None
-        self.build = {
+        return {
             "image": context.tag,
             "image_id": self.image_id,
             "reused": reused,
             "build_s": round(time.monotonic() - started, 3),
-            "dockerfile": source,
             "gitexp_version": C.gitexp_version(),
-            **(bases[0] if bases else {}),
         }
-        if self.image_id is None:
-            return {"dockerfile": dockerfile, "docker": self.build}
-        probe = _probe(self.client, self.image_id)
-        self.build.update(python=probe.get("python"), platform=probe.get("platform"))
-        packages = "".join(f"{line}\n" for line in probe.get("packages", []))
-        return {"dockerfile": dockerfile, "requirements": packages, "docker": self.build}
 
     def _build(self, context: C.BuildContext) -> Any:
         """Build and tag; a failure is kept for ``execute``, which can show the log tail."""
