@@ -3,7 +3,9 @@ git repositories in tmp dirs. Nothing here mocks git."""
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -44,11 +46,34 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     return home
 
 
+@functools.cache
+def dvc_problem() -> str | None:
+    """Why DVC tests cannot run here, or None when they can."""
+    try:
+        import dvc.repo  # noqa: F401
+    except ImportError:
+        return "DVC is not installed (pip install 'gitexp[dvc]')"
+    if shutil.which("dvc") is None:
+        return "the dvc command is not on PATH"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _require_marked_backends(request: pytest.FixtureRequest) -> None:
+    """Tests marked `dvc` skip without DVC, or fail when GITEXP_REQUIRE_DVC=1 (CI)."""
+    if request.node.get_closest_marker("dvc") is None:
+        return
+    problem = dvc_problem()
+    if problem is None:
+        return
+    if os.environ.get("GITEXP_REQUIRE_DVC") == "1":
+        pytest.fail(f"GITEXP_REQUIRE_DVC=1 but {problem}")
+    pytest.skip(problem)
+
+
 def git(cwd: Path, *args: str, check: bool = True) -> str:
     """Run real git and return its stdout."""
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, check=False
-    )
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
     if check and proc.returncode != 0:
         raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
     return proc.stdout

@@ -8,13 +8,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from conftest import git, last_line, make_repo, run_gitexp, write_files
 from sharing_support import make_world, md5, ok, run_json, tree_files
 
+pytestmark = pytest.mark.dvc  # conftest: skip, or fail under GITEXP_REQUIRE_DVC=1
+
 LOGGING = """\
 import os
 import gitexp
+
 os.makedirs("plots", exist_ok=True)
 with open("plots/a.txt", "w") as f:
     f.write("a")

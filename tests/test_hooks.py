@@ -11,6 +11,9 @@ import pytest
 from conftest import git, last_line, run_gitexp
 from sharing_support import exp_refs, make_world, ok, run_json, store_files
 
+pytestmark = pytest.mark.dvc  # conftest: skip, or fail under GITEXP_REQUIRE_DVC=1
+
+
 LEGACY = """\
 #!/bin/sh
 echo "legacy $1" >> "{log}"

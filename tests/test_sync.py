@@ -9,6 +9,8 @@ import pytest
 from conftest import git, last_line, run_gitexp
 from sharing_support import exp_refs, make_world, md5, ok, run_json, store_files
 
+pytestmark = pytest.mark.dvc  # conftest: skip, or fail under GITEXP_REQUIRE_DVC=1
+
 
 @pytest.mark.slow
 def test_run_push_pull_show_artifacts_and_reproduce_in_a_fresh_clone(tmp_path: Path) -> None:

@@ -8,20 +8,20 @@ elsewhere they skip with the reason.
 
 from __future__ import annotations
 
-import functools
-import os
 import random
-import shutil
 from pathlib import Path
 
 import pytest
 from conftest import git, last_line, make_repo, run_gitexp
 from sharing_support import exp_refs, make_world, md5, ok, run_json
 
+pytestmark = pytest.mark.dvc  # conftest: skip, or fail under GITEXP_REQUIRE_DVC=1
+
 # a seeded model (above the 1 KB threshold) and a logged folder of two files
 TRAIN = """\
 import os, random
 import gitexp
+
 rnd = random.Random(gitexp.current_run().seed)
 with open("model.bin", "wb") as f:
     f.write(bytes(rnd.getrandbits(8) for _ in range(4000)))
@@ -31,27 +31,6 @@ for name in ("a.txt", "b.txt"):
         f.write(name * 10 + str(gitexp.current_run().seed))
 gitexp.log_artifact("plots")
 """
-
-
-@functools.lru_cache(maxsize=1)
-def dvc_problem() -> str | None:
-    """Why DVC tests cannot run here, or None when they can."""
-    try:
-        import dvc.repo  # noqa: F401
-    except ImportError:
-        return "DVC is not installed (pip install 'gitexp[dvc]')"
-    if shutil.which("dvc") is None:
-        return "the dvc command is not on PATH"
-    return None
-
-
-def require_dvc() -> None:
-    problem = dvc_problem()
-    if problem is None:
-        return
-    if os.environ.get("GITEXP_REQUIRE_DVC") == "1":
-        pytest.fail(f"GITEXP_REQUIRE_DVC=1 but {problem}")
-    pytest.skip(problem)
 
 
 def cached(root: Path, md5_id: str) -> Path:
@@ -74,7 +53,6 @@ def artifacts_of(root: Path, name: str) -> dict[str, dict[str, object]]:
 def test_pull_artifacts_fills_the_second_clones_dvc_cache_with_identical_bytes(
     tmp_path: Path,
 ) -> None:
-    require_dvc()
     world = make_world(tmp_path, {"train.py": TRAIN})
     ok("run", "-n", "first", cwd=world.a)
     ok("run", "-n", "second", cwd=world.a)
@@ -111,7 +89,6 @@ def test_pull_artifacts_fills_the_second_clones_dvc_cache_with_identical_bytes(
 
 @pytest.mark.dvc
 def test_pull_without_artifacts_leaves_the_dvc_cache_alone(tmp_path: Path) -> None:
-    require_dvc()
     world = make_world(tmp_path, {"train.py": TRAIN})
     ok("run", "-n", "only", cwd=world.a)
     ok("push", "origin", "only", cwd=world.a)
@@ -125,7 +102,6 @@ def test_pull_without_artifacts_leaves_the_dvc_cache_alone(tmp_path: Path) -> No
 
 @pytest.mark.dvc
 def test_pull_artifacts_missing_on_the_dvc_remote_is_an_error_refs_kept(tmp_path: Path) -> None:
-    require_dvc()
     world = make_world(tmp_path, {"train.py": TRAIN})
     ok("run", "-n", "unsent", cwd=world.a)
     ok("push", "origin", "unsent", "--no-artifacts", cwd=world.a)  # refs, no DVC objects
