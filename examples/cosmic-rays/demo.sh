@@ -49,6 +49,12 @@ run() {
     "${gitexp_cmd[@]}" "$@"
 }
 
+# Models (`outputs:` in gitexp.yaml) go to DVC; a folder beside the repo
+# stands in for a shared DVC remote.
+run init --dvc-remote "$demo_dir.dvc-remote" --no-hooks
+git add .dvc .dvcignore 2>/dev/null || git add .dvc
+git commit -q -m "Set up DVC for model files"
+
 run run -n baseline
 run run -n deeper -p model.max_depth=8
 run run -n forest -p model.type=rf -p model.n_estimators=200
@@ -56,6 +62,8 @@ run run -n logreg -p model.type=logreg
 
 run show --sort-by val.acc
 run compare baseline deeper forest
+run artifacts list baseline
+run reproduce logreg
 
 echo
 echo "Demo repository: $demo_dir"
