@@ -63,11 +63,15 @@ def _require_marked_backends(request: pytest.FixtureRequest) -> None:
     """Tests marked `dvc` skip without DVC, or fail when GITEXP_REQUIRE_DVC=1 (CI)."""
     if request.node.get_closest_marker("dvc") is None:
         return
-    problem = dvc_problem()
+    require_backend("GITEXP_REQUIRE_DVC", dvc_problem())
+
+
+def require_backend(switch: str, problem: str | None) -> None:
+    """Skip with the reason when a backend is missing; fail when ``switch`` is 1 (CI)."""
     if problem is None:
         return
-    if os.environ.get("GITEXP_REQUIRE_DVC") == "1":
-        pytest.fail(f"GITEXP_REQUIRE_DVC=1 but {problem}")
+    if os.environ.get(switch) == "1":
+        pytest.fail(f"{switch}=1 but {problem}")
     pytest.skip(problem)
 
 

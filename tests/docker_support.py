@@ -13,8 +13,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
-from conftest import git
+from conftest import git, require_backend
 
 BASE_IMAGE = os.environ.get("GITEXP_DOCKER_BASE_IMAGE") or "gitexp-base:py311"
 
@@ -39,12 +38,7 @@ def docker_problem() -> str | None:
 
 
 def require_docker() -> None:
-    problem = docker_problem()
-    if problem is None:
-        return
-    if os.environ.get("GITEXP_REQUIRE_DOCKER") == "1":
-        pytest.fail(f"GITEXP_REQUIRE_DOCKER=1 but {problem}")
-    pytest.skip(problem)
+    require_backend("GITEXP_REQUIRE_DOCKER", docker_problem())
 
 
 def docker_cli(*args: str) -> str:
