@@ -160,8 +160,6 @@ def test_reproduce_through_runner_builds_from_the_pinned_dockerfile(
 
 
 def test_gitexp_reproduce_reruns_in_the_container(docker_repo: Path) -> None:
-    if run_gitexp("reproduce", "--help").returncode != 0:
-        pytest.skip("`gitexp reproduce` is not available in this build")
     assert run_docker(docker_repo, "-n", "ci", "--", "python", "probe.py").returncode == 0
     proc = run_gitexp("reproduce", "ci", "--save", "-n", "ci-again", "-q", cwd=docker_repo)
     assert proc.returncode == 0, proc.stdout + proc.stderr

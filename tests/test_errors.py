@@ -10,7 +10,7 @@ from conftest import git, run_gitexp, write_files
 from run_support import exp_refs, repo_state
 
 
-def _refused(proc_args: list[str], cwd: Path, expected: str, code: int = 2) -> str:
+def assert_refused(proc_args: list[str], cwd: Path, expected: str, code: int = 2) -> str:
     """Run gitexp, check it fails with exactly one `gitexp: error:` line, return that line."""
     before = repo_state(cwd) if (cwd / ".git").is_dir() else None
     proc = run_gitexp(*proc_args, cwd=cwd)
@@ -31,37 +31,37 @@ def _refused(proc_args: list[str], cwd: Path, expected: str, code: int = 2) -> s
 
 
 def test_not_a_git_repository(tmp_path: Path) -> None:
-    line = _refused(["run", "--", "true"], tmp_path, "not a git repository: ")
+    line = assert_refused(["run", "--", "true"], tmp_path, "not a git repository: ")
     assert str(tmp_path) in line and "hint: run `git init`" in line
-    _refused(["init"], tmp_path, "not a git repository")
+    assert_refused(["init"], tmp_path, "not a git repository")
 
 
 def test_repository_without_commits(tmp_path: Path) -> None:
     git(tmp_path, "init", "-q")
     write_files(tmp_path, {"t.py": "print(1)\n"})
-    _refused(["run", "--", "python", "t.py"], tmp_path, "the repository has no commits yet")
+    assert_refused(["run", "--", "python", "t.py"], tmp_path, "the repository has no commits yet")
 
 
 def test_bare_repository(tmp_path: Path) -> None:
     git(tmp_path, "init", "-q", "--bare")
-    _refused(["run", "--", "true"], tmp_path, "is bare")
+    assert_refused(["run", "--", "true"], tmp_path, "is bare")
 
 
 def test_no_command_given_or_configured(git_repo: Path) -> None:
-    line = _refused(["run"], git_repo, "no command given and none configured")
+    line = assert_refused(["run"], git_repo, "no command given and none configured")
     assert "gitexp run -- python train.py" in line
     write_files(git_repo, {"gitexp.yaml": "command: '  '\n"})
-    _refused(["run"], git_repo, "no command given and none configured")
+    assert_refused(["run"], git_repo, "no command given and none configured")
 
 
 @pytest.mark.parametrize("override", ["lr", "=1", "lr 1=2", "-x=1"])
 def test_malformed_param(git_repo: Path, override: str) -> None:
-    _refused(["run", "-p", override, "--", "python", "train.py"], git_repo,
+    assert_refused(["run", "-p", override, "--", "python", "train.py"], git_repo,
              f"malformed param override {override!r}")  # fmt: skip
 
 
 def test_unknown_param_key(git_repo: Path) -> None:
-    line = _refused(["run", "-p", "model.dept=1", "--", "python", "train.py"], git_repo,
+    line = assert_refused(["run", "-p", "model.dept=1", "--", "python", "train.py"], git_repo,
                     "unknown param 'model.dept' in params.yaml")  # fmt: skip
     assert line.endswith("(hint: did you mean `model.depth`?)")
 
@@ -80,13 +80,13 @@ def test_unknown_param_key(git_repo: Path) -> None:
     ],
 )
 def test_invalid_name(git_repo: Path, name: str, problem: str) -> None:
-    line = _refused(["run", "-n", name, "--", "python", "train.py"], git_repo,
+    line = assert_refused(["run", "-n", name, "--", "python", "train.py"], git_repo,
                     "invalid experiment name")  # fmt: skip
     assert problem in line
 
 
 def test_empty_name(git_repo: Path) -> None:
-    _refused(["run", "-n", "", "--", "python", "train.py"], git_repo, "it is empty")
+    assert_refused(["run", "-n", "", "--", "python", "train.py"], git_repo, "it is empty")
 
 
 def test_taken_name_is_refused_before_running(git_repo: Path, tmp_path: Path) -> None:
@@ -116,12 +116,12 @@ def test_name_conflicting_with_a_group(git_repo: Path) -> None:
 
 def test_missing_params_file(git_repo: Path) -> None:
     write_files(git_repo, {"gitexp.yaml": "params: [params.yaml, conf/missing.yaml]\n"})
-    _refused(["run", "--", "python", "train.py"], git_repo,
+    assert_refused(["run", "--", "python", "train.py"], git_repo,
              "params file 'conf/missing.yaml' not found")  # fmt: skip
 
 
 def test_missing_params_file_named_by_override(git_repo: Path) -> None:
-    _refused(["run", "-p", "other.yaml:a=1", "--", "python", "train.py"], git_repo,
+    assert_refused(["run", "-p", "other.yaml:a=1", "--", "python", "train.py"], git_repo,
              "params file 'other.yaml' not found")  # fmt: skip
 
 
@@ -144,12 +144,12 @@ def test_missing_params_file_named_by_override(git_repo: Path) -> None:
 )  # fmt: skip
 def test_unreadable_or_invalid_gitexp_yaml(git_repo: Path, text: str, expected: str) -> None:
     (git_repo / "gitexp.yaml").write_text(text)
-    _refused(["run", "--", "python", "train.py"], git_repo, expected)
+    assert_refused(["run", "--", "python", "train.py"], git_repo, expected)
 
 
 def test_gitexp_yaml_not_utf8(git_repo: Path) -> None:
     (git_repo / "gitexp.yaml").write_bytes(b"command: \xff\xfe\n")
-    _refused(["run", "--", "true"], git_repo, "gitexp.yaml: not UTF-8 text")
+    assert_refused(["run", "--", "true"], git_repo, "gitexp.yaml: not UTF-8 text")
 
 
 @pytest.mark.parametrize(
@@ -162,24 +162,24 @@ def test_gitexp_yaml_not_utf8(git_repo: Path) -> None:
 )  # fmt: skip
 def test_unreadable_params_file(git_repo: Path, name: str, text: str, expected: str) -> None:
     write_files(git_repo, {name: text})
-    _refused(["run", "--", "python", "train.py"], git_repo, expected)
+    assert_refused(["run", "--", "python", "train.py"], git_repo, expected)
 
 
 def test_unreadable_json_params_file(git_repo: Path) -> None:
     write_files(git_repo, {"p.json": '{"a": 1,\n "b": }\n', "gitexp.yaml": "params: [p.json]\n"})
-    _refused(["run", "--", "true"], git_repo,
+    assert_refused(["run", "--", "true"], git_repo,
              "cannot parse params file p.json:2: Expecting value: '\"b\": }'")  # fmt: skip
 
 
 @pytest.mark.parametrize("command", [["no-such-program-xyz"], ["./missing.sh"], ["sub/none.py"]])
 def test_command_not_found(git_repo: Path, command: list[str]) -> None:
-    line = _refused(["run", "--", *command], git_repo, f"command not found: {command[0]!r}")
+    line = assert_refused(["run", "--", *command], git_repo, f"command not found: {command[0]!r}")
     assert "hint: check the command and your PATH" in line
 
 
 def test_command_not_found_from_config(git_repo: Path) -> None:
     write_files(git_repo, {"gitexp.yaml": "command: [no-such-program-xyz, --flag]\n"})
-    _refused(["run"], git_repo, "command not found: 'no-such-program-xyz'")
+    assert_refused(["run"], git_repo, "command not found: 'no-such-program-xyz'")
 
 
 def test_script_in_the_snapshot_is_found(git_repo: Path) -> None:
@@ -192,14 +192,16 @@ def test_script_in_the_snapshot_is_found(git_repo: Path) -> None:
 
 
 def test_unknown_params_in_command(git_repo: Path) -> None:
-    _refused(["run", "--", "echo", "${nope}"], git_repo, "command refers to unknown param ${nope}")
+    assert_refused(
+        ["run", "--", "echo", "${nope}"], git_repo, "command refers to unknown param ${nope}"
+    )
 
 
 def test_bad_cli_usage_is_exit_2(git_repo: Path) -> None:
-    _refused(["run", "--seed", "x", "--", "true"], git_repo, "Invalid value for '--seed'")
-    _refused(["nosuchcommand"], git_repo, "No such command 'nosuchcommand'")
+    assert_refused(["run", "--seed", "x", "--", "true"], git_repo, "Invalid value for '--seed'")
+    assert_refused(["nosuchcommand"], git_repo, "No such command 'nosuchcommand'")
 
 
 def test_params_file_not_utf8(git_repo: Path) -> None:
     (git_repo / "params.yaml").write_bytes(b"lr: \xff\n")
-    _refused(["run", "--", "true"], git_repo, "params file params.yaml is not UTF-8 text")
+    assert_refused(["run", "--", "true"], git_repo, "params file params.yaml is not UTF-8 text")
