@@ -1,0 +1,41 @@
+"""Did-you-mean for names a user typed: one rule for params, columns and config keys.
+
+People type the wrong case (``c`` for ``C``) or the start of a name (``acc`` for
+``accuracy``) more often than a random misspelling, so those win over
+difflib's similarity ratio, which alone suggests ``auc`` for ``acc``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The candidate ``word`` most likely meant, or None.
+
+    Order: same name ignoring case; then the shortest candidate that starts
+    with ``word`` (ignoring case); then the one that ``word`` starts with;
+    then the most similar by difflib, ignoring case.
+    """
+    names = sorted(set(candidates))
+    if not names or not word:
+        return None
+    lower = word.lower()
+    by_lower = {n.lower(): n for n in reversed(names)}
+    if lower in by_lower:
+        return by_lower[lower]
+    prefixed = [n for n in names if n.lower().startswith(lower)]
+    if prefixed:
+        return min(prefixed, key=lambda n: (len(n), n))
+    covering = [n for n in names if lower.startswith(n.lower()) and len(n) >= 2]
+    if covering:
+        return max(covering, key=lambda n: (len(n), n))
+    close = difflib.get_close_matches(lower, list(by_lower), n=1, cutoff=cutoff)
+    return by_lower[close[0]] if close else None
+
+
+def hint(word: str, candidates: Iterable[str], fmt: str = "did you mean {!r}?") -> str | None:
+    """``fmt`` filled with the closest candidate, or None when nothing is close."""
+    found = closest(word, candidates)
+    return fmt.format(found) if found is not None else None
