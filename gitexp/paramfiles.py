@@ -10,7 +10,6 @@ experiment with the wrong value.
 from __future__ import annotations
 
 import copy
-import difflib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -19,6 +18,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from gitexp import suggest
 from gitexp.config import parse_error
 from gitexp.errors import ConfigError, ParamError
 
@@ -124,9 +124,8 @@ def _set(data: dict[str, Any], ov: Override, file: str) -> None:
 
 
 def _unknown(data: dict[str, Any], ov: Override, file: str, key: str) -> NoReturn:
-    known = sorted(flatten(data))
-    close = difflib.get_close_matches(ov.key, known, n=1, cutoff=0.6)
-    hint = f"did you mean `{close[0]}`?" if close else f"use -p +{ov.key}=... to add a new key"
+    hint = suggest.hint(ov.key, flatten(data), "did you mean `{}`?")
+    hint = hint or f"use -p +{ov.key}=... to add a new key"
     raise ParamError(f"unknown param {key!r} in {file}", hint)
 
 
@@ -180,8 +179,7 @@ def render_command(argv: list[str], params: Mapping[str, Any], quote: bool) -> l
     def value(match: re.Match[str]) -> str:
         key = match[1]
         if key not in flat:
-            close = difflib.get_close_matches(key, sorted(flat), n=1)
-            hint = f"did you mean ${{{close[0]}}}?" if close else "define it in a params file"
+            hint = suggest.hint(key, flat, "did you mean ${{{}}}?") or "define it in a params file"
             raise ParamError(f"command refers to unknown param ${{{key}}}", hint)
         text = _scalar_text(flat[key])
         if quote:

@@ -7,7 +7,6 @@ metric, then a param, so the common case needs no prefix.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
@@ -15,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gitexp import suggest
 from gitexp.errors import UsageError
 
 Row = dict[str, Any]
@@ -65,8 +65,7 @@ def resolve_key(key: str, columns: Iterable[str]) -> str:
     for prefix in _PREFIXES:
         if prefix + key in known:
             return prefix + key
-    close = difflib.get_close_matches(key, sorted(_short_names(known)), n=1, cutoff=0.6)
-    hint = f"did you mean {close[0]!r}?" if close else "see the columns with `gitexp show`"
+    hint = suggest.hint(key, _short_names(known)) or "see the columns with `gitexp show`"
     raise UsageError(f"unknown column {key!r}", hint)
 
 
@@ -147,8 +146,7 @@ def select_columns(columns: Sequence[str], prefix: str, wanted: str | None) -> l
 def _did_you_mean(pick: str, columns: Sequence[str], prefix: str) -> str:
     names = [c[len(prefix) :] for c in columns]
     groups = {n.rsplit(".", i)[0] for n in names for i in range(1, n.count(".") + 1)}
-    close = difflib.get_close_matches(pick, [*names, *sorted(groups)], n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}?" if close else "known: " + ", ".join(names[:10])
+    return suggest.hint(pick, [*names, *groups]) or "known: " + ", ".join(names[:10])
 
 
 def _compare(actual: Any, op: str, expected: str) -> bool:

@@ -85,6 +85,8 @@ def test_file_prefix_targets_that_file() -> None:
         ("zzz=1", "unknown param 'zzz'", "use -p +zzz=... to add a new key"),
         ("mdl.depth=1", "unknown param 'mdl'", "`model.depth`"),
         ("lr.x=1", "cannot set 'lr.x' in params.yaml: 'lr' is a value", "-p lr="),
+        ("LR=1", "unknown param 'LR' in params.yaml", "did you mean `lr`?"),  # case
+        ("mod=1", "unknown param 'mod' in params.yaml", "did you mean `model.act`?"),  # prefix
     ],
 )
 def test_unknown_keys_are_refused_with_a_suggestion(override: str, message: str, hint: str) -> None:
@@ -158,9 +160,23 @@ def test_render_command_substitutes_params() -> None:
     assert P.render_command(["echo ${name}"], params, quote=True) == ["echo 'a b'"]
     with pytest.raises(ParamError, match=r"unknown param \$\{lrr\}.*did you mean \$\{lr\}"):
         P.render_command(["${lrr}"], params, quote=False)
+    with pytest.raises(ParamError, match=r"unknown param \$\{LR\}.*did you mean \$\{lr\}"):
+        P.render_command(["${LR}"], params, quote=False)
+    with pytest.raises(ParamError, match=r"\$\{model\}.*did you mean \$\{model.depth\}"):
+        P.render_command(["${model}"], params, quote=False)
 
 
 # --- through the CLI -----------------------------------------------------------------
+
+
+def test_cli_wrong_case_suggests_the_param(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "r", {"params.yaml": "C: 1.0\ngamma: 0.1\n", "t.py": "pass\n"})
+    proc = run_gitexp("run", "-p", "c=0.5", "--", "python", "t.py", cwd=root)
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "gitexp: error: unknown param 'c' in params.yaml (hint: did you mean `C`?)\n"
+    )
+    assert exp_refs(root) == {}
 
 
 def test_cli_overrides_reach_the_script_and_the_commit(git_repo: Path) -> None:

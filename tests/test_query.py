@@ -33,6 +33,18 @@ def test_bare_keys_prefer_fixed_then_metrics_then_params() -> None:
         resolve_key("accc", cols)
 
 
+def test_unknown_key_suggests_a_prefix_before_a_similar_name() -> None:
+    cols = ["name", "status", "params.C", "metrics.accuracy", "metrics.auc"]
+    with pytest.raises(UsageError, match=r"unknown column 'acc' \(hint: did you mean 'accuracy'"):
+        resolve_key("acc", cols)
+    with pytest.raises(UsageError, match="did you mean 'C'"):
+        resolve_key("c", cols)
+    with pytest.raises(UsageError, match="did you mean 'status'"):
+        resolve_key("STATUS", cols)
+    with pytest.raises(UsageError, match="see the columns with `gitexp show`"):
+        resolve_key("zzz", cols)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -87,6 +99,10 @@ def test_select_columns_by_name_group_and_glob() -> None:
     assert select_columns(cols, "params.", "*.depth,lr") == ["params.model.depth", "params.lr"]
     with pytest.raises(UsageError, match=r"unknown param 'modle'.*did you mean 'model'"):
         select_columns(cols, "params.", "modle")
+    with pytest.raises(UsageError, match=r"unknown param 'Model'.*did you mean 'model'"):
+        select_columns(cols, "params.", "Model")
+    with pytest.raises(UsageError, match=r"unknown metric 'val.a'.*did you mean 'val.acc'"):
+        select_columns(cols, "metrics.", "val.a")
 
 
 def test_run_query_limit_and_order() -> None:
