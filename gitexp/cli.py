@@ -7,6 +7,8 @@ has ``register(app)``. Core modules are imported inside commands so that
 
 from __future__ import annotations
 
+import errno
+import itertools
 import sys
 import traceback
 from pathlib import Path
@@ -14,9 +16,12 @@ from pathlib import Path
 import click
 import typer
 
-from gitexp.errors import EXIT_INTERRUPTED, EXIT_USAGE, GitexpError
+from gitexp.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, GitexpError
 
 EXIT_INTERNAL = 70  # an unexpected error: a bug in gitexp (sysexits EX_SOFTWARE)
+# a full or read-only disk is the machine's state, not a bug: one line, exit 1
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+VERSION_FLAG = "--version"
 
 app = typer.Typer(
     name="gitexp",
@@ -24,15 +29,32 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from gitexp import __version__
+
+        print(f"gitexp {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: bool = typer.Option(
+        False, VERSION_FLAG, is_eager=True, callback=_print_version, help="Print the version."
+    ),
+) -> None:
     """Git-centric experiment tracking: every run is a commit on refs/experiments/."""
 
 
 def _register(argv: list[str]) -> None:
+    """Load only the invoked command's module (none for --version: start-up counts)."""
+    options = list(itertools.takewhile(lambda a: a.startswith("-"), argv))
+    if VERSION_FLAG in options:
+        return
     from gitexp.commands import modules_for
 
     command = next((a for a in argv if not a.startswith("-")), None)
@@ -57,10 +79,32 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"error: {exc.format_message()}", exc.exit_code)
     except (KeyboardInterrupt, click.exceptions.Abort):
         return _fail("interrupted", EXIT_INTERRUPTED)
+    except OSError as exc:
+        if exc.errno not in DISK_ERRNOS:
+            return _internal_error()
+        return _fail(f"error: {disk_message(exc)}", EXIT_FAILURE)
     except Exception:
-        path = _crash_log()
-        return _fail(f"internal error; traceback written to {path}", EXIT_INTERNAL)
+        return _internal_error()
     return int(result or 0)
+
+
+def disk_message(exc: OSError) -> str:
+    """``no space left on device: PATH (hint: ...)``: what filled up, and where."""
+    import os
+
+    reason = os.strerror(exc.errno or 0)
+    reason = reason[:1].lower() + reason[1:]
+    text = f"{reason}: {exc.filename}" if exc.filename else reason
+    hint = _DISK_HINTS.get(exc.errno or 0)
+    return f"{text} (hint: {hint})" if hint else text
+
+
+_DISK_HINTS = {errno.EFBIG: "a file hit the size limit of this process; check `ulimit -f`"}
+
+
+def _internal_error() -> int:
+    path = _crash_log()
+    return _fail(f"internal error; traceback written to {path}", EXIT_INTERNAL)
 
 
 def _fail(message: str, code: int) -> int:

@@ -11,6 +11,33 @@ EXIT_USAGE = 2
 EXIT_METRICS_DIFFER = 3
 EXIT_INTERRUPTED = 130
 
+_SIGNAL_NAMES = {2: "Ctrl-C (SIGINT)", 15: "SIGTERM"}
+
+
+def signal_name(number: int) -> str:
+    """A signal as people know it: Ctrl-C for SIGINT, else its SIG name."""
+    import signal
+
+    if number in _SIGNAL_NAMES:
+        return _SIGNAL_NAMES[number]
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def describe_exit(code: int | None, status: str = "failed") -> str:
+    """How a run ended, e.g. ``failed (exit code 3)``, ``failed (killed by SIGKILL)``,
+    ``interrupted by Ctrl-C (SIGINT)``: a negative exit code is the signal that
+    killed the process, which a bare ``-9`` hides."""
+    if code is None or code == 0:
+        return status
+    if code > 0:
+        return f"{status} (exit code {code})"
+    if status == "interrupted":
+        return f"{status} by {signal_name(-code)}"
+    return f"{status} (killed by {signal_name(-code)})"
+
 
 class GitexpError(Exception):
     """Base class: a message for the user and the exit code to leave with."""
@@ -66,9 +93,9 @@ class RunFailedError(GitexpError):
     """The experiment ran and was recorded, but its command failed."""
 
     def __init__(self, name: str, exit_code: int | None, status: str) -> None:
-        detail = f"exit code {exit_code}" if exit_code is not None else status
         super().__init__(
-            f"experiment {name!r} {status} ({detail}); recorded as refs/experiments/{name}"
+            f"experiment {name!r} {describe_exit(exit_code, status)}; "
+            f"recorded as refs/experiments/{name}"
         )
         self.status = status
         self.exit_code = EXIT_INTERRUPTED if status == "interrupted" else EXIT_FAILURE

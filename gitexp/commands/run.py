@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from gitexp.runner import RunResult
 
 
 def run(
@@ -40,24 +43,25 @@ def run(
     result = run_experiment(repo, config, request)
     for warning in result.warnings:
         print(f"gitexp: warning: {warning}", file=sys.stderr)
-    print(
-        _summary(result.name, result.status, result.record.duration_s, result.metrics),
-        file=sys.stderr,
-    )
+    print(_summary(result), file=sys.stderr)
     if result.status != "succeeded":
         raise RunFailedError(result.name, result.exit_code, result.status)
     return 0
 
 
-def _summary(name: str, status: str, duration: float | None, metrics: dict[str, Any]) -> str:
+def _summary(result: RunResult) -> str:
+    """One line per run: how it ended (a signal by name, not -9), time, metrics."""
+    from gitexp.errors import describe_exit
     from gitexp.paramfiles import flatten
 
     shown = " ".join(
         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-        for k, v in list(flatten(metrics).items())[:8]
+        for k, v in list(flatten(result.metrics).items())[:8]
     )
+    duration = result.record.duration_s
     took = f" in {duration:.2f}s" if duration is not None else ""
-    return f"gitexp: {name} {status}{took}" + (f" | {shown}" if shown else "")
+    ended = describe_exit(result.exit_code, result.status)
+    return f"gitexp: {result.name} {ended}{took}" + (f" | {shown}" if shown else "")
 
 
 def register(app: typer.Typer) -> None:
