@@ -2,7 +2,10 @@
 
 The rerun replays the experiment commit's tree (params already applied) with
 the recorded command, seed, executor and cwd; the original run.json (and its
-Dockerfile, when it ran in a container) travel in ``pinned``. Without
+Dockerfile, when it ran in a container) travel in ``pinned``. The runner gets
+the experiment's own gitexp.yaml, but the sandbox it may ask for (outside
+links, host variables, network, GPUs) is bounded by the local gitexp.yaml
+unless the user trusts it (``gitexp.trust``). Without
 ``save`` the rerun is recorded under a temporary name,
 ``tmp-reproduce-<hex>``, whose ref is deleted afterwards, also when the rerun
 fails or is interrupted; with ``save`` it is kept as an experiment of its own,
@@ -26,6 +29,7 @@ from gitexp.paramfiles import flatten
 from gitexp.repo import Repo
 from gitexp.runner import RunRequest, run_experiment
 from gitexp.snapshot import read_blob
+from gitexp.trust import merged, require_consent
 
 DOCKERFILE = ".gitexp/env/Dockerfile"
 TEMP_PREFIX = "tmp-reproduce-"
@@ -65,6 +69,7 @@ class Reproduction:
     saved_as: str | None
     tolerance: Tolerance
     rows: list[Row] = field(default_factory=list)
+    trusted: list[str] = field(default_factory=list)
 
     @property
     def match(self) -> bool:
@@ -92,21 +97,25 @@ def reproduce(
     save: bool = False,
     name: str | None = None,
     echo: bool = True,
+    trust: bool = False,
+    allow_empty: bool = False,
 ) -> Reproduction:
-    """Re-run experiment ``spec`` and compare its metrics with the recorded ones."""
+    """Re-run experiment ``spec`` and compare its metrics with the recorded ones.
+
+    Everything that can refuse (tolerances, metrics, the sandbox it asks
+    for) is checked before the rerun writes anything.
+    """
     if tolerance.rtol < 0 or tolerance.atol < 0:
         raise UsageError("tolerances must be >= 0")
     original, commit = store.resolve(repo, spec)
     exp = store.load(repo, original, commit)
-    if not exp.run.get("command"):
-        raise UsageError(f"experiment {original!r} has no recorded command to re-run")
-    _check_metrics(exp.metrics, metrics)
-    rerun_name = name or (
-        f"{original}-repro-{secrets.token_hex(2)}" if save else TEMP_PREFIX + secrets.token_hex(4)
-    )
-    config = _config_of(repo, exp.commit)
+    _check_recorded(exp, metrics, allow_empty)
+    recorded, local = _config_of(repo, exp.commit), load_config(repo.root)
+    trusted = require_consent(repo, original, recorded, local, trust)
+    config = merged(recorded, local)
     _fetch_inputs(repo, exp.run, config)
-    request = _request(repo, exp, rerun_name, echo)
+    rerun_name = _rerun_name(original, name, save)
+    request = _request(repo, exp, rerun_name, echo, trusted)
     try:
         result = run_experiment(repo, config, request)
     finally:
@@ -114,19 +123,46 @@ def reproduce(
             _drop(repo, rerun_name)
     rows = compare(exp.metrics, result.metrics, tolerance, metrics)
     saved = result.name if save else None
-    return Reproduction(original, exp.commit, result.commit, result.status, saved, tolerance, rows)
+    return Reproduction(
+        original, exp.commit, result.commit, result.status, saved, tolerance, rows, trusted
+    )
 
 
-def _request(repo: Repo, exp: store.StoredExperiment, name: str, echo: bool) -> RunRequest:
+def _check_recorded(exp: store.StoredExperiment, wanted: list[str] | None, empty: bool) -> None:
+    """A command to re-run, and metrics to compare (unless only running is checked)."""
+    if not exp.run.get("command"):
+        raise UsageError(f"experiment {exp.name!r} has no recorded command to re-run")
+    if not flatten(exp.metrics) and not empty:
+        raise UsageError(
+            f"experiment {exp.name!r} recorded no metrics: nothing to compare",
+            "pass --allow-empty to check only that it runs",
+        )
+    _check_metrics(exp.metrics, wanted)
+
+
+def _rerun_name(original: str, name: str | None, save: bool) -> str:
+    if name:
+        return name
+    return (
+        f"{original}-repro-{secrets.token_hex(2)}" if save else TEMP_PREFIX + secrets.token_hex(4)
+    )
+
+
+def _request(
+    repo: Repo, exp: store.StoredExperiment, name: str, echo: bool, trusted: list[str]
+) -> RunRequest:
     run = exp.run
     pinned: dict[str, Any] = {"run": run}
     dockerfile = read_blob(repo, _tree(repo, exp.commit), DOCKERFILE)
     if dockerfile is not None:
         pinned["dockerfile"] = dockerfile.decode("utf-8")
     seed = run.get("seed")
+    extra: dict[str, Any] = {"reproduces": {"name": exp.name, "commit": exp.commit}}
+    if trusted:
+        extra["trusted"] = trusted
     return RunRequest(
         tree=exp.commit,
-        baseline=str(run.get("baseline") or exp.commit + "^"),
+        baseline=_baseline(repo, exp.commit),
         command=[str(c) for c in run["command"]],
         seed=seed if isinstance(seed, int) else None,
         overrides=(),
@@ -135,8 +171,17 @@ def _request(repo: Repo, exp: store.StoredExperiment, name: str, echo: bool) -> 
         name=name,
         pinned=pinned,
         echo=echo,
-        extra={"reproduces": {"name": exp.name, "commit": exp.commit}},
+        extra=extra,
     )
+
+
+def _baseline(repo: Repo, commit: str) -> str:
+    """The experiment commit's first parent, which is its baseline by construction
+    (run.json's copy may be missing or crafted); a root commit is its own."""
+    try:
+        return str(repo.git.revparse_single(f"{commit}^").id)
+    except KeyError:  # pygit2's NotFoundError: no parent
+        return commit
 
 
 def _fetch_inputs(repo: Repo, run: dict[str, Any], config: Config) -> None:

@@ -20,6 +20,12 @@ def reproduce(
     as_name: str = typer.Option(None, "--name", "-n", help="Name of the saved rerun."),
     fmt: str = typer.Option("table", "--format", help="table, json or md."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not echo the command's output."),
+    trust: bool = typer.Option(
+        False, "--trust", help="Grant the sandbox the experiment's gitexp.yaml asks for."
+    ),
+    allow_empty: bool = typer.Option(
+        False, "--allow-empty", help="Without recorded metrics, check only that it runs."
+    ),
 ) -> int:
     """Re-run an experiment's exact tree, command and seed; compare metrics with the record."""
     from gitexp.errors import UsageError
@@ -40,7 +46,12 @@ def reproduce(
         save=save,
         name=as_name,
         echo=not quiet and fmt != "json",
+        trust=trust,
+        allow_empty=allow_empty,
     )
+    if outcome.trusted:
+        shown = ", ".join(outcome.trusted)
+        print(f"gitexp: warning: --trust granted {name}: {shown}", file=sys.stderr)
     _render(outcome, fmt)
     return outcome.exit_code
 
@@ -60,6 +71,8 @@ def _render(outcome: Reproduction, fmt: str) -> None:
     verdict = {0: "metrics match", 3: "metrics differ"}.get(
         outcome.exit_code, f"rerun {outcome.status}"
     )
+    if outcome.exit_code == 0 and not outcome.rows:
+        verdict = "rerun succeeded (no metrics to compare)"
     saved = f"; saved as {outcome.saved_as}" if outcome.saved_as else ""
     print(f"gitexp: {outcome.name}: {verdict}{saved}", file=sys.stderr)
 
