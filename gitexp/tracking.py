@@ -7,7 +7,9 @@ no-op after a single notice, so the same script still runs on its own.
 
 Wire format (``$GITEXP_RUN_DIR/.gitexp/live/``), read by ``gitexp.metrics``:
 ``metrics.tsv`` lines ``name<TAB>step<TAB>value<TAB>unix_time`` (step empty
-when not given) and ``params.jsonl`` / ``artifacts.jsonl`` JSON lines.
+when not given, else an integer or a decimal number) and ``params.jsonl`` /
+``artifacts.jsonl`` JSON lines. Every line ends with a newline; a line
+without one is unfinished and readers skip it.
 """
 
 from __future__ import annotations
@@ -46,31 +48,72 @@ class _Recorder:
     def __init__(self, live_dir: str) -> None:
         os.makedirs(live_dir, exist_ok=True)
         self.live_dir = live_dir
-        self.buf: list[tuple[str, float, int | None]] = []
+        self.buf: list[tuple[str, float, int | float | None]] = []
         self.names: set[str] = set()
         self.lock = threading.Lock()
         self.last_flush = time.time()
+        self.flush_at = FLUSH_EVERY
+        self.warned: set[str] = set()
         self.stopped = threading.Event()
         threading.Thread(target=self._flush_periodically, daemon=True).start()
 
-    def flush(self) -> None:
+    def flush(self, final: bool = False) -> None:
+        """Append the buffer as whole lines; on a write error keep it and say so once.
+
+        A failed append is cut back to the file's previous end, so the runner
+        never reads half a line; the values stay buffered for the next try.
+        """
         with self.lock:
             n = len(self.buf)
             if n == 0:
                 return
             now = f"{time.time():.3f}"
-            lines = [
+            text = "".join(
                 f"{name}\t{'' if step is None else step}\t{value!r}\t{now}\n"
                 for name, value, step in self.buf[:n]
-            ]
-            with open(os.path.join(self.live_dir, METRICS_FILE), "a", encoding="utf-8") as f:
-                f.write("".join(lines))
+            )
+            if not self._append(METRICS_FILE, text, lost=n if final else None):
+                self.flush_at = len(self.buf) + FLUSH_EVERY  # retry later, not every call
+                return
             del self.buf[:n]  # appends made meanwhile stay in the buffer
+            self.flush_at = FLUSH_EVERY
             self.last_flush = time.time()
 
+    def _append(self, filename: str, text: str, lost: int | None = None) -> bool:
+        """Append ``text`` whole or not at all; False (and one notice) on an OS error.
+
+        ``lost``: this was the last try, and that many values are lost with it.
+        """
+        path = os.path.join(self.live_dir, filename)
+        try:
+            with open(path, "ab") as f:
+                end = f.tell()
+                try:
+                    f.write(text.encode("utf-8"))
+                    f.flush()
+                except OSError:
+                    f.truncate(end)
+                    raise
+        except OSError as exc:
+            reason = f"cannot write {path} ({exc.strerror or exc})"
+            if lost is not None:
+                self._warn(f"{reason}; {lost} metric values were not recorded")
+            else:
+                self._warn(f"{reason}; values kept in memory, retrying")
+            return False
+        return True
+
+    def _warn(self, message: str) -> None:
+        if message not in self.warned:
+            self.warned.add(message)
+            try:
+                print(f"gitexp: warning: {message}", file=sys.stderr)
+            except (OSError, ValueError):
+                pass
+
     def append_json(self, filename: str, record: Mapping[str, Any]) -> None:
-        with self.lock, open(os.path.join(self.live_dir, filename), "a", encoding="utf-8") as f:
-            f.write(json.dumps(record, default=str) + "\n")
+        with self.lock:
+            self._append(filename, json.dumps(record, default=str) + "\n")
 
     def _flush_periodically(self) -> None:
         while not self.stopped.wait(FLUSH_INTERVAL_S):
@@ -104,9 +147,14 @@ def _active() -> _Recorder | None:
 
 
 def _shutdown() -> None:
-    if _recorder is not None:
-        _recorder.stopped.set()
-        _recorder.flush()
+    """At exit: a last flush; never a traceback (a full disk is one line, from flush)."""
+    if _recorder is None:
+        return
+    _recorder.stopped.set()
+    try:
+        _recorder.flush(final=True)
+    except Exception as exc:  # nothing may escape an atexit callback
+        _recorder._warn(f"metrics not written at exit: {exc}")
 
 
 def _flush_on_sigterm() -> None:
@@ -124,11 +172,13 @@ def _flush_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-def log_metric(name: str, value: float, step: int | None = None) -> None:
+def log_metric(name: str, value: float, step: int | float | None = None) -> None:
     """Record one value of a metric; ``step`` orders a series (auto-increments if None).
 
-    Hot path (aim: >500k calls/s): a set lookup, a type check and an append.
-    Timestamps are taken per flush, at most FLUSH_INTERVAL_S apart.
+    A step may be any real number and is stored as given (an int stays an
+    int); a value or step that is not a number raises here, in the script,
+    never later in the recorder. Hot path (aim: >500k calls/s): a set lookup,
+    two type checks and an append; timestamps are taken per flush.
     """
     rec = _recorder or _active()
     if rec is None:
@@ -137,14 +187,36 @@ def log_metric(name: str, value: float, step: int | None = None) -> None:
         _check_metric_name(name)
         rec.names.add(name)
     if type(value) is not float and type(value) is not int:
-        value = float(value)
+        value = _number(value, f"log_metric({name!r}) value")
+    if step is not None and type(step) is not int:
+        step = _step(step, name)
     buf = rec.buf
     buf.append((name, value, step))
-    if len(buf) >= FLUSH_EVERY:
+    if len(buf) >= rec.flush_at:
         rec.flush()
 
 
-def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
+def _number(value: Any, what: str, strict: bool = False) -> float:
+    """``float(value)``, or a TypeError naming the call; ``strict`` refuses bools and text."""
+    if strict and isinstance(value, bool | str | bytes):
+        raise TypeError(f"{what} must be a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what} must be a number, got {value!r}") from None
+
+
+def _step(step: Any, name: str) -> int | float:
+    """An integral step stays an int (numpy ints too); other real numbers stay floats."""
+    if hasattr(step, "__index__") and not isinstance(step, bool):
+        return int(step.__index__())
+    number = _number(step, f"log_metric({name!r}) step", strict=True)
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(f"log_metric({name!r}) step must be finite, got {step!r}")
+    return number
+
+
+def log_metrics(metrics: Mapping[str, float], step: int | float | None = None) -> None:
     """Record several metrics at the same step; nested dicts become dotted names."""
     for name, value in _flatten(metrics).items():
         log_metric(name, value, step)

@@ -192,3 +192,61 @@ def test_params_inside_a_run_is_the_merged_run_params(git_repo: Path) -> None:
     (git_repo / "params.yaml").write_text("lr: 0.9\n")  # uncommitted edit counts
     proc = run_gitexp("run", "-n", "pp", "--", "python", "t.py")
     assert json.loads(proc.stdout) == {"lr": 0.9}
+
+
+def test_non_integer_steps_are_stored_as_given(git_repo: Path) -> None:
+    write_files(
+        git_repo,
+        {
+            "t.py": """\
+                import gitexp
+                gitexp.log_metric("lr", 0.1, step=1.5)
+                gitexp.log_metric("lr", 0.2, step=2)
+                gitexp.log_metric("lr", 0.3, step=2.75)
+                gitexp.log_metric("lr", 0.4)  # continues after the last step
+                """
+        },
+    )
+    proc = run_gitexp("run", "-n", "steps", "--", "python", "t.py")
+    assert proc.returncode == 0, proc.stderr
+    assert run_json(git_repo, "steps")["status"] == "succeeded"
+    history = show(git_repo, "steps", ".gitexp/history/lr.tsv").splitlines()[1:]
+    assert [line.split("\t")[:2] for line in history] == [
+        ["1.5", "0.1"],
+        ["2", "0.2"],
+        ["2.75", "0.3"],
+        ["3.75", "0.4"],
+    ]
+
+
+def test_a_step_that_is_not_a_number_raises_in_the_script(git_repo: Path) -> None:
+    write_files(
+        git_repo,
+        {
+            "t.py": "import gitexp\ngitexp.log_metric('loss', 0.5)\ngitexp.log_metric('loss', 1, 'x')\n"
+        },
+    )
+    proc = run_gitexp("run", "-n", "bad-step", "--", "python", "t.py")
+    assert proc.returncode == 1  # the script failed; gitexp did not (70)
+    log = show(git_repo, "bad-step", ".gitexp/output.log")
+    assert "TypeError: log_metric('loss') step must be a number, got 'x'" in log
+    assert metrics_json(git_repo, "bad-step") == {"loss": 0.5}
+
+
+def test_garbage_in_the_live_file_never_breaks_recording(git_repo: Path) -> None:
+    write_files(
+        git_repo,
+        {
+            "t.py": """\
+                import os, time, gitexp
+                gitexp.log_metric("ok", 1.0)
+                time.sleep(1.3)  # flushed by the library before the garbage goes in
+                live = os.path.join(os.environ["GITEXP_RUN_DIR"], ".gitexp/live/metrics.tsv")
+                with open(live, "a") as f:
+                    f.write("bad\\tstep?\\t1\\t2\\nworse\\t1\\tnan?\\t1\\ncut\\t1\\t0.5")
+                """
+        },
+    )
+    proc = run_gitexp("run", "-n", "garbage", "--", "python", "t.py")
+    assert proc.returncode == 0, proc.stderr
+    assert metrics_json(git_repo, "garbage") == {"ok": 1.0}
