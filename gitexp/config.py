@@ -1,13 +1,15 @@
 """gitexp.yaml: what to run, where params and metrics live, and the seed policy.
 
-Sections added by later capabilities (``docker``, ``artifacts``, ``sweeps``…)
-are kept raw in ``Config.sections`` and read by their own modules.
+Sections of other capabilities (``docker``, ``artifacts``) are kept raw in
+``Config.sections`` and read by their own modules. A key is accepted only
+when something reads it.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +21,11 @@ from gitexp.errors import ConfigError
 
 CONFIG_FILE = "gitexp.yaml"
 DEFAULT_PARAMS = ("params.yaml",)
+# `loss: 0.3`, `val/acc=0.91`, `Mean squared error: 2548.07` (scikit-learn's examples):
+# a name of words (the first starts with a letter), then `:` or `=`, then one number
 DEFAULT_OUTPUT_PATTERNS = (
-    r"^\s*(?P<name>[A-Za-z_][\w./-]*)\s*[:=]\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$",
+    r"^\s*(?P<name>[A-Za-z_][\w./-]*(?: [A-Za-z_(][\w./()%-]*){0,7})\s*[:=]\s*"
+    r"(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$",
 )
 KNOWN_KEYS = {
     "command",
@@ -35,9 +40,8 @@ KNOWN_KEYS = {
     "run_root",
     "docker",
     "artifacts",
-    "sweeps",
-    "remote",
 }
+SECTIONS = ("docker", "artifacts")
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ class Config:
     params_files: tuple[str, ...] = DEFAULT_PARAMS
     params_explicit: bool = False
     metrics_files: tuple[str, ...] = ()
-    output_patterns: tuple[str, ...] = ()
+    output_patterns: tuple[str, ...] = DEFAULT_OUTPUT_PATTERNS
     seed: int | None = None
     links: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
@@ -80,14 +84,14 @@ def load_config(root: Path) -> Config:
         params_files=_str_list(raw, "params") or DEFAULT_PARAMS,
         params_explicit=bool(_str_list(raw, "params")),  # `params: []` = the default
         metrics_files=_str_list(raw, "metrics"),
-        output_patterns=_patterns(raw.get("metrics_from_output", False)),
+        output_patterns=_patterns(raw.get("metrics_from_output", True)),
         seed=_seed(raw.get("seed")),
         links=tuple(p.rstrip("/") for p in _str_list(raw, "link")),
         outputs=_str_list(raw, "outputs"),
         executor=str(raw.get("executor", "local")),
         log_max_bytes=_int(raw, "log_max_bytes", 1_000_000),
         run_root=_path(raw, "run_root"),
-        sections={k: raw[k] for k in ("docker", "artifacts", "sweeps", "remote") if k in raw},
+        sections={k: raw[k] for k in SECTIONS if k in raw},
     )
 
 
@@ -165,10 +169,29 @@ def _patterns(value: Any) -> tuple[str, ...]:
     if value is True:
         return DEFAULT_OUTPUT_PATTERNS
     if isinstance(value, str):
-        return (value,)
+        value = [value]
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(value)
+        return tuple(_check_pattern(v) for v in value)
     raise ConfigError(f"{CONFIG_FILE}: `metrics_from_output` must be true/false or regex list")
+
+
+def _check_pattern(pattern: str) -> str:
+    """A regex with ``name`` and ``value`` groups, checked now rather than after the run."""
+    try:
+        groups = re.compile(pattern).groupindex
+    except re.error as exc:
+        raise ConfigError(
+            f"{CONFIG_FILE}: `metrics_from_output` pattern {pattern!r} is not a regex: {exc}"
+        ) from exc
+    missing = [g for g in ("name", "value") if g not in groups]
+    if missing:
+        raise ConfigError(
+            f"{CONFIG_FILE}: `metrics_from_output` pattern {pattern!r} has no "
+            + " or ".join(f"(?P<{g}>...)" for g in missing)
+            + " group",
+            "name the metric's name and value groups, e.g. '(?P<name>\\w+) is (?P<value>[0-9.]+)'",
+        )
+    return pattern
 
 
 def _seed(value: Any) -> int | None:
@@ -189,18 +212,21 @@ def command_argv(command: tuple[str, ...] | str) -> tuple[list[str], bool]:
     return tokens, False
 
 
-def write_default_config(root: Path, command: str | None) -> Path:
-    """The file `gitexp init` writes: every key present, commented."""
+def write_default_config(root: Path, command: str | None, metrics: list[str] | None = None) -> Path:
+    """The file `gitexp init` writes: every key present, commented; ``command`` and
+    ``metrics`` as found (gitexp.detect) or given, never a guess that would fail."""
     path = root / CONFIG_FILE
-    cmd = _yaml_scalar(command or "python train.py")
+    cmd = _yaml_scalar(command) if command else "null"
+    cmd_note = "what `gitexp run` runs" if command else "none found: e.g. python train.py"
     found = [name for name in DEFAULT_PARAMS if (root / name).is_file()]
     params = "[" + ", ".join(found) + "]"
+    files = "[" + ", ".join(_yaml_scalar(m) for m in metrics or []) + "]"
     path.write_text(
         f"""# gitexp configuration (docs/configuration.md)
-command: {cmd}          # what `gitexp run` runs when no command follows --
+command: {cmd}          # {cmd_note}
 params: {params}   # params files (YAML or JSON); -p key=value edits them per run
-metrics: []             # files the script writes: JSON/YAML (final values), CSV/TSV (series)
-metrics_from_output: false  # true: read `name: number` / `name=number` lines of the output
+metrics: {files}             # files the script writes: JSON/YAML (final values), CSV/TSV (series)
+metrics_from_output: true  # read printed `name: number` lines (`Mean squared error: 2548.07`)
 seed: random            # or an integer: the seed every run gets unless --seed is given
 link: []                # ignored data paths made available to runs, e.g. [data/]
 outputs: []             # output files always recorded with the experiment

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import make_repo, run_gitexp, write_files
+from conftest import git, last_line, make_repo, run_gitexp, write_files
 from run_support import run_json, show
 
 from gitexp.config import (
@@ -38,7 +38,7 @@ def test_no_file_and_empty_file_mean_defaults(tmp_path: Path) -> None:
     assert load_config(tmp_path) == Config()
     defaults = Config()
     assert defaults.params_files == ("params.yaml",) and not defaults.params_explicit
-    assert defaults.output_patterns == () and defaults.seed is None
+    assert defaults.output_patterns == DEFAULT_OUTPUT_PATTERNS and defaults.seed is None
     assert defaults.executor == "local" and defaults.log_max_bytes == 1_000_000
 
 
@@ -108,9 +108,41 @@ def test_init_file_is_valid_and_documents_every_core_key(tmp_path: Path) -> None
     for key in CORE_KEYS - {"executor", "log_max_bytes", "run_root"}:
         assert f"\n{key}:" in text, key
     config = load_config(root)
-    assert config.command == "python train.py"
+    assert config.command is None  # no training script in the repository: no guess
     assert config.params_files == ("params.yaml",) and config.params_explicit
-    assert config.seed is None and config.output_patterns == ()
+    assert config.seed is None and config.output_patterns == DEFAULT_OUTPUT_PATTERNS
+
+
+def test_init_detects_the_script_and_the_metrics_file_it_writes(tmp_path: Path) -> None:
+    train = (
+        "import json\nprint('accuracy: 0.95')\n"
+        "json.dump({'f1': 0.8}, open('eval/metrics.json', 'w'))\n"
+    )
+    root = make_repo(tmp_path / "r", {"train.py": "import os\nos.makedirs('eval')\n" + train})
+    proc = run_gitexp("init", "--no-hooks", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    assert "command: python train.py (found train.py)" in proc.stderr
+    assert "metrics: eval/metrics.json (named in train.py)" in proc.stderr
+    config = load_config(root)
+    assert config.command == "python train.py"
+    assert config.metrics_files == ("eval/metrics.json",)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "gitexp")
+    ran = run_gitexp("run", "-n", "first", cwd=root)
+    assert ran.returncode == 0, ran.stderr
+    assert "gitexp: first succeeded" in ran.stderr and "accuracy=0.95" in ran.stderr
+    assert "f1=0.8" in ran.stderr
+
+
+def test_init_without_a_script_writes_no_command(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "r", {"notes.md": "x\n"})
+    proc = run_gitexp("init", "--no-hooks", cwd=root)
+    assert "command: none found" in proc.stderr
+    assert load_config(root).command is None
+    assert "\ncommand: null " in (root / "gitexp.yaml").read_text()
+    ran = run_gitexp("run", cwd=root)
+    assert ran.returncode == 2
+    assert last_line(ran.stderr).startswith("gitexp: error: no command given and none configured")
 
 
 def test_init_without_params_yaml_gives_a_config_that_runs(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ def init(
     ),
 ) -> int:
     """Set up this repository for gitexp (writes gitexp.yaml; commits nothing)."""
-    from gitexp.config import CONFIG_FILE, write_default_config
+    from gitexp.config import CONFIG_FILE
     from gitexp.errors import UsageError
     from gitexp.repo import open_repo
 
@@ -31,7 +31,7 @@ def init(
     if target.exists() and not force and not extras:
         raise UsageError(f"{CONFIG_FILE} already exists", "use --force to overwrite it")
     if not target.exists() or force:
-        write_default_config(repo.root, command)
+        _write_config(repo.root, command)
         print(f"wrote {target}", file=sys.stderr)
     if dvc or dvc_remote is not None:
         _dvc(repo.root, dvc_remote)
@@ -43,6 +43,22 @@ def init(
         print("tip: `gitexp hooks install` makes `git push` send artifacts", file=sys.stderr)
     print("next: commit it, then `gitexp run -p key=value`", file=sys.stderr)
     return 0
+
+
+def _write_config(root: Path, command: str | None) -> None:
+    from gitexp.config import write_default_config
+    from gitexp.detect import detect
+
+    found = detect(root)
+    if command is None and found.command:
+        print(f"command: {found.command} (found {found.command_source})", file=sys.stderr)
+    elif command is None:
+        print("command: none found; set `command:` or run `gitexp run -- CMD`", file=sys.stderr)
+    for name in found.metrics:
+        where = found.metrics_sources[name]
+        origin = "exists" if where == "exists" else f"named in {where}"
+        print(f"metrics: {name} ({origin})", file=sys.stderr)
+    write_default_config(root, command or found.command, found.metrics)
 
 
 def _dvc(root: Path, remote: str | None) -> None:

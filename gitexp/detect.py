@@ -1,0 +1,97 @@
+"""What `gitexp init` can tell about a repository: its training command and metrics files.
+
+A first run that records nothing teaches a newcomer that the tool does not
+work; a guessed `command:` that names a missing script fails the same way.
+So init proposes only what it finds: a training script that exists, and
+metrics files that exist or that a Python file of the repository names in
+a string literal (``json.dump(m, open("metrics.json", "w"))``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCRIPTS = (
+    "train.py",
+    "main.py",
+    "run.py",
+    "src/train.py",
+    "scripts/train.py",
+    "training/train.py",
+)
+METRIC_NAMES = re.compile(r"(metric|score|result|eval)", re.IGNORECASE)
+METRIC_SUFFIXES = (".json", ".yaml", ".yml", ".csv", ".tsv")
+_LITERAL = re.compile(r"""["']([\w./-]+\.(?:json|ya?ml|csv|tsv))["']""")
+SKIP_DIRS = {".git", ".dvc", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".gitexp"}
+MAX_SOURCES = 200  # Python files read, so init stays instant in a large repository
+MAX_SOURCE_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class Detected:
+    """The command and metrics files found, with where each came from."""
+
+    command: str | None = None
+    command_source: str | None = None
+    metrics: list[str] = field(default_factory=list)
+    metrics_sources: dict[str, str] = field(default_factory=dict)
+
+
+def detect(root: Path) -> Detected:
+    script = next((s for s in SCRIPTS if (root / s).is_file()), None)
+    sources = _python_files(root)
+    found: dict[str, str] = {}
+    for rel in _existing_metrics(root):
+        found.setdefault(rel, "exists")
+    ordered = ([script] if script else []) + [s for s in sources if s != script]
+    for rel in ordered:
+        for name in _named_metrics(root / rel):
+            found.setdefault(name, rel)
+    command = f"python {script}" if script else None
+    return Detected(command, script, sorted(found), found)
+
+
+def _python_files(root: Path) -> list[str]:
+    out: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+        base = Path(dirpath)
+        for name in sorted(filenames):
+            if name.endswith(".py"):
+                out.append((base / name).relative_to(root).as_posix())
+                if len(out) >= MAX_SOURCES:
+                    return out
+    return out
+
+
+def _existing_metrics(root: Path) -> list[str]:
+    """Metrics-like files at the top or one folder down (``eval/metrics.json``)."""
+    out = []
+    for path in sorted([*root.glob("*"), *root.glob("*/*")]):
+        rel = path.relative_to(root)
+        if any(part in SKIP_DIRS or part.startswith(".") for part in rel.parts):
+            continue
+        if path.is_file() and _metrics_like(rel.as_posix()):
+            out.append(rel.as_posix())
+    return out
+
+
+def _named_metrics(path: Path) -> list[str]:
+    try:
+        if path.stat().st_size > MAX_SOURCE_BYTES:
+            return []
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    names = [m.group(1) for m in _LITERAL.finditer(text)]
+    return [os.path.normpath(n) for n in names if _metrics_like(n) and not n.startswith("/")]
+
+
+def _metrics_like(rel: str) -> bool:
+    name = rel.rsplit("/", 1)[-1]
+    if ".." in rel.split("/") or not name.endswith(METRIC_SUFFIXES):
+        return False
+    return bool(METRIC_NAMES.search(name)) and name not in ("params.yaml", "gitexp.yaml")
