@@ -2,7 +2,8 @@
 
 Sources: the tracking library's live file, metrics files the script writes
 (JSON/YAML final values, CSV/TSV series), and output lines matched by
-configured patterns. Later sources win for the final value of a name.
+configured patterns. Metrics files win over the library, both over printed
+lines (see ``collect``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import yaml
 from gitexp.paramfiles import flatten, unflatten
 from gitexp.tracking import LIVE_DIR, METRICS_FILE, PARAMS_FILE
 
-Point = tuple[int, float, float | None]  # step, value, unix time
+Point = tuple[int | float, float, float | None]  # step, value, unix time
 
 
 @dataclass
@@ -43,21 +44,46 @@ class Collected:
 
 
 def read_live(run_dir: Path) -> dict[str, list[Point]]:
-    """Series logged through the library; a missing step continues the series."""
+    """Series logged through the library; a missing step continues the series.
+
+    Malformed lines (cut short by a kill or a full disk) are skipped: recording
+    never fails because of what the script wrote.
+    """
     path = run_dir / LIVE_DIR / METRICS_FILE
     series: dict[str, list[Point]] = {}
     if not path.exists():
         return series
     with path.open(encoding="utf-8", errors="replace") as f:
         for line in f:
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) != 4:
-                continue  # a line cut short by a kill
-            name, step, value, t = parts
+            parsed = _live_line(line)
+            if parsed is None:
+                continue
+            name, step, value, t = parsed
             points = series.setdefault(name, [])
-            n = int(step) if step else (points[-1][0] + 1 if points else 0)
-            points.append((n, float(value), float(t)))
+            if step is None:
+                step = points[-1][0] + 1 if points else 0
+            points.append((step, value, t))
     return series
+
+
+def _live_line(line: str) -> tuple[str, int | float | None, float, float] | None:
+    parts = line.rstrip("\n").split("\t")
+    if not line.endswith("\n") or len(parts) != 4:
+        return None
+    name, step, value, t = parts
+    try:
+        return name, _step(step), float(value), float(t)
+    except ValueError:
+        return None
+
+
+def _step(text: str) -> int | float | None:
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
 
 
 def read_logged_params(run_dir: Path) -> dict[str, Any]:
@@ -87,7 +113,7 @@ def _table_series(text: str, delimiter: str) -> dict[str, list[Point]]:
     rows = list(csv.DictReader(io.StringIO(text), delimiter=delimiter))
     series: dict[str, list[Point]] = {}
     for i, row in enumerate(rows):
-        step = _int(row.get("step"), i)
+        step = _table_step(row.get("step"), i)
         for key, value in row.items():
             if key in ("step", "time", "timestamp") or key is None:
                 continue
@@ -112,20 +138,32 @@ def parse_output(lines: Iterable[str], patterns: Iterable[str]) -> dict[str, lis
 
 
 def collect(
-    run_dir: Path, metrics_files: Iterable[str], output: str, patterns: Iterable[str]
+    run_dir: Path,
+    metrics_files: Iterable[str],
+    output: str,
+    patterns: Iterable[str],
+    succeeded: bool = True,
 ) -> tuple[Collected, list[str]]:
-    """All sources combined; also returns warnings about unreadable files."""
+    """All sources combined, and warnings about metrics files.
+
+    Precision decides who wins a name: metrics files (full precision, written
+    last) over the library's values, and both over printed lines, which are
+    often rounded; a printed series is kept only for names no other source
+    gave. A file missing after a failed run is expected, so it is reported
+    only when the run succeeded.
+    """
     out, warnings = Collected(), []
     for name, points in read_live(run_dir).items():
         out.add_series(name, points)
     for rel in metrics_files:
         path = run_dir / rel
         if not path.exists():
-            warnings.append(f"metrics file {rel} was not written")
+            if succeeded:
+                warnings.append(f"metrics file {rel} was not written")
             continue
         try:
             final, series = read_metrics_file(path)
-        except (ValueError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        except (ValueError, yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
             warnings.append(f"metrics file {rel} cannot be read: {exc}")
             continue
         for name, points in series.items():
@@ -133,7 +171,8 @@ def collect(
         out.final.update(final)
     if patterns:
         for name, points in parse_output(output.splitlines(), patterns).items():
-            out.add_series(name, points)
+            if name not in out.final and name not in out.history:
+                out.add_series(name, points)
     return out, warnings
 
 
@@ -164,8 +203,9 @@ def _float(value: Any) -> float | None:
         return None
 
 
-def _int(value: Any, default: int) -> int:
+def _table_step(value: Any, default: int) -> int | float:
     try:
-        return int(float(value))
-    except (TypeError, ValueError):
-        return default
+        step = _step(str(value).strip()) if value is not None else None
+    except ValueError:
+        step = None
+    return default if step is None else step

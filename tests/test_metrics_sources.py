@@ -54,9 +54,92 @@ def test_csv_and_tsv_files_give_series(git_repo: Path) -> None:
     assert [line.split("\t")[0] for line in lr[1:]] == ["0", "1"]  # no step column: row index
 
 
-def test_output_patterns_are_off_by_default(git_repo: Path) -> None:
-    _run(git_repo, "command: null\n", "print('loss: 0.5')\nprint('acc=0.9')\n")
-    assert metrics_json(git_repo, "m") == {}
+def test_output_patterns_are_on_by_default_and_false_turns_them_off(git_repo: Path) -> None:
+    script = "print('loss: 0.5')\nprint('acc=0.9')\n"
+    _run(git_repo, "command: null\n", script)
+    assert metrics_json(git_repo, "m") == {"loss": 0.5, "acc": 0.9}
+    stderr = _run(git_repo, "metrics_from_output: false\n", script, name="off")
+    assert metrics_json(git_repo, "off") == {}
+    assert "no metrics were recorded; to capture them" in stderr
+    assert "metrics_from_output: true" in stderr
+
+
+def test_scikit_learn_style_lines_with_spaces_are_metrics(git_repo: Path) -> None:
+    """The way scikit-learn's gallery prints results, read with no configuration."""
+    _run(
+        git_repo,
+        "command: null\n",
+        """\
+        print("Coefficients: \\n", [938.23786125])
+        print("Mean squared error: %.2f" % 2548.07)
+        print("Coefficient of determination: %.2f" % 0.47)
+        print("Accuracy (top-1): 91.5")
+        print("Epoch 3/10 - loss: 0.5")  # progress lines are not metrics
+        """,
+    )
+    assert metrics_json(git_repo, "m") == {
+        "Mean squared error": 2548.07,
+        "Coefficient of determination": 0.47,
+        "Accuracy (top-1)": 91.5,
+    }
+    assert "Mean%20squared%20error.tsv" in " ".join(tree_files(git_repo, "m"))
+
+
+def test_a_metrics_file_beats_the_rounded_printed_value(git_repo: Path) -> None:
+    _run(
+        git_repo,
+        "metrics: [m.json]\n",
+        """\
+        import json
+        rmse = 0.123456789
+        print(f"rmse: {rmse:.2f}")
+        json.dump({"rmse": rmse}, open("m.json", "w"))
+        """,
+    )
+    assert metrics_json(git_repo, "m") == {"rmse": 0.123456789}
+    assert ".gitexp/history/rmse.tsv" not in tree_files(git_repo, "m")
+
+
+def test_missing_metrics_file_is_not_reported_when_the_run_failed(git_repo: Path) -> None:
+    write_files(git_repo, {"gitexp.yaml": "metrics: [m.json]\n", "s.py": "raise SystemExit(3)\n"})
+    proc = run_gitexp("run", "-n", "f", "--", "python", "s.py")
+    assert proc.returncode == 1
+    assert "was not written" not in proc.stderr
+    assert "no metrics were recorded" not in proc.stderr  # a failed run has other problems
+
+
+def test_an_ignored_metrics_file_is_still_committed(git_repo: Path) -> None:
+    write_files(git_repo, {".gitignore": "*.ignored\ndata/\nresults/\n"})
+    _run(
+        git_repo,
+        "metrics: [results/metrics.json]\n",
+        "import json, os\nos.makedirs('results')\n"
+        "json.dump({'acc': 0.9}, open('results/metrics.json', 'w'))\n"
+        "open('results/other.txt', 'w').write('x')\n",
+    )
+    assert metrics_json(git_repo, "m") == {"acc": 0.9}
+    files = tree_files(git_repo, "m")
+    assert "results/metrics.json" in files
+    assert "results/other.txt" not in files  # only the metrics file beats .gitignore
+
+
+def test_a_pattern_without_a_name_group_is_refused_before_the_run(git_repo: Path) -> None:
+    write_files(git_repo, {"gitexp.yaml": "metrics_from_output: ['acc is (?P<value>[0-9.]+)']\n"})
+    proc = run_gitexp("run", "--", "python", "train.py")
+    assert proc.returncode == 2
+    assert last_line(proc.stderr) == (
+        "gitexp: error: gitexp.yaml: `metrics_from_output` pattern 'acc is (?P<value>[0-9.]+)' "
+        "has no (?P<name>...) group (hint: name the metric's name and value groups, "
+        "e.g. '(?P<name>\\w+) is (?P<value>[0-9.]+)')"
+    )
+    assert run_gitexp("show", "--format", "json").stdout.strip() == "[]"
+
+
+def test_a_bad_regex_is_refused_before_the_run(git_repo: Path) -> None:
+    write_files(git_repo, {"gitexp.yaml": "metrics_from_output: ['(?P<name>\\w+']\n"})
+    proc = run_gitexp("run", "--", "python", "train.py")
+    assert proc.returncode == 2
+    assert "is not a regex" in last_line(proc.stderr)
 
 
 def test_default_output_patterns_when_enabled(git_repo: Path) -> None:
