@@ -107,3 +107,7 @@ class StoreError(GitexpError):
 
 class BackendError(GitexpError):
     """A backend (Docker, DVC, Ray) is missing or failed."""
+
+
+class WorkspaceError(GitexpError):
+    """A run directory could not be written or read back (a full disk, a bad run_root)."""

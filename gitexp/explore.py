@@ -90,7 +90,7 @@ class ExperimentSummary:
 def list_summaries(repo: Repo, baseline: str | None = None) -> list[ExperimentSummary]:
     """Every experiment, newest first; only those of ``baseline`` (a revision) if given."""
     refs = store.ref_targets(repo)
-    found = index.summaries(repo, refs.values())
+    found = index.summaries(repo, refs.values(), every_ref=True)
     out = [_summary(name, commit, found[commit]) for name, commit in refs.items()]
     if baseline is not None:
         base = store.resolve_rev(repo, baseline)
@@ -100,7 +100,7 @@ def list_summaries(repo: Repo, baseline: str | None = None) -> list[ExperimentSu
 
 
 def _summary(name: str, commit: str, entry: index.Entry) -> ExperimentSummary:
-    status = observed_status(entry.status, entry.host, entry.pid)
+    status = observed_status(entry.status, entry.host, entry.pid, entry.lease)
     return ExperimentSummary(name, commit, status, entry.created, entry)
 
 

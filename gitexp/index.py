@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 INDEX_FILE = "index.sqlite"
-VERSION = 2  # bump when the summary's shape changes: old caches are dropped
+VERSION = 3  # bump when the summary's shape changes: old caches are dropped
 META_DIR = ".gitexp"
 PARALLEL_MIN = 1000  # commits to read before forking workers pays off
 
@@ -42,10 +42,16 @@ class Entry:
     host: str | None
     pid: int | None
     text: str
+    lease: str | None = None
 
 
-def summaries(repo: Repo, commits: Iterable[str]) -> dict[str, Entry]:
-    """{commit: entry} for the given commits, from the cache where it has them."""
+def summaries(repo: Repo, commits: Iterable[str], every_ref: bool = False) -> dict[str, Entry]:
+    """{commit: entry} for the given commits, from the cache where it has them.
+
+    ``every_ref``: the commits are those of all experiment refs, so cached rows
+    of other commits are garbage and may be pruned. A partial lookup (`show
+    NAME`, `compare A B`) never prunes: the next full `show` stays warm.
+    """
     wanted = set(commits)
     conn = _connect(repo.state_dir / INDEX_FILE)
     cached = _read_all(conn) if conn is not None else {}
@@ -54,7 +60,8 @@ def summaries(repo: Repo, commits: Iterable[str]) -> dict[str, Entry]:
     fresh = read_entries(repo, sorted(missing))
     found.update(fresh)
     if conn is not None:
-        _store(conn, fresh, stale=len(cached) - (len(wanted) - len(missing)), live=wanted)
+        stale = len(cached) - (len(wanted) - len(missing)) if every_ref else 0
+        _store(conn, fresh, stale=stale, live=wanted)
         conn.close()
     return found
 
@@ -112,13 +119,14 @@ def read_entry(repo: Repo, commit: str) -> Entry:
         "params": run.get("params") if isinstance(run.get("params"), dict) else {},
         "metrics": _json(repo, meta, "metrics.json"),
     }
-    pid = run.get("pid")
+    pid, lease = run.get("pid"), run.get("lease_until")
     return Entry(
         created,
         status,
         run.get("host"),
         pid if isinstance(pid, int) else None,
         json.dumps(summary, default=str),
+        lease if isinstance(lease, str) else None,
     )
 
 
@@ -155,7 +163,7 @@ def _connect(path: Path) -> sqlite3.Connection | None:
             conn.executescript(
                 "DROP TABLE IF EXISTS summary;"
                 "CREATE TABLE summary (commit_id TEXT PRIMARY KEY, created TEXT, status TEXT,"
-                " host TEXT, pid INTEGER, data TEXT NOT NULL) WITHOUT ROWID;"
+                " host TEXT, pid INTEGER, data TEXT NOT NULL, lease TEXT) WITHOUT ROWID;"
                 f"PRAGMA user_version = {VERSION};"
             )
         return conn
@@ -182,8 +190,11 @@ def _store(conn: sqlite3.Connection, fresh: dict[str, Entry], stale: int, live: 
     try:
         with conn:
             conn.executemany(
-                "INSERT OR REPLACE INTO summary VALUES (?, ?, ?, ?, ?, ?)",
-                [(c, e.created, e.status, e.host, e.pid, e.text) for c, e in fresh.items()],
+                "INSERT OR REPLACE INTO summary VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (c, e.created, e.status, e.host, e.pid, e.text, e.lease)
+                    for c, e in fresh.items()
+                ],
             )
             if stale > max(100, len(live) // 4):
                 _prune(conn, live)

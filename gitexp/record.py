@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SCHEMA = 1
-STATUSES = ("running", "succeeded", "failed", "interrupted", "pruned")
+STATUSES = ("running", "succeeded", "failed", "interrupted")
 
 
 @dataclass(frozen=True)
@@ -78,14 +78,19 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def observed_status(status: str, host: object, pid: object) -> str:
-    """A `running` record whose process is gone (same host, dead pid) is `interrupted`.
+def observed_status(status: str, host: object, pid: object, lease: object = None) -> str:
+    """A `running` record whose run is gone reads as `interrupted`.
 
     A run killed with SIGKILL (or a lost machine) never writes its final
-    commit; its reservation says `running` forever. On the host that ran it we
-    can tell; elsewhere we cannot, and keep saying `running`.
+    commit; its reservation says `running` forever. On the host that ran it,
+    a dead pid tells; on any host, a lease (``lease_until``, renewed by the
+    run's heartbeat, see gitexp/lease.py) that has expired tells.
     """
-    if status != "running" or not isinstance(pid, int) or pid <= 0:
+    if status != "running":
+        return status
+    if _lease_expired(lease):
+        return "interrupted"
+    if not isinstance(pid, int) or pid <= 0:
         return status
     import os
     import socket
@@ -99,3 +104,17 @@ def observed_status(status: str, host: object, pid: object) -> str:
     except OSError:
         return status  # alive but not ours (EPERM)
     return status
+
+
+def _lease_expired(lease: object) -> bool:
+    if not isinstance(lease, str) or not lease:
+        return False  # records from before leases: only the pid check applies
+    from datetime import datetime, timezone
+
+    try:
+        until = datetime.fromisoformat(lease)
+    except ValueError:
+        return False
+    if until.tzinfo is None:
+        until = until.replace(tzinfo=timezone.utc)
+    return datetime.now(timezone.utc) > until

@@ -31,18 +31,22 @@ from gitexp import artifacts, names, store
 from gitexp import metrics as M
 from gitexp.config import Config
 from gitexp.environment import EnvironmentProbe, describe
-from gitexp.errors import ExperimentNameError, StoreError
+from gitexp.errors import ExperimentNameError, GitexpError, StoreError, WorkspaceError
 from gitexp.executors import Executor, Job, OutputSink, get_executor
+from gitexp.lease import Heartbeat, lease_until
 from gitexp.paramfiles import merge
 from gitexp.record import RunRecord, commit_message
+from gitexp.recording import OUTPUT_LOG, Partial, commit_record, finishing, guarded, record_crash
 from gitexp.repo import Repo
 from gitexp.snapshot import (
     META_DIR,
+    Manifest,
     snapshot_workdir,
     tree_from_dir,
     tree_with_files,
     without_meta,
 )
+from gitexp.store import METRICS_JSON
 from gitexp.workspace import (
     Params,
     apply_params,
@@ -115,13 +119,16 @@ def run_experiment(
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)
         raise
-    run = _Reserved(prepared.record.replace(name=name), reserved, run_dir)
+    record = prepared.record.replace(name=name)
+    beat = Heartbeat(repo, record, prepared.tree, prepared.baseline, reserved).start()
+    run = _Reserved(record, run_dir, beat, Partial(record))
     try:
         result, error = _run_reserved(repo, config, request, executor, listeners, prepared, run)
     except BaseException as exc:
         _record_crash(repo, prepared, run, exc)
         raise
     finally:
+        beat.stop()
         if not request.keep_run_dir:
             shutil.rmtree(run.run_dir, ignore_errors=True)
     if error is not None:
@@ -131,11 +138,13 @@ def run_experiment(
 
 @dataclass(frozen=True)
 class _Reserved:
-    """A run whose ref exists: its starting record, reservation commit and run dir."""
+    """A run whose ref exists: its starting record, run dir, heartbeat (which knows
+    the commit the ref points at) and what recording has gathered so far."""
 
     record: RunRecord
-    commit: pygit2.Oid
     run_dir: Path
+    heartbeat: Heartbeat
+    partial: Partial
 
 
 def _run_reserved(
@@ -148,51 +157,129 @@ def _run_reserved(
     run: _Reserved,
 ) -> tuple[RunResult, Exception | None]:
     probe = EnvironmentProbe(repo.state_dir / "env-freeze.json")
-    run_dir = run.run_dir
-    manifest = populate(repo, prepared.tree, run_dir, prepared.links)
-    _write_params_json(run_dir, prepared.params.merged)
-    job = _job(run.record, prepared, run_dir)
+    manifest = _populate(repo, prepared, run.run_dir)
+    job = _job(run.record, prepared, run.run_dir)
     sink = OutputSink(config.log_max_bytes, echo=request.echo, listeners=listeners)
     record, exec_info, error = _execute_recorded(executor, job, sink, run.record)
-    output = sink.log_bytes().decode("utf-8", "replace")
-    collected, warnings = M.collect(run_dir, config.metrics_files, output, config.output_patterns)
-    env_files = _env_files(exec_info)
-    record = _finish(record, run_dir, exec_info)
-    keep = _keeper(repo, config, manifest, prepared.links)
-    stored = artifacts.store_outputs(repo.root, config, run_dir, record.cwd, manifest, keep)
-    record = stored.apply(record)
-    warnings += stored.warnings
-    extra = {**_record_files(record, collected, sink, probe), **stored.pointers, **env_files}
-    tree = tree_from_dir(repo, run_dir, manifest, stored.keep(keep), extra)
-    message = commit_message(record, collected.nested())
-    commit = store.write_commit(repo, tree, prepared.baseline, message)
-    store.finalize(repo, record.name, run.commit, commit)
-    result = RunResult(
-        record.name,
-        str(commit),
-        record.status,
-        record.exit_code,
-        collected.nested(),
-        record,
-        warnings,
-    )
+    run.partial.record = record
+    with finishing(record.name):
+        result = _record(repo, config, prepared, run, record, exec_info, sink, manifest, probe)
     return result, error
+
+
+def _populate(repo: Repo, prepared: Prepared, run_dir: Path) -> Manifest:
+    """The run dir, or one line naming what could not be written (a full disk)."""
+    try:
+        manifest = populate(repo, prepared.tree, run_dir, prepared.links)
+        _write_params_json(run_dir, prepared.params.merged)
+    except OSError as exc:
+        where = exc.filename or run_dir
+        raise WorkspaceError(
+            f"cannot write the run directory: {exc.strerror or exc}: {where}"
+        ) from exc
+    return manifest
+
+
+def _record(
+    repo: Repo,
+    config: Config,
+    prepared: Prepared,
+    run: _Reserved,
+    record: RunRecord,
+    exec_info: dict[str, Any],
+    sink: OutputSink,
+    manifest: Manifest,
+    probe: EnvironmentProbe,
+) -> RunResult:
+    """Collect metrics, store artifacts, commit the run dir and move the ref."""
+    partial, run_dir = run.partial, run.run_dir
+    partial.files[OUTPUT_LOG] = sink.log_bytes()
+    output = partial.files[OUTPUT_LOG].decode("utf-8", "replace")
+    succeeded = record.status == "succeeded"
+    collected, warnings = guarded(
+        partial,
+        "reading metrics",
+        lambda: M.collect(run_dir, config.metrics_files, output, config.output_patterns, succeeded),
+        (M.Collected(), []),
+    )
+    partial.files.update(_metric_files(collected))
+    env_files = _env_files(exec_info)
+    record = guarded(
+        partial,
+        "reading logged params",
+        lambda: _finish(record, run_dir, exec_info),
+        record.replace(ended=_now(), extra={**record.extra, **exec_info}),
+    )
+    keep = _keeper(repo, config, manifest, prepared.links)
+    stored = guarded(
+        partial,
+        "storing artifacts",
+        lambda: artifacts.store_outputs(repo.root, config, run_dir, record.cwd, manifest, keep),
+        artifacts.Stored(),
+    )
+    record = stored.apply(record)
+    partial.record = record
+    partial.files.update({**probe.files(), **env_files})
+    warnings = [*warnings, *stored.warnings, *_no_metrics_hint(record, collected, config)]
+
+    def build(fresh: bool) -> tuple[pygit2.Oid, str]:
+        files = {**partial.files, **stored.pointers}
+        known = {} if fresh else manifest
+        try:
+            tree = tree_from_dir(repo, run_dir, known, stored.keep(keep), files)
+        except OSError as exc:  # the run dir cannot be read back: keep the record at least
+            partial.note("committing the run directory", exc)
+            tree = tree_with_files(repo, prepared.tree, files)
+        tree = store.with_meta_file(repo, tree, "run.json", partial.run_json(record))
+        return tree, commit_message(record, collected.nested())
+
+    reserved = run.heartbeat.stop()
+    commit = commit_record(repo, record.name, reserved, prepared.baseline, prepared.tree, build)
+    metrics = collected.nested()
+    return RunResult(
+        record.name, str(commit), record.status, record.exit_code, metrics, record, warnings
+    )
+
+
+def _metric_files(collected: M.Collected) -> dict[str, bytes]:
+    import json
+
+    files = {METRICS_JSON: (json.dumps(collected.nested(), indent=2) + "\n").encode()}
+    files.update(M.history_files(collected.history))
+    return files
+
+
+def _no_metrics_hint(record: RunRecord, collected: M.Collected, config: Config) -> list[str]:
+    """A succeeded run that recorded no metric says, once, how to capture them."""
+    if record.status != "succeeded" or collected.final:
+        return []
+    sources = [
+        "call gitexp.log_metric() in the script",
+        "list the files it writes under `metrics:` in gitexp.yaml",
+    ]
+    if not config.output_patterns:
+        sources.append("set `metrics_from_output: true` to read printed `name: value` lines")
+    return ["no metrics were recorded; to capture them, " + ", or ".join(sources)]
 
 
 def _record_crash(repo: Repo, prepared: Prepared, run: _Reserved, exc: BaseException) -> None:
     """gitexp itself failed (or was interrupted) mid-run: never leave the ref `running`."""
     interrupted = isinstance(exc, KeyboardInterrupt)
-    record = run.record.replace(
-        status="interrupted" if interrupted else "failed",
-        ended=_now(),
-        extra={**run.record.extra, "error": f"{type(exc).__name__}: {exc}"},
+    error = "interrupted by Ctrl-C" if interrupted else f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, GitexpError):
+        error = str(exc)
+    status = "interrupted" if interrupted else "failed"
+    reserved = run.heartbeat.stop()
+    record_crash(
+        repo,
+        run.record.name,
+        reserved,
+        prepared.tree,
+        prepared.baseline,
+        run.partial,
+        status,
+        error,
     )
-    try:
-        tree = tree_with_files(repo, prepared.tree, {store.RUN_JSON: record.to_json()})
-        commit = store.write_commit(repo, tree, prepared.baseline, commit_message(record, {}))
-        store.finalize(repo, record.name, run.commit, commit)
-    except Exception:  # the ref moved already, or the repository is gone
-        log.debug("could not record the crash of %s", record.name, exc_info=True)
 
 
 def prepare(repo: Repo, config: Config, request: RunRequest, executor: Executor) -> Prepared:
@@ -242,8 +329,10 @@ def reserve(repo: Repo, prepared: Prepared, auto: bool) -> tuple[str, pygit2.Oid
     """Create the ref on a `running` commit; auto names retry on collision."""
     for _ in range(NAME_ATTEMPTS if auto else 1):
         name = names.generate() if auto else prepared.record.name
-        record = prepared.record.replace(name=name)
-        tree = tree_with_files(repo, prepared.tree, {store.RUN_JSON: record.to_json()})
+        record = prepared.record.replace(
+            name=name, extra={**prepared.record.extra, "lease_until": lease_until()}
+        )
+        tree = store.with_meta_file(repo, prepared.tree, "run.json", record.to_json())
         commit = store.write_commit(repo, tree, prepared.baseline, commit_message(record, {}))
         if store.reserve(repo, name, commit):
             return name, commit
@@ -334,33 +423,22 @@ def _finish(record: RunRecord, run_dir: Path, exec_info: dict[str, Any]) -> RunR
     return record.replace(ended=_now(), params=params, extra=extra)
 
 
-def _record_files(
-    record: RunRecord, collected: M.Collected, sink: OutputSink, probe: EnvironmentProbe
-) -> dict[str, bytes]:
-    import json
-
-    files = {
-        store.RUN_JSON: record.to_json(),
-        store.METRICS_JSON: (json.dumps(collected.nested(), indent=2) + "\n").encode(),
-        f"{META_DIR}/output.log": sink.log_bytes(),
-    }
-    files.update(M.history_files(collected.history))
-    files.update(probe.files())
-    return files
-
-
 def _keeper(
     repo: Repo, config: Config, manifest: dict[str, Any], links: dict[str, Path]
 ) -> Callable[[str], bool]:
-    """Which run-dir files the commit keeps: snapshot files, outputs, non-ignored new files."""
+    """Which run-dir files the commit keeps: snapshot files, outputs, metrics files
+    (even when .gitignore excludes them) and new files that are not ignored."""
     link_paths = tuple(links)
+    metrics_files = {os.path.normpath(f) for f in config.metrics_files}
 
     def keep(rel: str) -> bool:
         if rel == META_DIR or rel.startswith(META_DIR + "/"):
             return False
         if any(rel == p or rel.startswith(p + "/") for p in link_paths):
             return False
-        if rel in manifest or any(fnmatch(rel, pat) for pat in config.outputs):
+        if rel in manifest or rel in metrics_files:
+            return True
+        if any(fnmatch(rel, pat) for pat in config.outputs):
             return True
         return not repo.git.path_is_ignored(rel)
 

@@ -63,6 +63,61 @@ def check_free(repo: Repo, name: str) -> None:
             )
 
 
+def with_meta_file(repo: Repo, tree_id: pygit2.Oid, name: str, data: bytes) -> pygit2.Oid:
+    """A copy of a tree with ``.gitexp/<name>`` set: two tree builders, whatever the
+    tree's size (a heartbeat must not cost a walk of 20,000 files)."""
+    root = repo.git[tree_id].peel(pygit2.Tree)
+    entry = root[META_DIR] if META_DIR in root else None  # noqa: SIM401 (Tree has no .get)
+    meta = repo.git.TreeBuilder(entry.id) if entry is not None else repo.git.TreeBuilder()
+    meta.insert(name, repo.git.create_blob(data), pygit2.enums.FileMode.BLOB)
+    builder = repo.git.TreeBuilder(root)
+    builder.insert(META_DIR, meta.write(), pygit2.enums.FileMode.TREE)
+    oid: pygit2.Oid = builder.write()
+    return oid
+
+
+def missing_objects(repo: Repo, commit: pygit2.Oid, known_tree: pygit2.Oid | None) -> list[str]:
+    """Objects of ``commit`` that are not in the object store (a concurrent
+    `git gc --prune=now` deletes what no ref reaches yet). Subtrees equal to
+    the same path of ``known_tree`` (reachable before) are not walked."""
+    odb = repo.git.odb
+    if not odb.exists(commit):
+        return [str(commit)]
+    tree_id = repo.git[commit].peel(pygit2.Commit).tree_id
+    return _missing_in_tree(repo, tree_id, known_tree, "")
+
+
+def _missing_in_tree(
+    repo: Repo, tree_id: pygit2.Oid, known: pygit2.Oid | None, prefix: str
+) -> list[str]:
+    odb = repo.git.odb
+    if tree_id == known:
+        return []
+    if not odb.exists(tree_id):
+        return [prefix or "/"]
+    known_tree = repo.git[known] if known is not None and odb.exists(known) else None
+    missing = []
+    for entry in repo.git[tree_id].peel(pygit2.Tree):
+        name = str(entry.name)
+        before = _entry_id(known_tree, name)
+        if entry.filemode == pygit2.enums.FileMode.TREE:
+            missing += _missing_in_tree(repo, entry.id, before, prefix + name + "/")
+        elif (
+            entry.filemode != pygit2.enums.FileMode.COMMIT
+            and entry.id != before
+            and not odb.exists(entry.id)
+        ):
+            missing.append(prefix + name)
+    return missing
+
+
+def _entry_id(tree: object, name: str) -> pygit2.Oid | None:
+    if not isinstance(tree, pygit2.Tree) or name not in tree:
+        return None
+    oid: pygit2.Oid = tree[name].id
+    return oid
+
+
 def write_commit(repo: Repo, tree: pygit2.Oid, parent: pygit2.Oid, message: str) -> pygit2.Oid:
     """A commit object only; no ref, no HEAD, no index change."""
     oid: pygit2.Oid = repo.git.create_commit(
