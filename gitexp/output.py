@@ -14,6 +14,10 @@ from typing import Any
 FORMATS = ("table", "json", "csv", "md")
 MISSING = "-"
 MAX_CELL = 32
+MIN_CELL = 6  # the narrowest a cut column gets: "0.123…", "2024-…"
+ELLIPSIS = "…"
+FOLD_LABEL = "constant: "
+KEEP = ("name",)  # never folded into the constant line, never cut
 _BARS = "▁▂▃▄▅▆▇█"
 
 
@@ -61,34 +65,130 @@ def render(
     rows: Sequence[Sequence[Any]],
     fmt: str,
     width: int | None = None,
+    wide: bool = False,
 ) -> tuple[str, int]:
     """Text of a table in ``fmt`` (table, csv or md) and how many columns were left
-    out to fit ``width`` (tables only; None = no limit)."""
+    out. A table with a ``width`` is fitted to it (see `fit_table`); without one,
+    cells are cut at MAX_CELL characters, unless ``wide``."""
     if fmt == "csv":
         return _csv(headers, rows), 0
-    limit = MAX_CELL if fmt == "table" else None
+    if fmt == "table" and width is not None and not wide:
+        return fit_table(headers, rows, width)
+    limit = MAX_CELL if fmt == "table" and not wide else None
     cells = [[cell(v, limit) for v in row] for row in rows]
-    shown = len(headers) if width is None else fit(headers, cells, width)
     from tabulate import tabulate
 
     text = tabulate(
-        [r[:shown] for r in cells],
-        headers=list(headers[:shown]),
+        cells,
+        headers=list(headers),
         tablefmt="github" if fmt == "md" else "simple",
         disable_numparse=True,
     )
-    return text, len(headers) - shown
+    return text, 0
 
 
-def fit(headers: Sequence[str], cells: Sequence[Sequence[str]], width: int) -> int:
-    """How many leading columns fit in ``width`` characters (at least one)."""
-    used = 0
-    for i, header in enumerate(headers):
-        col = max([len(header), *(len(r[i]) for r in cells)])
-        used += col + (2 if i else 0)
-        if used > width:
-            return max(i, 1)
-    return len(headers)
+def cut(text: str, width: int) -> str:
+    """``text`` in at most ``width`` characters, an ellipsis marking the cut."""
+    return text if len(text) <= width else text[: max(width - 1, 0)] + ELLIPSIS
+
+
+def fit_table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], width: int, keep: Sequence[str] = KEEP
+) -> tuple[str, int]:
+    """A table for a terminal ``width`` characters wide, and how many columns did not fit.
+
+    Columns equal in every row (but those in ``keep``) move to a ``constant:``
+    line above the table, so the table shows what differs; then the widest
+    columns are cut with an ellipsis until the rest fits. Trailing columns are
+    left out only when even columns MIN_CELL wide do not fit."""
+    full = [[cell(v, None) for v in row] for row in rows]
+    folded, names, kept = fold_constant(list(headers), full, keep)
+    cells = [[cut(c, MAX_CELL) for c in row] for row in kept]
+    widths = column_widths(names, cells, width, keep)
+    lines = _fold_lines(folded, width)
+    lines += _simple(names[: len(widths)], cells, widths)
+    return "\n".join(lines), len(names) - len(widths)
+
+
+def fold_constant(
+    headers: list[str], cells: list[list[str]], keep: Sequence[str]
+) -> tuple[list[tuple[str, str]], list[str], list[list[str]]]:
+    """(header, value) of the columns equal in every row (two rows or more), and
+    the headers and cells of the others."""
+    if len(cells) < 2:
+        return [], headers, cells
+    same = {i for i, h in enumerate(headers) if h not in keep and len({r[i] for r in cells}) == 1}
+    rest = [i for i in range(len(headers)) if i not in same]
+    folded = [(headers[i], cells[0][i]) for i in sorted(same)]
+    return folded, [headers[i] for i in rest], [[r[i] for i in rest] for r in cells]
+
+
+def column_widths(
+    headers: Sequence[str], cells: Sequence[Sequence[str]], width: int, keep: Sequence[str]
+) -> list[int]:
+    """Widths of the leading columns that fit in ``width`` (at least one column)."""
+    heads = [len(h) for h in headers]
+    contents = [max((len(r[i]) for r in cells), default=0) for i in range(len(headers))]
+    fixed = [h in keep for h in headers]
+    for shown in range(len(headers), 0, -1):
+        budget = width - 2 * (shown - 1)
+        widths = _shrink(heads[:shown], contents[:shown], fixed[:shown], budget)
+        if widths is not None:
+            return widths
+    return [min(max(heads[0], contents[0]), width)] if headers else []
+
+
+def _shrink(
+    heads: list[int], contents: list[int], fixed: list[bool], budget: int
+) -> list[int] | None:
+    """Column widths within ``budget``: first headers longer than their cells are
+    cut (``…depth`` over a column of digits), then the widest cells, down to
+    MIN_CELL; None when that is still too wide."""
+    top = max([*heads, *contents, MIN_CELL])
+    caps = [(h, top) for h in range(top, MIN_CELL - 1, -1)]
+    caps += [(MIN_CELL, c) for c in range(top - 1, MIN_CELL - 1, -1)]
+    for cap_head, cap_cell in caps:
+        widths = [
+            max(h, c) if f else max(min(h, cap_head), min(c, cap_cell))
+            for h, c, f in zip(heads, contents, fixed, strict=True)
+        ]
+        if sum(widths) <= budget:
+            return widths
+    return None
+
+
+def _fold_lines(items: Sequence[tuple[str, str]], width: int) -> list[str]:
+    """``constant: a=1  b=2``, wrapped under the label to fit ``width``."""
+    indent = " " * len(FOLD_LABEL)
+    room = max(width - len(indent), MIN_CELL)
+    groups: list[list[str]] = []
+    for key, value in items:
+        item = cut(f"{key}={cut(value, MAX_CELL)}", room)
+        if not groups or len("  ".join([*groups[-1], item])) > room:
+            groups.append([])
+        groups[-1].append(item)
+    return [(indent if i else FOLD_LABEL) + "  ".join(g) for i, g in enumerate(groups)]
+
+
+def _simple(headers: Sequence[str], cells: Sequence[Sequence[str]], widths: list[int]) -> list[str]:
+    """Lines of a plain table (tabulate's "simple" look) with exact column widths."""
+
+    def line(parts: Sequence[str]) -> str:
+        # rows may hold more cells than there are widths: columns left out
+        pairs = zip(parts, widths, strict=False)
+        return "  ".join(cut(p, w).ljust(w) for p, w in pairs).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    heads = [cut_key(h, w) for h, w in zip(headers, widths, strict=True)]
+    return [line(heads), rule, *(line(row) for row in cells)]
+
+
+def cut_key(key: str, width: int) -> str:
+    """A dotted key cut from the left (``…depth``): the leaf tells columns of one
+    group apart (``model.depth``, ``model.type``), their common start does not."""
+    if len(key) <= width or not any(sep in key for sep in "./"):
+        return cut(key, width)
+    return ELLIPSIS + key[len(key) - width + 1 :] if width > 1 else ELLIPSIS[:width]
 
 
 def _csv(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -118,10 +218,16 @@ def sparkline(values: Sequence[float], width: int = 24) -> str:
 
 
 def terminal_width() -> int | None:
-    """Columns of the terminal stdout is, or None when it is piped (no limit)."""
+    """Columns of the terminal stdout is, or None when it is piped (no limit).
+
+    ``COLUMNS`` in the environment wins, tty or not, as in most CLIs: it is how
+    a script (or a test) asks for a table of a given width."""
     import os
     import sys
 
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
     if not sys.stdout.isatty():
         return None
     try:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-import stat
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
-from conftest import git
+import pytest
+from conftest import git, run_gitexp
 from explore_support import gitexp_json, names, study, study_template
 
 __all__ = ["study", "study_template"]
@@ -55,15 +57,40 @@ def test_corrupt_cache_is_rebuilt(study: Path) -> None:
     assert gitexp_json("show", cwd=study) == expected
 
 
-def test_unwritable_state_dir_still_shows(study: Path) -> None:
+def _block_with_dir(study: Path) -> None:
+    """The cache file's path is a directory: SQLite cannot open it, even as root."""
+    (study / INDEX).unlink()
+    (study / INDEX).mkdir()
+    (study / INDEX / "keep").write_text("not a database\n")
+
+
+def _block_with_file(study: Path) -> None:
+    """The cache's folder is a file: it cannot be created, even as root."""
+    state = study / INDEX.parent
+    shutil.rmtree(state)
+    state.write_text("not a folder\n")
+
+
+@pytest.mark.parametrize("block", [_block_with_dir, _block_with_file])
+def test_unusable_cache_path_still_shows(study: Path, block: Callable[[Path], None]) -> None:
     expected = gitexp_json("show", cwd=study)
-    state = study / ".git" / "gitexp"
-    (state / INDEX.name).unlink()
-    state.chmod(stat.S_IRUSR | stat.S_IXUSR)
-    try:
-        assert gitexp_json("show", cwd=study) == expected
-    finally:
-        state.chmod(0o755)
+    table = run_gitexp("show", "--format", "csv", cwd=study).stdout
+    block(study)
+    before = _tree_state(study / INDEX.parent)
+    proc = run_gitexp("show", "--format", "json", cwd=study)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert json.loads(proc.stdout) == expected
+    assert run_gitexp("show", "--format", "csv", cwd=study).stdout == table
+    assert _tree_state(study / INDEX.parent) == before  # the fallback read git directly
+
+
+def _tree_state(path: Path) -> list[tuple[str, bool, bytes]]:
+    if path.is_file():
+        return [(path.name, False, path.read_bytes())]
+    return sorted(
+        (str(p.relative_to(path)), p.is_dir(), b"" if p.is_dir() else p.read_bytes())
+        for p in path.rglob("*")
+    )
 
 
 def test_show_spawns_no_git_process(study: Path, tmp_path: Path) -> None:

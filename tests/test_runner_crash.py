@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,32 @@ def test_crash_after_reservation_records_final_status(
     run = _run_json(git_repo, "boom")
     assert run["status"] == status
     assert "error" in run
-    assert "fsck" not in git(git_repo, "fsck", "--strict")
+    assert fsck_problems(git_repo) == ""
+
+
+def fsck_problems(repo: Path) -> str:
+    """What `git fsck --strict` complains about ("" for a sound repository)."""
+    proc = subprocess.run(
+        ["git", "fsck", "--strict", "--no-dangling", "--no-progress"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    out = (proc.stdout + proc.stderr).strip()
+    return out or ("" if proc.returncode == 0 else f"git fsck exited {proc.returncode}")
+
+
+def test_fsck_check_catches_a_corrupt_repository(git_repo: Path) -> None:
+    """The check above can fail: a missing object of an experiment is reported."""
+    repo = open_repo(git_repo)
+    request = RunRequest(command=["python", "train.py"], name="ok", echo=False)
+    run_experiment(repo, load_config(git_repo), request)
+    assert fsck_problems(git_repo) == ""
+    blob = git(git_repo, "rev-parse", "refs/experiments/ok:.gitexp/run.json").strip()
+    (git_repo / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+    problems = fsck_problems(git_repo)
+    assert "missing" in problems and blob in problems, problems
 
 
 def test_unusable_run_root_leaves_no_ref(git_repo: Path) -> None:

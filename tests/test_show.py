@@ -8,8 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import git, last_line, run_gitexp
+import pytest
+from conftest import git, last_line, make_repo, run_gitexp
 from explore_support import gitexp_json, gitexp_ok, names, study, study_template
+
+from gitexp import output
 
 __all__ = ["study", "study_template"]
 
@@ -89,8 +92,9 @@ def test_column_choice_and_markdown(study: Path) -> None:
 
 
 def test_table_is_the_default(study: Path) -> None:
-    out = gitexp_ok("show", "--sort-by", "val/acc", "--desc", cwd=study).stdout
-    lines = out.splitlines()
+    proc = run_gitexp("show", "--sort-by", "val/acc", "--desc", cwd=study, env={"COLUMNS": ""})
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
     assert lines[0].split()[:4] == ["name", "created", "status", "baseline"]
     assert lines[2].split()[0] == "gamma"
 
@@ -185,3 +189,133 @@ def test_running_experiment_whose_process_died_shows_interrupted(study: Path) ->
     assert status["ghost"] == "interrupted"
     assert status["elsewhere"] == "running"  # cannot tell on another host
     assert status["alive"] == "running"
+
+
+# --- fitting the terminal -------------------------------------------------------------
+
+
+def _show(*args: str, cwd: Path, columns: str) -> list[str]:
+    """`gitexp show` stdout lines, as a terminal ``columns`` wide ("" = piped) sees it."""
+    proc = run_gitexp("show", *args, cwd=cwd, env={"COLUMNS": columns})
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.splitlines()
+
+
+def test_terminal_table_folds_constant_columns(study: Path) -> None:
+    head = git(study, "rev-parse", "HEAD").strip()
+    lines = _show(cwd=study, columns="200")
+    assert lines[0] == f"constant: baseline={head[:7]}  epochs=4"
+    header = lines[1].split()
+    assert header[:3] == ["name", "created", "status"]  # status differs: broken failed
+    assert {"lr", "model.depth", "loss", "val/acc"} <= set(header)
+    assert "baseline" not in header and "epochs" not in header
+    assert sorted(line.split()[0] for line in lines[3:]) == ["alpha", "beta", "broken", "gamma"]
+    assert "…" not in "\n".join(lines)  # 200 columns: nothing needs cutting
+
+
+def test_terminal_table_fits_the_width(study: Path) -> None:
+    for width in (40, 60, 80):
+        lines = _show(cwd=study, columns=str(width))
+        assert all(len(line) <= width for line in lines), (width, lines)
+        assert lines[0].startswith("constant: baseline=")
+        rows = lines[lines.index(next(ln for ln in lines if ln.startswith("name"))) + 2 :]
+        assert sorted(line.split()[0] for line in rows) == ["alpha", "beta", "broken", "gamma"]
+    narrow = "\n".join(_show(cwd=study, columns="40"))
+    assert "…" in narrow, narrow  # cells are cut to fit, not wrapped
+
+
+def test_wide_and_piped_tables_are_not_folded(study: Path) -> None:
+    piped = _show(cwd=study, columns="")
+    assert piped[0].split()[:4] == ["name", "created", "status", "baseline"]
+    assert "epochs" in piped[0].split()
+    assert _show("--wide", cwd=study, columns="40") == piped  # no cell here is over 32
+    assert _show("--wide", cwd=study, columns="") == piped
+
+
+DEMO_PARAMS = """\
+lr: 0.1
+batch_size: 64
+optimizer: adam
+model:
+  type: gradient_boosting
+  max_depth: 4
+  n_estimators: 100
+"""
+DEMO_TRAIN = """\
+import gitexp
+d = gitexp.params()["model"]["max_depth"]
+for name, value in [("accuracy", 0.8 + d / 100), ("auc", 0.85 + d / 200),
+                    ("loss", 1 / d), ("f1_macro_weighted", 0.7)]:
+    gitexp.log_metric(name, value)
+"""
+LONG = "logistic_regression_with_a_long_name"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's shape: 6 params and 4 metrics, names as long as real ones."""
+    root = make_repo(
+        tmp_path_factory.mktemp("demo") / "repo",
+        {"params.yaml": DEMO_PARAMS, "train.py": DEMO_TRAIN},
+    )
+    for name, overrides in {
+        "baseline-gradient-boosting": [],
+        "deeper": ["model.max_depth=8"],
+        "forest": ["model.type=random_forest", "model.n_estimators=200"],
+        "logreg": [f"model.type={LONG}", "lr=0.01"],
+    }.items():
+        args = [a for o in overrides for a in ("-p", o)]
+        gitexp_ok("run", "-q", "-n", name, *args, "--", "python", "train.py", cwd=root)
+    return root
+
+
+def test_demo_table_fits_80_columns(demo: Path) -> None:
+    piped = _show(cwd=demo, columns="")
+    assert max(len(line) for line in piped) > 200  # the problem: one line per row, very wide
+    lines = _show(cwd=demo, columns="80")
+    assert all(len(line) <= 80 for line in lines), lines
+    head = git(demo, "rev-parse", "HEAD").strip()[:7]
+    constant = " ".join(lines[: next(i for i, ln in enumerate(lines) if ln.startswith("name"))])
+    assert constant.split() == [
+        "constant:", "status=succeeded", f"baseline={head}", "batch_size=64",
+        "optimizer=adam", "f1_macro_weighted=0.7",
+    ]  # fmt: skip
+    table = "\n".join(lines)
+    assert "…" in table and LONG not in table
+    for name in ("logreg", "forest", "deeper", "baseline-gradient-boosting"):
+        assert any(line.startswith(name + " ") for line in lines), name  # names never cut
+
+
+def test_demo_wide_has_every_column_in_full(demo: Path) -> None:
+    lines = _show("--wide", cwd=demo, columns="80")
+    header = lines[0].split()
+    assert header == [
+        "name", "created", "status", "baseline", "lr", "batch_size", "optimizer", "model.type",
+        "model.max_depth", "model.n_estimators", "accuracy", "auc", "loss", "f1_macro_weighted",
+    ]  # fmt: skip
+    assert LONG in "\n".join(lines)  # not even cut at 32, as piped output is
+    assert LONG not in "\n".join(_show(cwd=demo, columns=""))
+
+
+def test_sort_by_a_prefix_suggests_the_metric_it_starts(demo: Path) -> None:
+    proc = run_gitexp("show", "--sort-by", "acc", cwd=demo)
+    assert proc.returncode == 2
+    assert proc.stderr == "gitexp: error: unknown column 'acc' (hint: did you mean 'accuracy'?)\n"
+
+
+def test_fit_table_rules() -> None:
+    headers = ["name", "status", "model.depth", "note"]
+    rows = [["a", "ok", 3, "x" * 40], ["b", "ok", 4, "y" * 40]]
+    text, hidden = output.fit_table(headers, rows, 30)
+    lines = text.splitlines()
+    assert lines[0] == "constant: status=ok"
+    assert lines[1].split() == ["name", "…depth", "note"]  # a dotted key keeps its leaf
+    assert lines[3] == "a     3       " + "x" * 15 + "…"  # 30 characters
+    assert hidden == 0 and all(len(line) <= 30 for line in lines)
+    one, _ = output.fit_table(headers, rows[:1], 80)
+    assert "constant" not in one  # one row: nothing is "constant"
+    same_name, _ = output.fit_table(["name", "x"], [["a", 1], ["a", 1]], 80)
+    assert same_name.splitlines()[1].split() == ["name"]  # name is never folded
+    narrow, dropped = output.fit_table(["name", *"abcdefgh"], [["n", *"12345678"]], 12)
+    assert narrow.splitlines()[0].split() == ["name", "a", "b"]  # 10 of 12 characters
+    assert dropped == 6  # columns are left out only when nothing else fits

@@ -30,6 +30,9 @@ def show(
     params: str = typer.Option(None, "--params", help="Param columns: a,b (names, groups, globs)."),
     metrics: str = typer.Option(None, "--metrics", help="Metric columns: x,y."),
     fmt: str = typer.Option("table", "--format", help=FORMAT_HELP),
+    wide: bool = typer.Option(
+        False, "--wide", help="Every column in full: no folding or cutting to the terminal."
+    ),
 ) -> int:
     """List experiments (params x metrics), or show one experiment in full."""
     from gitexp.output import check_format
@@ -40,14 +43,14 @@ def show(
     from gitexp.query import Query
 
     query = Query(tuple(filters), sort_by, _descending(order), only_changed, params, metrics, limit)
-    return _table(query, baseline, fmt)
+    return _table(query, baseline, fmt, wide)
 
 
 def _descending(order: bool | None) -> bool | None:
     return None if order is None else not order
 
 
-def _table(query: q.Query, baseline: str | None, fmt: str) -> int:
+def _table(query: q.Query, baseline: str | None, fmt: str, wide: bool) -> int:
     from gitexp import explore, output
     from gitexp.query import Query, run_query
     from gitexp.repo import open_repo
@@ -65,12 +68,13 @@ def _table(query: q.Query, baseline: str | None, fmt: str) -> int:
         print("no experiments" + (" match" if summaries else " yet"), file=sys.stderr)
         return 0
     headers, cells = explore.table(columns, rows)
-    text, hidden = output.render(headers, cells, fmt, output.terminal_width())
+    width = None if wide else output.terminal_width()
+    text, hidden = output.render(headers, cells, fmt, width, wide)
     print(text)
     if hidden:
         print(
-            f"gitexp: {hidden} more columns; pick with --params/--metrics, --only-changed "
-            "or use --format csv",
+            f"gitexp: {hidden} more columns; pick with --params/--metrics, or use --wide "
+            "or --format csv",
             file=sys.stderr,
         )
     return 0
