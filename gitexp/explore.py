@@ -282,7 +282,7 @@ def detail_sections(d: ExperimentDetail) -> list[tuple[str, list[tuple[str, Any]
         ("ref", s.ref),
         ("commit", s.commit),
         ("baseline", s.baseline),
-        ("status", s.status + _exit(run)),
+        ("status", _exit(s.status, run)),
         ("command", _command(run.get("command"))),
         ("seed", s.seed),
         ("started", run.get("started")),
@@ -309,9 +309,11 @@ def detail_sections(d: ExperimentDetail) -> list[tuple[str, list[tuple[str, Any]
     ]
 
 
-def _exit(run: dict[str, Any]) -> str:
+def _exit(status: str, run: dict[str, Any]) -> str:
+    from gitexp.errors import describe_exit
+
     code = run.get("exit_code")
-    return f" (exit code {code})" if code not in (None, 0) else ""
+    return describe_exit(code if isinstance(code, int) else None, status)
 
 
 def _command(command: Any) -> str | None:

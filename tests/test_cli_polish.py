@@ -1,0 +1,191 @@
+"""First use of the CLI: --version, -h, signals by name, a full disk in one line."""
+
+from __future__ import annotations
+
+import errno
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import git, last_line, make_repo, run_gitexp, write_files
+from run_support import repo_state, run_json
+
+import gitexp
+from gitexp.cli import disk_message
+from gitexp.commands import COMMANDS
+from gitexp.errors import describe_exit, signal_name
+
+# --- --version and -h ---------------------------------------------------------------
+
+
+def test_version_prints_the_package_version() -> None:
+    from importlib.metadata import version
+
+    proc = run_gitexp("--version")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"gitexp {gitexp.__version__}\n"
+    assert gitexp.__version__ == version("gitexp")  # one version, pyproject and package
+
+
+def test_version_imports_no_command_module() -> None:
+    code = (
+        "import sys\nfrom gitexp.cli import main\nrc = main(['--version'])\n"
+        "print(rc, sorted(m for m in sys.modules if m.startswith('gitexp.commands')))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.splitlines()[-1] == "0 []"
+
+
+@pytest.mark.parametrize("args", [[], *([c] for c in COMMANDS), ["hooks", "install"]])
+def test_dash_h_is_help_on_every_command(args: list[str]) -> None:
+    short = run_gitexp(*args, "-h", env={"COLUMNS": "100"})
+    assert short.returncode == 0, short.stderr
+    assert f"Usage: gitexp {' '.join(args)}".rstrip() in short.stdout
+    assert short.stdout == run_gitexp(*args, "--help", env={"COLUMNS": "100"}).stdout
+
+
+# --- signals by name ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "text"),
+    [
+        (None, "failed", "failed"),
+        (0, "succeeded", "succeeded"),
+        (3, "failed", "failed (exit code 3)"),
+        (5, "interrupted", "interrupted (exit code 5)"),
+        (-signal.SIGKILL, "failed", "failed (killed by SIGKILL)"),
+        (-signal.SIGSEGV, "failed", "failed (killed by SIGSEGV)"),
+        (-signal.SIGINT, "interrupted", "interrupted by Ctrl-C (SIGINT)"),
+        (-signal.SIGTERM, "interrupted", "interrupted by SIGTERM"),
+        (-signal.SIGINT, "failed", "failed (killed by Ctrl-C (SIGINT))"),
+        (-99, "failed", "failed (killed by signal 99)"),
+    ],
+)
+def test_describe_exit(code: int | None, status: str, text: str) -> None:
+    assert describe_exit(code, status) == text
+
+
+def test_signal_names() -> None:
+    assert signal_name(signal.SIGINT) == "Ctrl-C (SIGINT)"
+    assert signal_name(signal.SIGTERM) == "SIGTERM"
+    assert signal_name(signal.SIGHUP) == "SIGHUP"
+
+
+def test_child_killed_by_a_signal_is_named_everywhere(git_repo: Path) -> None:
+    write_files(git_repo, {"die.py": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"})
+    proc = run_gitexp("run", "-n", "killed", "--", "python", "die.py")
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-2].startswith("gitexp: killed failed (killed by SIGKILL) in ")
+    assert lines[-1] == (
+        "gitexp: error: experiment 'killed' failed (killed by SIGKILL); "
+        "recorded as refs/experiments/killed"
+    )
+    assert "-9" not in proc.stderr
+    assert run_json(git_repo, "killed")["exit_code"] == -signal.SIGKILL  # the record keeps -9
+    out = run_gitexp("show", "killed").stdout
+    assert "  status           failed (killed by SIGKILL)\n" in out
+
+
+WAIT_FOR_CTRL_C = """\
+import os, time
+open(os.environ["MARKER"], "w").close()
+time.sleep(120)
+"""
+
+
+def test_ctrl_c_reads_as_ctrl_c(git_repo: Path, tmp_path: Path) -> None:
+    write_files(git_repo, {"wait.py": WAIT_FOR_CTRL_C})
+    marker = tmp_path / "started"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitexp", "run", "-n", "stopped", "--", "python", "wait.py"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "MARKER": str(marker)},
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert last_line(err) == (
+        "gitexp: error: experiment 'stopped' interrupted by Ctrl-C (SIGINT); "
+        "recorded as refs/experiments/stopped"
+    )
+    assert "gitexp: stopped interrupted by Ctrl-C (SIGINT) in " in err
+    assert run_json(git_repo, "stopped")["exit_code"] == -signal.SIGINT
+    shown = run_gitexp("show", "stopped").stdout
+    assert "  status           interrupted by Ctrl-C (SIGINT)\n" in shown
+
+
+# --- a full disk ----------------------------------------------------------------------
+
+
+def _limited(*args: str, cwd: Path, limit: int) -> subprocess.CompletedProcess[str]:
+    """`gitexp ARGS` unable to write any file past ``limit`` bytes: a real EFBIG
+    (Python ignores SIGXFSZ, so the write fails with an OSError)."""
+
+    def limit_file_size() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return subprocess.run(
+        [sys.executable, "-m", "gitexp", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        preexec_fn=limit_file_size,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_file_too_large_is_one_line_not_an_internal_error(tmp_path: Path) -> None:
+    """The CLI's last line of defence: an OSError of a full disk that no layer
+    below turned into a GitexpError (here `gitexp init` writing gitexp.yaml)."""
+    root = make_repo(tmp_path / "repo", {"README.md": "x\n"})
+    proc = _limited("init", "--no-hooks", cwd=root, limit=64)  # the file is ~600 bytes
+    assert proc.returncode == 1, proc.stderr
+    assert last_line(proc.stderr) == (
+        "gitexp: error: file too large "
+        "(hint: a file hit the size limit of this process; check `ulimit -f`)"
+    )
+    assert "Traceback" not in proc.stderr
+    assert not (Path.home() / ".cache" / "gitexp" / "crash.log").exists()
+
+
+def test_file_too_large_during_a_run_is_one_line(tmp_path: Path) -> None:
+    """A tracked file larger than the process may write, materialized for the run."""
+    root = make_repo(tmp_path / "repo", {"t.py": "print('never runs')\n"})
+    (root / "big.bin").write_bytes(os.urandom(2 << 20))
+    git(root, "add", "big.bin")
+    git(root, "commit", "-q", "-m", "big file")
+    before = repo_state(root)
+    proc = _limited("run", "-n", "big", "--", "python", "t.py", cwd=root, limit=1 << 20)
+    assert proc.returncode == 1, proc.stderr
+    line = last_line(proc.stderr)
+    assert line.startswith("gitexp: error: ") and "file too large" in line.lower(), line
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+    assert "never runs" not in proc.stdout
+    assert repo_state(root) == before
+    assert not (Path.home() / ".cache" / "gitexp" / "crash.log").exists()
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        (errno.ENOSPC, "no space left on device: /data/run/model.pkl"),
+        (errno.EDQUOT, "disk quota exceeded: /data/run/model.pkl"),
+        (errno.EROFS, "read-only file system: /data/run/model.pkl"),
+    ],
+)
+def test_disk_message_names_the_file(code: int, text: str) -> None:
+    assert disk_message(OSError(code, os.strerror(code), "/data/run/model.pkl")) == text
