@@ -395,7 +395,8 @@ def _forward_signals(executor: Executor, flag: threading.Event) -> Iterator[None
         return
 
     def handler(signum: int, frame: object) -> None:
-        flag.set()
+        if executor.command_running():
+            flag.set()
         executor.stop()
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}

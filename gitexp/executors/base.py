@@ -56,6 +56,11 @@ class Executor(ABC):
     def stop(self) -> None:
         """Ask the running job to stop (Ctrl-C, SIGTERM, pruning); idempotent."""
 
+    def command_running(self) -> bool:
+        """False once the command has ended (a Ctrl-C then no longer interrupts it,
+        e.g. while its last output is drained); executors that cannot tell say True."""
+        return True
+
 
 LineListener = Callable[[str, str], None]
 LOG_PARTIAL_MAX = 65536  # bytes of an unfinished line held back from the log
