@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pygit2
 
+from gitexp import treewalk
 from gitexp.repo import Repo
 
 META_DIR = ".gitexp"
-_TREE_MODE = pygit2.enums.FileMode.TREE
 
 
 @dataclass(frozen=True)
@@ -71,32 +71,24 @@ def _entry(git: pygit2.Repository, full: Path, path: str) -> pygit2.IndexEntry:
 
 
 def materialize(repo: Repo, tree_id: pygit2.Oid, dest: Path) -> Manifest:
-    """Write every file of the tree under ``dest``; return what was written."""
+    """Write every file of the tree under ``dest``; return what was written.
+
+    The whole tree is validated first (`treewalk.entries`): an unsafe path
+    raises `treewalk.UnsafeTreeError` before anything is written, and no write
+    goes through a symlink.
+    """
     manifest: Manifest = {}
-    _write_tree(repo.git, _tree(repo.git, tree_id), dest, "", manifest)
+    found = treewalk.entries(repo.git, tree_id)
+    with treewalk.SafeDir(dest) as out:
+        for entry in found:
+            if entry.mode == treewalk.TREE:
+                out.make_dir(entry.path)
+            elif entry.mode == treewalk.LINK:
+                out.symlink(entry.path, entry.target)
+            else:
+                st = out.write_file(entry.path, treewalk.blob_data(repo.git, entry), entry.mode)
+                manifest[entry.path] = FileState(entry.oid, entry.mode, st.st_size, st.st_mtime_ns)
     return manifest
-
-
-def _write_tree(
-    git: pygit2.Repository, tree: pygit2.Tree, dest: Path, prefix: str, out: Manifest
-) -> None:
-    dest.mkdir(parents=True, exist_ok=True)
-    for obj in tree:
-        name = str(obj.name)
-        path = dest / name
-        rel = prefix + name
-        if obj.filemode == _TREE_MODE:
-            _write_tree(git, _tree(git, obj.id), path, rel + "/", out)
-        elif obj.filemode == pygit2.enums.FileMode.LINK:
-            os.symlink(_blob(git, obj.id).decode(), path)
-        elif obj.filemode == pygit2.enums.FileMode.COMMIT:
-            continue  # submodules are not materialized
-        else:
-            path.write_bytes(_blob(git, obj.id))
-            if obj.filemode == pygit2.enums.FileMode.BLOB_EXECUTABLE:
-                path.chmod(0o755)
-            st = path.stat()
-            out[rel] = FileState(obj.id, obj.filemode, st.st_size, st.st_mtime_ns)
 
 
 def tree_from_dir(
