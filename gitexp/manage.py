@@ -6,18 +6,17 @@ index or HEAD: the applied files show up as ordinary uncommitted changes.
 
 from __future__ import annotations
 
-import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pygit2
 
-from gitexp import explore, names, store
+from gitexp import explore, names, store, treewalk
 from gitexp.errors import UsageError
 from gitexp.repo import Repo
-from gitexp.snapshot import META_DIR, without_meta
+from gitexp.snapshot import META_DIR
 
 _TRACKED_CHANGES = (
     pygit2.enums.FileStatus.WT_MODIFIED
@@ -87,24 +86,38 @@ def apply(repo: Repo, spec: str, force: bool = False) -> Applied:
 
     Refuses, unless ``force``, when tracked files have uncommitted changes or
     an untracked file would be overwritten: nothing of the user's is lost
-    that git could not give back.
+    that git could not give back. The experiment's tree is untrusted (it may
+    come from a remote): it is validated as a whole first, and nothing is
+    ever written through a symlink, one of the tree's or one in the work tree.
     """
     name, oid = store.resolve(repo, spec)
     commit: Any = repo.git[oid]
-    files = _files(repo, without_meta(repo, commit.tree_id))
+    found = _entries(repo, name, commit.tree_id)
+    files = {e.path: e for e in found if e.mode != treewalk.TREE}
     run = explore.get_summaries(repo, [name])[0]
     keep = set(_links(repo, commit))
     head_files = _files(repo, repo.head_commit().tree_id) if not repo.git.head_is_unborn else {}
     doomed = [p for p in head_files if p not in files and not _under(p, keep)]
     if not force:
         _check_clean(repo, files)
-    written = [p for p, (blob, mode) in files.items() if _write(repo, p, blob, mode)]
-    deleted = [p for p in doomed if _delete(repo.root / p)]
+    with treewalk.SafeDir(repo.root) as out:
+        _check_way(out, name, found, set(doomed))
+        deleted = [p for p in doomed if _delete(out, p)]
+        written = [e.path for e in files.values() if _write(repo, out, e)]
     return Applied(run.name, run.commit, written, deleted)
 
 
+def _entries(repo: Repo, name: str, tree_id: pygit2.Oid) -> list[treewalk.Entry]:
+    """The experiment's tree, validated as a whole, without its .gitexp/ record."""
+    try:
+        found = treewalk.entries(repo.git, tree_id)
+    except treewalk.UnsafeTreeError as exc:
+        raise exc.naming(name) from None
+    return [e for e in found if not _under(e.path, {META_DIR})]
+
+
 def _files(repo: Repo, tree_id: pygit2.Oid) -> dict[str, tuple[pygit2.Oid, int]]:
-    """{path: (blob id, mode)} of every file of a tree (submodules left out)."""
+    """{path: (blob id, mode)} of every file of a (trusted) tree, submodules left out."""
     out: dict[str, tuple[pygit2.Oid, int]] = {}
     stack: list[tuple[str, Any]] = [("", repo.git[tree_id])]
     while stack:
@@ -135,7 +148,7 @@ def _under(path: str, prefixes: set[str]) -> bool:
     return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
 
 
-def _check_clean(repo: Repo, files: dict[str, tuple[pygit2.Oid, int]]) -> None:
+def _check_clean(repo: Repo, files: dict[str, treewalk.Entry]) -> None:
     dirty, clobbered = [], []
     for path, flags in repo.git.status(untracked_files="all", ignored=False).items():
         if flags & _TRACKED_CHANGES:
@@ -143,7 +156,7 @@ def _check_clean(repo: Repo, files: dict[str, tuple[pygit2.Oid, int]]) -> None:
         elif (
             flags & pygit2.enums.FileStatus.WT_NEW
             and path in files
-            and pygit2.hashfile(str(repo.root / path)) != files[path][0]
+            and pygit2.hashfile(str(repo.root / path)) != files[path].oid
         ):
             clobbered.append(path)
     if dirty or clobbered:
@@ -155,46 +168,66 @@ def _check_clean(repo: Repo, files: dict[str, tuple[pygit2.Oid, int]]) -> None:
         )
 
 
-def _write(repo: Repo, rel: str, blob_id: pygit2.Oid, mode: int) -> bool:
-    """Write one file if it differs from what is there; True when written."""
-    path = repo.root / rel
-    blob: Any = repo.git[blob_id]
-    data = bytes(blob.data)
-    if mode == pygit2.enums.FileMode.LINK:
-        if path.is_symlink() and os.readlink(path) == data.decode():
+def _check_way(
+    out: treewalk.SafeDir, name: str, found: list[treewalk.Entry], doomed: set[str]
+) -> None:
+    """Refuse, before any write, what is in the way in the work tree: a symlink or a
+    file where the experiment has a folder (never written through, even with --force,
+    unless it is a tracked file apply removes), a folder where it has a file."""
+    for entry in found:
+        st = out.lstat(entry.path)
+        if st is None or entry.path in doomed:
+            continue
+        if entry.mode == treewalk.TREE and not stat.S_ISDIR(st.st_mode):
+            kind = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "a file"
+            raise UsageError(
+                f"refusing to apply {name!r}: {entry.path!r} is {kind} in the work tree "
+                "and the experiment has a folder there (nothing was written)",
+                f"move {entry.path!r} out of the way first",
+            )
+        if entry.mode != treewalk.TREE and stat.S_ISDIR(st.st_mode):
+            raise UsageError(
+                f"refusing to apply {name!r}: {entry.path!r} is a folder in the work tree "
+                "and the experiment has a file there (nothing was written)",
+                f"move {entry.path!r} out of the way first",
+            )
+
+
+def _write(repo: Repo, out: treewalk.SafeDir, entry: treewalk.Entry) -> bool:
+    """Write one file or symlink if it differs from what is there; True when written."""
+    st = out.lstat(entry.path)
+    if entry.mode == treewalk.LINK:
+        if st and stat.S_ISLNK(st.st_mode) and out.readlink(entry.path) == entry.target:
             return False
-        _clear(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(data.decode(), path)
+        if st:
+            out.unlink(entry.path)
+        out.symlink(entry.path, entry.target)
         return True
-    if path.is_file() and not path.is_symlink() and pygit2.hashfile(str(path)) == blob_id:
-        return _set_mode(path, mode)
-    _clear(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    _set_mode(path, mode)
+    if st and stat.S_ISREG(st.st_mode) and _same_blob(repo, entry):
+        return _set_mode(out, entry, st.st_mode)
+    if st:
+        out.unlink(entry.path)
+    out.write_file(entry.path, treewalk.blob_data(repo.git, entry), entry.mode)
     return True
 
 
-def _set_mode(path: Path, mode: int) -> bool:
-    executable = mode == pygit2.enums.FileMode.BLOB_EXECUTABLE
-    current = path.stat().st_mode
+def _same_blob(repo: Repo, entry: treewalk.Entry) -> bool:
+    return bool(pygit2.hashfile(str(repo.root / entry.path)) == entry.oid)
+
+
+def _set_mode(out: treewalk.SafeDir, entry: treewalk.Entry, current: int) -> bool:
+    executable = entry.mode == treewalk.EXECUTABLE
     wanted = current | 0o111 if executable else current & ~0o111
     if wanted != current:
-        path.chmod(wanted)
+        out.chmod(entry.path, stat.S_IMODE(wanted))
         return True
     return False
 
 
-def _clear(path: Path) -> None:
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.is_dir():
-        raise UsageError(f"cannot apply: {path} is a directory in the work tree")
-
-
-def _delete(path: Path) -> bool:
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-        return True
-    return False
+def _delete(out: treewalk.SafeDir, rel: str) -> bool:
+    """Remove a file HEAD has and the experiment has not (never below a symlink)."""
+    st = out.lstat(rel)
+    if st is None or stat.S_ISDIR(st.st_mode):
+        return False
+    out.unlink(rel)
+    return True
