@@ -17,7 +17,9 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatch
@@ -30,11 +32,13 @@ from gitexp.config import Config
 from gitexp.errors import BackendError, ConfigError
 from gitexp.record import RunRecord
 from gitexp.snapshot import Manifest
+from gitexp.treewalk import LinkInTheWayError, SafeDir, UnsafeTreeError, check_path, unsafe_path
 
 log = logging.getLogger(__name__)
 DEFAULT_THRESHOLD = 5 * 2**20
 MARK = "artifact"
 _UNITS = {"": 1, "B": 1, "KB": 2**10, "K": 2**10, "MB": 2**20, "M": 2**20, "GB": 2**30, "G": 2**30}
+_MD5 = re.compile(r"^[0-9a-f]{32}(\.dir)?$")
 NO_DVC_HINT = "run `gitexp init --dvc` (or `dvc init`) and commit .dvc/"
 NO_REMOTE_HINT = (
     "add one with `dvc remote add -d storage <url>` and commit .dvc/config, "
@@ -299,18 +303,73 @@ def cache_path(cache: Path, md5: str) -> Path:
 def link_inputs(root: Path, run_dir: Path, pointer_paths: Iterable[str]) -> list[str]:
     """Symlink DVC-tracked inputs (`dvc add`) from the cache into the run dir.
 
+    The `.dvc` files come from the (possibly pulled) tree and the folder
+    manifests from the DVC cache: every path they name is checked before
+    the first link is made, and no link is made through a symlink.
     Returns the paths that could not be linked because the cache lacks them.
     """
-    missing: list[str] = []
     cache = cache_dir(root)
+    planned: dict[str, list[tuple[str, Path]] | None] = {}
+    with SafeDir(run_dir) as out:
+        for target, md5 in _input_targets(run_dir, pointer_paths):
+            above = out.blocked(target)
+            if above is not None:
+                raise LinkInTheWayError(above)
+            if target not in planned and out.lstat(target) is None:  # tracked files win
+                planned[target] = _cached(cache, md5, target, "DVC output path")
+        for links in planned.values():
+            for rel, source in links or []:
+                out.symlink(rel, str(source))
+    return [target for target, links in planned.items() if links is None]
+
+
+def _input_targets(run_dir: Path, pointer_paths: Iterable[str]) -> list[tuple[str, str]]:
+    """(path in the run dir, md5) of every output the `.dvc` files name, paths checked."""
+    found = []
     for rel in pointer_paths:
+        folder = rel.rpartition("/")[0]
         for out in _input_outs(run_dir / rel):
-            target = (run_dir / rel).parent / str(out["path"])
-            if target.exists() or target.is_symlink():
-                continue
-            if not _link_out(cache, str(out["md5"]), target):
-                missing.append(target.relative_to(run_dir).as_posix())
-    return missing
+            path = check_path(str(out["path"]), "DVC output path")
+            found.append((f"{folder}/{path}" if folder else path, _checked_md5(out["md5"], path)))
+    return found
+
+
+def _cached(cache: Path, md5: str, target: str, what: str) -> list[tuple[str, Path]] | None:
+    """(path, cache file) of an object's files, paths checked; None when the cache lacks it."""
+    source = cache_path(cache, md5)
+    if not md5.endswith(".dir"):
+        return [(target, source)] if source.exists() else None
+    entries = _manifest(cache, md5)
+    if entries is None:
+        return None
+    files = []
+    for relpath, file_md5 in entries:
+        path = f"{target}/{relpath}"
+        if unsafe_path(relpath):
+            raise UnsafeTreeError(path, what=what)
+        files.append((path, cache_path(cache, file_md5)))
+    return files if all(f.exists() for _, f in files) else None
+
+
+def _manifest(cache: Path, md5: str) -> list[tuple[str, str]] | None:
+    """(relpath, md5) of a DVC folder manifest (`.dir`); None when absent or malformed."""
+    try:
+        data = json.loads(cache_path(cache, md5).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, list) or not all(isinstance(e, dict) for e in data):
+        return None
+    entries = [(e.get("relpath"), e.get("md5")) for e in data]
+    ok = all(isinstance(r, str) and isinstance(m, str) and _MD5.match(m) for r, m in entries)
+    return [(str(r), str(m)) for r, m in entries] if ok else None
+
+
+def _checked_md5(value: Any, path: str) -> str:
+    """An object id names a file in the cache: only hex (and `.dir`) may."""
+    md5 = str(value)
+    if not _MD5.match(md5):
+        raise UnsafeTreeError(path, what="checksum for")
+    return md5
 
 
 def missing(root: Path, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -335,24 +394,6 @@ def _parse_outs(text: bytes) -> list[dict[str, Any]]:
         return []
     outs = data.get("outs") or []
     return [o for o in outs if isinstance(o, dict) and o.get("md5") and o.get("path")]
-
-
-def _link_out(cache: Path, md5: str, target: Path) -> bool:
-    source = cache_path(cache, md5)
-    if not source.exists():
-        return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not md5.endswith(".dir"):
-        target.symlink_to(source)
-        return True
-    entries = json.loads(source.read_text(encoding="utf-8"))
-    if not all(cache_path(cache, e["md5"]).exists() for e in entries):
-        return False
-    for entry in entries:
-        dest = target / entry["relpath"]
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.symlink_to(cache_path(cache, entry["md5"]))
-    return True
 
 
 # --- transfer ----------------------------------------------------------------------------
@@ -415,13 +456,14 @@ def fetch(root: Path, records: Iterable[dict[str, Any]], remote: str | None) -> 
 
     dvc = _dvc_repo(root)
     remote = check_remote(root, remote)
-    wanted = {str(r["md5"]) for r in records}
+    # an id names a file in the cache: a pulled run.json must not pick where it goes
+    wanted = {_checked_md5(r.get("md5"), str(r.get("path"))) for r in records}
     tops = {HashInfo("md5", md5) for md5 in wanted}
     first = dvc.cloud.pull(tops, remote=remote)
     ids: set[Any] = set()
     for md5 in wanted:
         obj = _load(dvc.cache.local, md5) if md5.endswith(".dir") else None
-        if obj is not None:
+        if obj is not None and _manifest(cache_dir(root), md5) is not None:
             ids |= _object_ids(obj) - tops
     second = dvc.cloud.pull(ids, remote=remote) if ids else None
     failed = [str(h.value) for r in (first, second) if r for h in r.failed]
@@ -444,44 +486,67 @@ def _load(odb: Any, md5: str) -> Any:
 
 
 def _complete(cache: Path, md5: str) -> bool:
-    source = cache_path(cache, md5)
-    if not source.exists():
-        return False
     if not md5.endswith(".dir"):
-        return True
-    entries = json.loads(source.read_text(encoding="utf-8"))
-    return all(cache_path(cache, e["md5"]).exists() for e in entries)
+        return cache_path(cache, md5).exists()
+    entries = _manifest(cache, md5)
+    return entries is not None and all(cache_path(cache, m).exists() for _, m in entries)
 
 
-def checkout(root: Path, records: Iterable[dict[str, Any]], dest: Path) -> list[Path]:
-    """Copy artifacts from the local cache to ``dest/<path>`` (real files, not links)."""
+def checkout(
+    root: Path, records: Iterable[dict[str, Any]], dest: Path, experiment: str | None = None
+) -> list[Path]:
+    """Copy artifacts from the local cache to ``dest/<path>`` (real files, not links).
+
+    Paths come from run.json and the DVC folder manifests, both untrusted:
+    all are checked (and nothing may be written below a symlink in ``dest``)
+    before the first file is written.
+    """
     cache = cache_dir(root)
-    written = []
-    for record in records:
-        md5, target = str(record["md5"]), dest / str(record["path"])
-        if not _complete(cache, md5):
+    planned = []
+    for path, md5 in check_records(records, experiment):
+        files = _cached(cache, md5, path, "artifact path")
+        if files is None:
             raise BackendError(
-                f"artifact {record['path']} ({md5}) is not in the DVC cache",
+                f"artifact {path} ({md5}) is not in the DVC cache",
                 "fetch it first: `gitexp artifacts pull NAME`",
             )
-        _copy_out(cache, md5, target)
-        written.append(target)
-    return written
+        planned.append((path, files))
+    with SafeDir(dest) as out:
+        for path, _ in planned:
+            above = out.blocked(path)
+            if above is not None:
+                raise LinkInTheWayError(above)
+        for path, files in planned:
+            _copy_out(out, dest, path, files)
+    return [dest / path for path, _ in planned]
 
 
-def _copy_out(cache: Path, md5: str, target: Path) -> None:
-    if target.is_dir() and not target.is_symlink():
-        shutil.rmtree(target)
-    elif target.exists() or target.is_symlink():
-        target.unlink()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not md5.endswith(".dir"):
-        shutil.copyfile(cache_path(cache, md5), target)
-        return
-    for entry in json.loads(cache_path(cache, md5).read_text(encoding="utf-8")):
-        out = target / entry["relpath"]
-        out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(cache_path(cache, entry["md5"]), out)
+def check_records(
+    records: Iterable[dict[str, Any]], experiment: str | None = None
+) -> list[tuple[str, str]]:
+    """(path, md5) of run.json artifact records, refused when either could leave the
+    destination or the cache (records come from a possibly pulled run.json)."""
+    try:
+        return [_checked_record(record) for record in records]
+    except UnsafeTreeError as exc:
+        raise exc.naming(experiment) if experiment else exc from None
+
+
+def _checked_record(record: dict[str, Any]) -> tuple[str, str]:
+    value = record.get("path")
+    path = check_path(value if isinstance(value, str) else "", "artifact path")
+    return path, _checked_md5(record.get("md5"), path)
+
+
+def _copy_out(out: SafeDir, dest: Path, path: str, files: list[tuple[str, Path]]) -> None:
+    """Replace what is at ``path`` (a file, a link or a folder) with the artifact's files."""
+    st = out.lstat(path)
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(dest / path)  # the folders above are real ones: `blocked` said so
+    elif st is not None:
+        out.unlink(path)
+    for rel, source in files:
+        out.copy_in(rel, source)
 
 
 def _path_size(path: Path) -> int:

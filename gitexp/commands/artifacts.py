@@ -19,7 +19,7 @@ def list_(
     from gitexp.output import check_format, render, to_json
 
     check_format(fmt)
-    _, records = _records(name)
+    _, _, records = _records(name)
     if fmt == "json":
         print(to_json(records))
         return 0
@@ -40,14 +40,15 @@ def pull(
     dvc_remote: str = typer.Option(None, "--dvc-remote", help="DVC remote (default: config)."),
 ) -> int:
     """Fetch an experiment's artifacts from the DVC remote and write them under --out."""
-    from gitexp.artifacts import checkout, fetch, settings
+    from gitexp.artifacts import check_records, checkout, fetch, settings
     from gitexp.config import load_config
 
-    repo_root, records = _records(name)
+    repo_root, exp, records = _records(name)
     chosen = _only(records, paths)
     if not chosen:
         print(f"gitexp: {name} has no artifacts", file=sys.stderr)
         return 0
+    check_records(chosen, exp)  # refuse an unsafe path before anything is fetched
     remote = dvc_remote or settings(load_config(repo_root)).remote
     result = fetch(repo_root, chosen, remote)
     if result.failed:
@@ -57,19 +58,19 @@ def pull(
             f"not on the DVC remote: {', '.join(result.failed[:5])}",
             "push them from the clone that ran the experiment (`gitexp push`)",
         )
-    for path in checkout(repo_root, chosen, out):
+    for path in checkout(repo_root, chosen, out, experiment=exp):
         print(path)
     return 0
 
 
-def _records(spec: str) -> tuple[Path, list[dict[str, object]]]:
+def _records(spec: str) -> tuple[Path, str, list[dict[str, object]]]:
     from gitexp import store
     from gitexp.repo import open_repo
 
     repo = open_repo()
     name, commit = store.resolve(repo, spec)
     records = store.load(repo, name, commit).run.get("artifacts") or []
-    return repo.root, [r for r in records if isinstance(r, dict)]
+    return repo.root, name, [r for r in records if isinstance(r, dict)]
 
 
 def _only(records: list[dict[str, object]], paths: list[str]) -> list[dict[str, object]]:
@@ -78,10 +79,10 @@ def _only(records: list[dict[str, object]], paths: list[str]) -> list[dict[str, 
     from gitexp.errors import UsageError
 
     wanted = {p.rstrip("/") for p in paths}
-    unknown = wanted - {str(r["path"]) for r in records}
+    unknown = wanted - {str(r.get("path")) for r in records}
     if unknown:
         raise UsageError(f"no artifact {sorted(unknown)[0]!r}", "see `gitexp artifacts list NAME`")
-    return [r for r in records if r["path"] in wanted]
+    return [r for r in records if r.get("path") in wanted]
 
 
 def register(app: typer.Typer) -> None:
