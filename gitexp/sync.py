@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitexp import artifacts, store
-from gitexp.errors import BackendError, ExperimentNameError, UsageError
+from gitexp import artifacts, names, store
+from gitexp.errors import BackendError, ExperimentNameError
 from gitexp.repo import Repo
 
 SKIP_HOOK_ENV = "GITEXP_SKIP_HOOK"  # our own push already sends artifacts
@@ -39,25 +39,45 @@ class SyncResult:
     conflicts: list[Conflict] = field(default_factory=list)
     forced: list[str] = field(default_factory=list)
     artifacts: artifacts.Transfer | None = None
+    ignored: list[str] = field(default_factory=list)  # remote refs with invalid names
 
 
-def remote_refs(repo: Repo, remote: str) -> dict[str, str]:
+@dataclass(frozen=True)
+class RemoteRefs:
+    """The experiments a remote has; refs whose names gitexp would never create are
+    kept apart (``invalid``, full ref names), never used."""
+
+    refs: dict[str, str]
+    invalid: list[str]
+
+
+def remote_refs(repo: Repo, remote: str) -> RemoteRefs:
     """name → commit of the experiments the remote has (one `git ls-remote`)."""
     out = _git(repo, "ls-remote", remote, store.REF_PREFIX + "*", capture=True)
-    refs = {}
+    refs, invalid = {}, []
     for line in out.splitlines():
         sha, _, ref = line.partition("\t")
-        if ref.startswith(store.REF_PREFIX):
-            refs[ref[len(store.REF_PREFIX) :]] = sha
-    return refs
+        if not ref.startswith(store.REF_PREFIX):
+            continue
+        name = ref[len(store.REF_PREFIX) :]
+        try:
+            refs[names.validate(name)] = sha
+        except ExperimentNameError:
+            invalid.append(ref)
+    return RemoteRefs(refs, invalid)
 
 
 def local_refs(repo: Repo) -> dict[str, str]:
     return {name: str(oid) for name, oid in store.iter_refs(repo)}
 
 
-def select(available: dict[str, str], specs: Iterable[str], where: str) -> list[str]:
-    """Names matching each spec exactly, as a group (``sweep`` → ``sweep/*``) or as a prefix."""
+def select(
+    available: dict[str, str], specs: Iterable[str], where: str, invalid: Iterable[str] = ()
+) -> list[str]:
+    """Names matching each spec exactly, as a group (``sweep`` → ``sweep/*``) or as a prefix.
+
+    A spec that matches only a ref with an ``invalid`` name is an error.
+    """
     chosen: list[str] = []
     for spec in specs:
         spec = spec.removeprefix(store.REF_PREFIX).rstrip("/")
@@ -67,9 +87,19 @@ def select(available: dict[str, str], specs: Iterable[str], where: str) -> list[
             if len(found) > 1:
                 raise ExperimentNameError(f"{spec!r} is ambiguous {where}: {', '.join(found[:8])}")
         if not found:
+            _check_invalid(spec, invalid, where)
             raise ExperimentNameError(f"no experiment named {spec!r} {where}")
         chosen += [n for n in sorted(found) if n not in chosen]
     return chosen
+
+
+def _check_invalid(spec: str, invalid: Iterable[str], where: str) -> None:
+    for ref in invalid:
+        if ref[len(store.REF_PREFIX) :].startswith(spec):
+            raise ExperimentNameError(
+                f"refusing {ref} {where}: not a valid experiment name",
+                "gitexp never makes such a name; ask whoever pushed it to remove it",
+            )
 
 
 def _plan(
@@ -101,9 +131,10 @@ def push(
 ) -> SyncResult:
     """Push experiments (all when ``specs`` is empty) and their DVC artifacts."""
     local = local_refs(repo)
-    names = select(local, specs, "here") if specs else sorted(local)
-    theirs = remote_refs(repo, remote)
-    moving, same, differ = _plan(names, local, theirs, force)
+    chosen = select(local, specs, "here") if specs else sorted(local)
+    there = remote_refs(repo, remote)
+    theirs = there.refs
+    moving, same, differ = _plan(chosen, local, theirs, force)
     conflicts = [Conflict(n, local[n], theirs[n]) for n in differ]
     records = _artifact_records(repo, local, moving + same) if with_artifacts else []
     # artifacts first: a colleague must never get refs whose data is not there yet
@@ -111,7 +142,8 @@ def push(
     if moving:
         _git(repo, "push", *_progress(), remote, *_push_refspecs(moving, local, theirs, force))
     forced = [c.name for c in conflicts] if force else []
-    return SyncResult(_minus(moving, forced), same, [] if force else conflicts, forced, sent)
+    kept = [] if force else conflicts
+    return SyncResult(_minus(moving, forced), same, kept, forced, sent, there.invalid)
 
 
 def pull(
@@ -124,10 +156,12 @@ def pull(
     dvc_remote: str | None = None,
 ) -> SyncResult:
     """Fetch experiments (all when ``specs`` is empty); optionally their artifacts."""
-    theirs = remote_refs(repo, remote)
-    names = select(theirs, specs, f"on {remote}") if specs else sorted(theirs)
+    there = remote_refs(repo, remote)
+    theirs = there.refs
+    where = f"on {remote}"
+    chosen = select(theirs, specs, where, there.invalid) if specs else sorted(theirs)
     mine = local_refs(repo)
-    moving, same, differ = _plan(names, theirs, mine, force)
+    moving, same, differ = _plan(chosen, theirs, mine, force)
     conflicts = [Conflict(n, mine[n], theirs[n]) for n in differ]
     if moving:
         refspecs = [_refspec(n, force and n in mine) for n in moving]
@@ -137,7 +171,8 @@ def pull(
         records = _artifact_records(repo, local_refs(repo), moving + same)
         fetched = artifacts.fetch(repo.root, records, dvc_remote) if records else None
     forced = [c.name for c in conflicts] if force else []
-    return SyncResult(_minus(moving, forced), same, [] if force else conflicts, forced, fetched)
+    kept = [] if force else conflicts
+    return SyncResult(_minus(moving, forced), same, kept, forced, fetched, there.invalid)
 
 
 def _minus(names: list[str], drop: list[str]) -> list[str]:
@@ -214,8 +249,3 @@ def _last_error(stderr: str) -> str:
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
     errors = [ln for ln in lines if ln.startswith(("fatal:", "error:", "!"))]
     return (errors or lines or [""])[-1]
-
-
-def check_remote_name(remote: str) -> None:
-    if not remote or remote.startswith("-"):
-        raise UsageError(f"invalid remote {remote!r}", "give a git remote name or URL")

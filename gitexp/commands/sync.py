@@ -69,6 +69,10 @@ def _open(dvc_remote: str | None) -> tuple[Repo, str | None]:
 
 def _report(verb: str, prep: str, remote: str, result: SyncResult) -> int:
     """One line per conflict, one summary line; exit 1 when something was left out."""
+    for ref in result.ignored:
+        print(
+            f"gitexp: warning: ignoring invalid experiment ref on {remote}: {ref}", file=sys.stderr
+        )
     for c in result.conflicts:
         print(
             f"gitexp: conflict: {c.name} is {c.local[:10]} here and {c.remote[:10]} on {remote}; "
