@@ -17,6 +17,8 @@ import os
 import re
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +92,12 @@ class DockerExecutor(Executor):
     def _build(self, context: C.BuildContext) -> Any:
         """Build and tag; a failure is kept for ``execute``, which can show the log tail."""
         log.info("building image %s", context.tag)
+        with _closing_responses(self.client.api):  # also when Ctrl-C interrupts the build
+            built = self._stream_build(context)
+        return self.client.images.get(context.tag) if built else None
+
+    def _stream_build(self, context: C.BuildContext) -> bool:
+        """Follow the build log; False (and ``build_failure`` set) when a step fails."""
         lines: list[str] = []
         chunks = self.client.api.build(
             fileobj=context.tar(),
@@ -107,11 +115,11 @@ class DockerExecutor(Executor):
         for chunk in chunks:
             if "error" in chunk:
                 self.build_failure = _build_error(str(chunk["error"]), lines)
-                return None
+                return False
             text = _ANSI.sub("", str(chunk.get("stream", "")))
             lines.extend(t for t in text.splitlines() if t.strip())
             log.debug("%s", text.rstrip())
-        return self.client.images.get(context.tag)
+        return True
 
     def execute(self, job: Job, sink: OutputSink) -> ExecResult:
         from docker.errors import APIError
@@ -225,6 +233,28 @@ def _stop_container(container: Any) -> None:
             return
         except Exception:  # timeout: escalate; gone: nothing left to stop
             continue
+
+
+@contextmanager
+def _closing_responses(api: Any) -> Iterator[None]:
+    """Close the HTTP responses opened inside the block, however it ends.
+
+    The classic builder cancels a build (and removes its RUN container) only
+    when the client's connection closes; an abandoned build generator keeps
+    it open, so after Ctrl-C the daemon would build on while gitexp lives.
+    """
+    opened: list[Any] = []
+
+    def keep(response: Any, *args: Any, **kwargs: Any) -> None:
+        opened.append(response)
+
+    api.hooks["response"].append(keep)  # the APIClient is a requests.Session
+    try:
+        yield
+    finally:
+        api.hooks["response"].remove(keep)
+        for response in opened:
+            response.close()
 
 
 def _attach(client: Any, container_id: str) -> Any:
