@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -184,11 +185,14 @@ def _simple(headers: Sequence[str], cells: Sequence[Sequence[str]], widths: list
 
 
 def cut_key(key: str, width: int) -> str:
-    """A dotted key cut from the left (``…depth``): the leaf tells columns of one
-    group apart (``model.depth``, ``model.type``), their common start does not."""
-    if len(key) <= width or not any(sep in key for sep in "./"):
-        return cut(key, width)
-    return ELLIPSIS + key[len(key) - width + 1 :] if width > 1 else ELLIPSIS[:width]
+    """A dotted key in ``width`` characters, its groups shortened to initials
+    first (``m.max_depth``, ``v.loss`` and ``t.loss``): the leaf tells columns
+    of one group apart, the initials columns of different groups."""
+    if len(key) <= width:
+        return key
+    parts = re.split(r"([./])", key)
+    short = "".join(p[:1] if i % 2 == 0 else p for i, p in enumerate(parts[:-1])) + parts[-1]
+    return cut(short, width)
 
 
 def _csv(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

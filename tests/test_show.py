@@ -309,13 +309,16 @@ def test_fit_table_rules() -> None:
     text, hidden = output.fit_table(headers, rows, 30)
     lines = text.splitlines()
     assert lines[0] == "constant: status=ok"
-    assert lines[1].split() == ["name", "…depth", "note"]  # a dotted key keeps its leaf
+    assert lines[1].split() == ["name", "m.dep…", "note"]  # groups to initials, then cut
     assert lines[3] == "a     3       " + "x" * 15 + "…"  # 30 characters
     assert hidden == 0 and all(len(line) <= 30 for line in lines)
     one, _ = output.fit_table(headers, rows[:1], 80)
     assert "constant" not in one  # one row: nothing is "constant"
     same_name, _ = output.fit_table(["name", "x"], [["a", 1], ["a", 1]], 80)
     assert same_name.splitlines()[1].split() == ["name"]  # name is never folded
+    assert output.cut_key("model.max_depth", 11) == "m.max_depth"
+    assert output.cut_key("train/loss", 8) == "t/loss" != output.cut_key("val/loss", 8)
+    assert output.cut_key("model.max_depth", 15) == "model.max_depth"
     narrow, dropped = output.fit_table(["name", *"abcdefgh"], [["n", *"12345678"]], 12)
     assert narrow.splitlines()[0].split() == ["name", "a", "b"]  # 10 of 12 characters
     assert dropped == 6  # columns are left out only when nothing else fits
