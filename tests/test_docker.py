@@ -181,7 +181,7 @@ def test_links_are_mounted_read_only(docker_repo: Path) -> None:
             try:
                 open("data/input.txt", "w").write("0")
             except OSError as exc:
-                print("write refused:", exc.errno)
+                print("write refused, errno", exc.errno)
             """
         },
     )
@@ -189,7 +189,7 @@ def test_links_are_mounted_read_only(docker_repo: Path) -> None:
     proc = run_docker(docker_repo, "-n", "linked", "--", "python", "reader.py")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(show(docker_repo, "linked", ".gitexp/metrics.json")) == {"value": 42}
-    assert "write refused: 30" in proc.stdout  # EROFS
+    assert "write refused, errno 30" in proc.stdout  # EROFS (no `name: number`: not a metric)
     assert (docker_repo / "data/input.txt").read_text() == "42\n"
 
 
