@@ -18,7 +18,6 @@ sandbox setting (extra mounts, devices) is one more rule here.
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +25,6 @@ from gitexp.config import Config, DockerSettings, docker_settings
 from gitexp.errors import UsageError
 from gitexp.repo import Repo
 
-log = logging.getLogger(__name__)
 MACHINE_LOCAL_DOCKER = ("build_network",)
 Gpus = str | int | list[str] | None
 
@@ -49,9 +47,7 @@ def require_consent(
     asks = beyond(repo, recorded, local)
     if asks and not trust:
         raise UntrustedSettingsError(name, asks)
-    if asks:
-        log.warning("--trust: %s runs with %s", name, ", ".join(asks))
-    return asks
+    return asks  # granted: the caller reports them (and a saved rerun records them)
 
 
 def beyond(repo: Repo, asked: Config, allowed: Config) -> list[str]:
