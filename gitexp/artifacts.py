@@ -501,16 +501,10 @@ def checkout(
     all are checked (and nothing may be written below a symlink in ``dest``)
     before the first file is written.
     """
-    cache = cache_dir(root)
-    planned = []
-    for path, md5 in check_records(records, experiment):
-        files = _cached(cache, md5, path, "artifact path")
-        if files is None:
-            raise BackendError(
-                f"artifact {path} ({md5}) is not in the DVC cache",
-                "fetch it first: `gitexp artifacts pull NAME`",
-            )
-        planned.append((path, files))
+    try:
+        planned = _checkout_plan(cache_dir(root), check_records(records))
+    except UnsafeTreeError as exc:
+        raise exc.naming(experiment) if experiment else exc from None
     with SafeDir(dest) as out:
         for path, _ in planned:
             above = out.blocked(path)
@@ -519,6 +513,22 @@ def checkout(
         for path, files in planned:
             _copy_out(out, dest, path, files)
     return [dest / path for path, _ in planned]
+
+
+def _checkout_plan(
+    cache: Path, records: list[tuple[str, str]]
+) -> list[tuple[str, list[tuple[str, Path]]]]:
+    """(artifact path, its files as (path, cache file)), every path checked."""
+    planned = []
+    for path, md5 in records:
+        files = _cached(cache, md5, path, "artifact path")
+        if files is None:
+            raise BackendError(
+                f"artifact {path} ({md5}) is not in the DVC cache",
+                "fetch it first: `gitexp artifacts pull NAME`",
+            )
+        planned.append((path, files))
+    return planned
 
 
 def check_records(

@@ -136,6 +136,15 @@ def entries(git: pygit2.Repository, tree_id: pygit2.Oid) -> list[Entry]:
     return found
 
 
+def check(git: pygit2.Repository, tree_id: pygit2.Oid, experiment: str | None = None) -> None:
+    """Validate a whole tree before a caller hands it on to be written later (reproduce:
+    before the rerun's ref exists), naming the experiment in a refusal."""
+    try:
+        entries(git, tree_id)
+    except UnsafeTreeError as exc:
+        raise exc.naming(experiment) if experiment else exc from None
+
+
 def _children(
     git: pygit2.Repository, tree_id: pygit2.Oid, prefix: str
 ) -> Iterator[tuple[str, pygit2.Object]]:
