@@ -4,9 +4,12 @@ follow a symbolic link.
 `git fetch` does not check objects, so a tree from a remote may hold names git
 itself would never check out: ``..``, ``.git`` (in any case, with trailing dots
 or spaces, as NTFS ``git~1`` or with HFS-ignored characters), names with a
-slash, a backslash or a control character, duplicate names. `entries` checks
-the WHOLE tree with the rules of git's ``verify_path`` before the caller
-writes anything, so a refusal writes nothing. `SafeDir` then writes below one
+slash, a backslash or a control character, duplicate names (a symlink ``out``
+and a folder ``out/``: the only way a tree can put a symlink above another
+entry). `entries` checks the WHOLE tree with the rules of git's
+``verify_path`` (backslashes and control characters refused everywhere, as
+git does on Windows) before the caller writes anything, so a refusal writes
+nothing. `SafeDir` then writes below one
 root through directory file descriptors opened with O_NOFOLLOW: a symlink the
 same operation placed, or one already there, is never followed for a write.
 """
@@ -71,7 +74,7 @@ class LinkInTheWayError(UsageError):
 
 
 def unsafe_name(name: str) -> bool:
-    """True when git would refuse ``name`` as one component of a path."""
+    """True when ``name`` may not be one component of a path gitexp writes."""
     if name in ("", ".", "..") or "/" in name or "\\" in name or _CONTROL.search(name):
         return True
     return is_dot_git(name)

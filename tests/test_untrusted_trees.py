@@ -331,6 +331,9 @@ def test_invalid_ref_names_on_the_remote_are_ignored_with_a_warning(share: Share
         "name (hint: gitexp never makes such a name; ask whoever pushed it to remove it)"
     )
     assert git(b, "for-each-ref", "refs/experiments/_hidden") == ""
+    proc = run_gitexp("push", "origin", "--all", "--no-artifacts", cwd=b)
+    assert proc.returncode == 0, proc.stderr
+    assert [ln for ln in proc.stderr.splitlines() if "warning" in ln] == warnings
 
 
 def test_apply_never_writes_through_a_symlink_in_the_work_tree(share: Share) -> None:
