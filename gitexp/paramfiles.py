@@ -79,11 +79,59 @@ def parse_file(name: str, text: str) -> dict[str, Any]:
     return data
 
 
-def dump_file(name: str, data: Mapping[str, Any]) -> bytes:
+def dump_file(name: str, data: Mapping[str, Any], original: str | None = None) -> bytes:
+    """The params file with overrides applied, as the run will read it.
+
+    YAML is round-tripped through ruamel.yaml (what DVC uses for the same job)
+    so the experiment's copy keeps the user's comments, key order and quoting;
+    if the result would not read back as ``data`` with PyYAML (YAML 1.1 reads
+    some plain scalars differently), it is written plainly instead.
+    """
     if name.endswith(".json"):
         # default=str: a YAML-parsed -p value may be a date, which JSON cannot hold
         return (json.dumps(data, indent=2, default=str) + "\n").encode()
+    if original is not None:
+        kept = _round_trip(original, data)
+        if kept is not None:
+            return kept
     return yaml.safe_dump(dict(data), sort_keys=False, allow_unicode=True).encode()
+
+
+def _round_trip(original: str, data: Mapping[str, Any]) -> bytes | None:
+    import io
+
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError as RuamelError
+
+    rt = YAML()
+    rt.preserve_quotes = True
+    rt.width = 4096  # never fold a long value onto a second line
+    try:
+        doc = rt.load(original)
+        if not isinstance(doc, dict):
+            return None
+        _update_in_place(doc, data)
+        out = io.StringIO()
+        rt.dump(doc, out)
+    except (RuamelError, ValueError, TypeError):
+        return None
+    text = out.getvalue()
+    try:
+        same = yaml.safe_load(text) == dict(data)
+    except yaml.YAMLError:
+        same = False
+    return text.encode() if same else None
+
+
+def _update_in_place(doc: dict[str, Any], data: Mapping[str, Any]) -> None:
+    """Set ``doc`` to ``data`` key by key, so untouched keys keep their comments."""
+    for key in [k for k in doc if k not in data]:
+        del doc[key]
+    for key, value in data.items():
+        if isinstance(value, Mapping) and isinstance(doc.get(key), dict):
+            _update_in_place(doc[key], value)
+        elif key not in doc or doc[key] != value:
+            doc[key] = copy.deepcopy(value)
 
 
 def apply_overrides(

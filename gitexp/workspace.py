@@ -19,7 +19,7 @@ import pygit2
 
 from gitexp import paramfiles as P
 from gitexp.config import Config, command_argv
-from gitexp.errors import CommandNotFoundError, ConfigError, UsageError
+from gitexp.errors import CommandNotFoundError, ConfigError, UsageError, WorkspaceError
 from gitexp.repo import Repo
 from gitexp.snapshot import Manifest, materialize, read_blob, tree_with_files
 
@@ -38,6 +38,7 @@ class Params:
 def resolve_params(repo: Repo, tree: pygit2.Oid, config: Config, overrides: list[str]) -> Params:
     parsed = [P.parse_override(text) for text in overrides]
     files: dict[str, dict[str, Any]] = {}
+    texts: dict[str, str] = {}
     # a file named by `-p file.yaml:key=v` is a params file of this run too
     targeted = [ov.file for ov in parsed if ov.file and ov.file not in config.params_files]
     for name in [*config.params_files, *dict.fromkeys(targeted)]:
@@ -52,9 +53,9 @@ def resolve_params(repo: Repo, tree: pygit2.Oid, config: Config, overrides: list
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ConfigError(f"params file {name} is not UTF-8 text ({exc.reason})") from exc
-        files[name] = P.parse_file(name, text)
+        files[name], texts[name] = P.parse_file(name, text), text
     new = P.apply_overrides(files, parsed, config.params_files[0])
-    changed = {n: P.dump_file(n, d) for n, d in new.items() if d != files[n]}
+    changed = {n: P.dump_file(n, d, texts[n]) for n, d in new.items() if d != files[n]}
     return Params(new, P.merge(new), changed)
 
 
@@ -102,10 +103,17 @@ def check_links(repo: Repo, config: Config) -> dict[str, Path]:
 
 def make_run_dir(config: Config, name: str) -> Path:
     root = config.run_root or os.environ.get("GITEXP_RUN_ROOT") or None
-    if root:
-        Path(root).mkdir(parents=True, exist_ok=True)
     safe = name.replace("/", "--")
-    return Path(tempfile.mkdtemp(prefix=f"gitexp-{safe}-", dir=root))
+    try:
+        if root:
+            Path(root).mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f"gitexp-{safe}-", dir=root))
+    except OSError as exc:
+        where = root or tempfile.gettempdir()
+        raise WorkspaceError(
+            f"cannot create a run directory under {where}: {exc.strerror or exc}",
+            "fix `run_root` in gitexp.yaml or GITEXP_RUN_ROOT",
+        ) from exc
 
 
 def populate(repo: Repo, tree: pygit2.Oid, run_dir: Path, links: dict[str, Path]) -> Manifest:
