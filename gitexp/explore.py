@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from gitexp import index, store
+from gitexp.errors import StoreError
 from gitexp.record import observed_status
 from gitexp.repo import Repo
 
@@ -154,6 +155,11 @@ class ExperimentDetail:
 def detail(repo: Repo, spec: str) -> ExperimentDetail:
     """Everything about one experiment: its record, histories and environment."""
     summary = get_summaries(repo, [spec])[0]
+    if summary.status == index.BROKEN:
+        raise StoreError(
+            f"experiment {summary.name!r} is broken: commit {summary.commit[:12]} is missing",
+            "fetch it again, or remove it with `gitexp remove`",
+        )
     tree = _obj(repo, summary.commit).tree
     run = _json_blob(repo, tree, store.RUN_JSON)
     histories = [

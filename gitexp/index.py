@@ -103,9 +103,15 @@ def _read_chunk(root: str, commits: list[str]) -> list[tuple[str, Entry]]:
     return [(c, read_entry(repo, c)) for c in commits]
 
 
+BROKEN = "broken"  # the commit or its record is gone from the object store
+
+
 def read_entry(repo: Repo, commit: str) -> Entry:
     """What `show` needs of one experiment commit, read from git objects."""
-    obj: Any = repo.git[commit]
+    try:
+        obj: Any = repo.git[commit]
+    except (KeyError, ValueError):  # e.g. `git gc --prune=now` ran beside a run
+        return Entry("", BROKEN, None, None, json.dumps({"status": BROKEN}))
     meta = _meta_tree(repo, obj.tree)
     run = _json(repo, meta, "run.json")
     parents = obj.parent_ids
@@ -187,15 +193,14 @@ def _store(conn: sqlite3.Connection, fresh: dict[str, Entry], stale: int, live: 
     """Add new summaries; drop rows of unreferenced commits once they pile up."""
     import sqlite3
 
+    rows = [
+        (c, e.created, e.status, e.host, e.pid, e.text, e.lease)
+        for c, e in fresh.items()
+        if e.status != BROKEN  # its objects may arrive later (a fetch): never cache it
+    ]
     try:
         with conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO summary VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (c, e.created, e.status, e.host, e.pid, e.text, e.lease)
-                    for c, e in fresh.items()
-                ],
-            )
+            conn.executemany("INSERT OR REPLACE INTO summary VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             if stale > max(100, len(live) // 4):
                 _prune(conn, live)
     except sqlite3.Error as exc:

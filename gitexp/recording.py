@@ -15,23 +15,34 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from pathlib import Path
 from typing import Any
 
 import pygit2
 
-from gitexp import store
+from gitexp import artifacts, store
+from gitexp import metrics as M
+from gitexp.config import Config
+from gitexp.environment import EnvironmentProbe
 from gitexp.errors import StoreError
+from gitexp.executors import OutputSink
+from gitexp.lease import Heartbeat
+from gitexp.paramfiles import merge
 from gitexp.record import RunRecord, commit_message
 from gitexp.repo import Repo
-from gitexp.snapshot import META_DIR, tree_with_files
+from gitexp.snapshot import META_DIR, Manifest, tree_from_dir, tree_with_files
+from gitexp.store import METRICS_JSON
 
 log = logging.getLogger(__name__)
-WRITE_ATTEMPTS = 3
+WRITE_ATTEMPTS = 5
 OUTPUT_LOG = f"{META_DIR}/output.log"
 
 
@@ -55,6 +66,21 @@ class Partial:
         if self.errors:
             chosen = chosen.replace(extra={**chosen.extra, "record_errors": list(self.errors)})
         return chosen.to_json()
+
+
+@dataclass
+class RunState:
+    """A run whose ref exists: where it runs, its heartbeat (which knows the commit the
+    ref points at), the snapshot it runs (reachable from the reservation), and what
+    recording has gathered so far."""
+
+    run_dir: Path
+    heartbeat: Heartbeat
+    partial: Partial
+    tree: pygit2.Oid
+    baseline: pygit2.Oid
+    links: dict[str, Path]
+    manifest: Manifest = field(default_factory=dict)
 
 
 def guarded(partial: Partial, stage: str, step: Callable[[], Any], fallback: Any) -> Any:
@@ -93,41 +119,153 @@ def commit_record(
             if not missing:
                 return commit
             problem = f"objects vanished while recording ({', '.join(missing[:3])})"
-        except pygit2.GitError as exc:
+        except (*store.TRANSIENT, StoreError) as exc:  # StoreError: the ref was busy
             problem = " ".join(str(exc).split())
         log.debug("recording %s, attempt %d: %s", name, attempt + 1, problem)
-    raise StoreError(
-        f"could not record experiment {name!r}: {problem}",
-        "is `git gc --prune=now` running beside it? plain `git gc` is safe (docs/sharing.md)",
-    )
+        time.sleep(store.backoff(attempt))
+    raise StoreError(f"could not record experiment {name!r}: {problem}", store.GC_HINT)
 
 
-def record_crash(
-    repo: Repo,
-    name: str,
-    expected: pygit2.Oid,
-    tree: pygit2.Oid,
-    baseline: pygit2.Oid,
-    partial: Partial,
-    status: str,
-    error: str,
-) -> None:
+def record_crash(repo: Repo, run: RunState, status: str, error: str) -> None:
     """The run was cut short: commit what is known (the run's own files are lost,
     its .gitexp/ files kept) so the ref never stays `running`."""
+    partial = run.partial
     record = partial.record.replace(
-        name=name, status=status, ended=_now(), extra={**partial.record.extra, "error": error}
+        status=status, ended=_now(), extra={**partial.record.extra, "error": error}
     )
     files = {**partial.files, store.RUN_JSON: partial.run_json(record)}
 
     def build(fresh: bool) -> tuple[pygit2.Oid, str]:
         metrics = _metrics(files.get(store.METRICS_JSON))
-        return tree_with_files(repo, tree, files), commit_message(record, metrics)
+        return tree_with_files(repo, run.tree, files), commit_message(record, metrics)
 
     with _ignoring_interrupts():
         try:
-            commit_record(repo, name, expected, baseline, tree, build)
+            expected = run.heartbeat.stop()
+            commit_record(repo, record.name, expected, run.baseline, run.tree, build)
         except Exception:  # the ref moved already, or the repository is gone
-            log.debug("could not record the crash of %s", name, exc_info=True)
+            log.debug("could not record the crash of %s", record.name, exc_info=True)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The final commit and what it holds, for the run's result."""
+
+    commit: pygit2.Oid
+    record: RunRecord
+    metrics: dict[str, Any]
+    warnings: list[str]
+
+
+def record_run(
+    repo: Repo,
+    config: Config,
+    run: RunState,
+    exec_info: dict[str, Any],
+    sink: OutputSink,
+    probe: EnvironmentProbe,
+) -> Recorded:
+    """Collect metrics, store artifacts, commit the run dir and move the ref."""
+    partial, run_dir, record, manifest = run.partial, run.run_dir, run.partial.record, run.manifest
+    partial.files[OUTPUT_LOG] = sink.log_bytes()
+    output = partial.files[OUTPUT_LOG].decode("utf-8", "replace")
+    succeeded = record.status == "succeeded"
+    collected, warnings = guarded(
+        partial,
+        "reading metrics",
+        lambda: M.collect(run_dir, config.metrics_files, output, config.output_patterns, succeeded),
+        (M.Collected(), []),
+    )
+    partial.files.update(_metric_files(collected))
+    env_files = _env_files(exec_info)
+    record = guarded(
+        partial,
+        "reading logged params",
+        lambda: _finish(record, run_dir, exec_info),
+        record.replace(ended=_now(), extra={**record.extra, **exec_info}),
+    )
+    keep = _keeper(repo, config, manifest, run.links)
+    stored = guarded(
+        partial,
+        "storing artifacts",
+        lambda: artifacts.store_outputs(repo.root, config, run_dir, record.cwd, manifest, keep),
+        artifacts.Stored(),
+    )
+    record = stored.apply(record)
+    partial.record = record
+    partial.files.update({**probe.files(), **env_files})
+    warnings = [*warnings, *stored.warnings, *_no_metrics_hint(record, collected, config)]
+
+    def build(fresh: bool) -> tuple[pygit2.Oid, str]:
+        files = {**partial.files, **stored.pointers}
+        known = {} if fresh else manifest
+        tree = tree_from_dir(repo, run_dir, known, stored.keep(keep), files)
+        tree = store.with_meta_file(repo, tree, "run.json", partial.run_json(record))
+        return tree, commit_message(record, collected.nested())
+
+    reserved = run.heartbeat.stop()
+    commit = commit_record(repo, record.name, reserved, run.baseline, run.tree, build)
+    return Recorded(commit, record, collected.nested(), warnings)
+
+
+def _metric_files(collected: M.Collected) -> dict[str, bytes]:
+    import json
+
+    files = {METRICS_JSON: (json.dumps(collected.nested(), indent=2) + "\n").encode()}
+    files.update(M.history_files(collected.history))
+    return files
+
+
+def _no_metrics_hint(record: RunRecord, collected: M.Collected, config: Config) -> list[str]:
+    """A succeeded run that recorded no metric says, once, how to capture them."""
+    if record.status != "succeeded" or collected.final:
+        return []
+    sources = [
+        "call gitexp.log_metric() in the script",
+        "list the files it writes under `metrics:` in gitexp.yaml",
+    ]
+    if not config.output_patterns:
+        sources.append("set `metrics_from_output: true` to read printed `name: value` lines")
+    return ["no metrics were recorded; to capture them, " + ", or ".join(sources)]
+
+
+def _env_files(exec_info: dict[str, Any]) -> dict[str, bytes]:
+    """Files an executor hands back for .gitexp/env/: docker gives the Dockerfile it
+    built and the image's package list (which replaces the host's)."""
+    files = {"dockerfile": "Dockerfile", "requirements": "requirements.txt"}
+    texts = {name: exec_info.pop(key, None) for key, name in files.items()}
+    return {f"{META_DIR}/env/{name}": str(text).encode() for name, text in texts.items() if text}
+
+
+def _finish(record: RunRecord, run_dir: Path, exec_info: dict[str, Any]) -> RunRecord:
+    logged = M.read_logged_params(run_dir)
+    params = merge({"run": record.params, "logged": logged}) if logged else record.params
+    extra = {**record.extra, **exec_info}
+    if logged:
+        extra["logged_params"] = logged
+    return record.replace(ended=_now(), params=params, extra=extra)
+
+
+def _keeper(
+    repo: Repo, config: Config, manifest: dict[str, Any], links: dict[str, Path]
+) -> Callable[[str], bool]:
+    """Which run-dir files the commit keeps: snapshot files, outputs, metrics files
+    (even when .gitignore excludes them) and new files that are not ignored."""
+    link_paths = tuple(links)
+    metrics_files = {os.path.normpath(f) for f in config.metrics_files}
+
+    def keep(rel: str) -> bool:
+        if rel == META_DIR or rel.startswith(META_DIR + "/"):
+            return False
+        if any(rel == p or rel.startswith(p + "/") for p in link_paths):
+            return False
+        if rel in manifest or rel in metrics_files:
+            return True
+        if any(fnmatch(rel, pat) for pat in config.outputs):
+            return True
+        return not repo.git.path_is_ignored(rel)
+
+    return keep
 
 
 def _metrics(data: bytes | None) -> dict[str, Any]:

@@ -19,34 +19,36 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from fnmatch import fnmatch
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pygit2
 
-from gitexp import artifacts, names, store
-from gitexp import metrics as M
+from gitexp import names, store
 from gitexp.config import Config
 from gitexp.environment import EnvironmentProbe, describe
 from gitexp.errors import ExperimentNameError, GitexpError, StoreError, WorkspaceError
 from gitexp.executors import Executor, Job, OutputSink, get_executor
 from gitexp.lease import Heartbeat, lease_until
-from gitexp.paramfiles import merge
 from gitexp.record import RunRecord, commit_message
-from gitexp.recording import OUTPUT_LOG, Partial, commit_record, finishing, guarded, record_crash
+from gitexp.recording import (
+    WRITE_ATTEMPTS,
+    Partial,
+    RunState,
+    finishing,
+    record_crash,
+    record_run,
+)
 from gitexp.repo import Repo
 from gitexp.snapshot import (
     META_DIR,
     Manifest,
     snapshot_workdir,
-    tree_from_dir,
-    tree_with_files,
     without_meta,
 )
-from gitexp.store import METRICS_JSON
 from gitexp.workspace import (
     Params,
     apply_params,
@@ -116,12 +118,13 @@ def run_experiment(
     run_dir = make_run_dir(config, request.name or "run")
     try:
         name, reserved = reserve(repo, prepared, auto=request.name is None)
+        prepared, reserved = _intact(repo, config, request, executor, prepared, name, reserved)
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)
         raise
     record = prepared.record.replace(name=name)
     beat = Heartbeat(repo, record, prepared.tree, prepared.baseline, reserved).start()
-    run = _Reserved(record, run_dir, beat, Partial(record))
+    run = RunState(run_dir, beat, Partial(record), prepared.tree, prepared.baseline, prepared.links)
     try:
         result, error = _run_reserved(repo, config, request, executor, listeners, prepared, run)
     except BaseException as exc:
@@ -136,17 +139,6 @@ def run_experiment(
     return result
 
 
-@dataclass(frozen=True)
-class _Reserved:
-    """A run whose ref exists: its starting record, run dir, heartbeat (which knows
-    the commit the ref points at) and what recording has gathered so far."""
-
-    record: RunRecord
-    run_dir: Path
-    heartbeat: Heartbeat
-    partial: Partial
-
-
 def _run_reserved(
     repo: Repo,
     config: Config,
@@ -154,16 +146,26 @@ def _run_reserved(
     executor: Executor,
     listeners: list[Callable[[str, str], None]] | None,
     prepared: Prepared,
-    run: _Reserved,
+    run: RunState,
 ) -> tuple[RunResult, Exception | None]:
     probe = EnvironmentProbe(repo.state_dir / "env-freeze.json")
-    manifest = _populate(repo, prepared, run.run_dir)
-    job = _job(run.record, prepared, run.run_dir)
+    run.manifest = _populate(repo, prepared, run.run_dir)
+    job = _job(run.partial.record, prepared, run.run_dir)
     sink = OutputSink(config.log_max_bytes, echo=request.echo, listeners=listeners)
-    record, exec_info, error = _execute_recorded(executor, job, sink, run.record)
+    record, exec_info, error = _execute_recorded(executor, job, sink, run.partial.record)
     run.partial.record = record
     with finishing(record.name):
-        result = _record(repo, config, prepared, run, record, exec_info, sink, manifest, probe)
+        done = record_run(repo, config, run, exec_info, sink, probe)
+    final = done.record
+    result = RunResult(
+        final.name,
+        str(done.commit),
+        final.status,
+        final.exit_code,
+        done.metrics,
+        final,
+        done.warnings,
+    )
     return result, error
 
 
@@ -180,111 +182,21 @@ def _populate(repo: Repo, prepared: Prepared, run_dir: Path) -> Manifest:
     return manifest
 
 
-def _record(
-    repo: Repo,
-    config: Config,
-    prepared: Prepared,
-    run: _Reserved,
-    record: RunRecord,
-    exec_info: dict[str, Any],
-    sink: OutputSink,
-    manifest: Manifest,
-    probe: EnvironmentProbe,
-) -> RunResult:
-    """Collect metrics, store artifacts, commit the run dir and move the ref."""
-    partial, run_dir = run.partial, run.run_dir
-    partial.files[OUTPUT_LOG] = sink.log_bytes()
-    output = partial.files[OUTPUT_LOG].decode("utf-8", "replace")
-    succeeded = record.status == "succeeded"
-    collected, warnings = guarded(
-        partial,
-        "reading metrics",
-        lambda: M.collect(run_dir, config.metrics_files, output, config.output_patterns, succeeded),
-        (M.Collected(), []),
-    )
-    partial.files.update(_metric_files(collected))
-    env_files = _env_files(exec_info)
-    record = guarded(
-        partial,
-        "reading logged params",
-        lambda: _finish(record, run_dir, exec_info),
-        record.replace(ended=_now(), extra={**record.extra, **exec_info}),
-    )
-    keep = _keeper(repo, config, manifest, prepared.links)
-    stored = guarded(
-        partial,
-        "storing artifacts",
-        lambda: artifacts.store_outputs(repo.root, config, run_dir, record.cwd, manifest, keep),
-        artifacts.Stored(),
-    )
-    record = stored.apply(record)
-    partial.record = record
-    partial.files.update({**probe.files(), **env_files})
-    warnings = [*warnings, *stored.warnings, *_no_metrics_hint(record, collected, config)]
-
-    def build(fresh: bool) -> tuple[pygit2.Oid, str]:
-        files = {**partial.files, **stored.pointers}
-        known = {} if fresh else manifest
-        try:
-            tree = tree_from_dir(repo, run_dir, known, stored.keep(keep), files)
-        except OSError as exc:  # the run dir cannot be read back: keep the record at least
-            partial.note("committing the run directory", exc)
-            tree = tree_with_files(repo, prepared.tree, files)
-        tree = store.with_meta_file(repo, tree, "run.json", partial.run_json(record))
-        return tree, commit_message(record, collected.nested())
-
-    reserved = run.heartbeat.stop()
-    commit = commit_record(repo, record.name, reserved, prepared.baseline, prepared.tree, build)
-    metrics = collected.nested()
-    return RunResult(
-        record.name, str(commit), record.status, record.exit_code, metrics, record, warnings
-    )
-
-
-def _metric_files(collected: M.Collected) -> dict[str, bytes]:
-    import json
-
-    files = {METRICS_JSON: (json.dumps(collected.nested(), indent=2) + "\n").encode()}
-    files.update(M.history_files(collected.history))
-    return files
-
-
-def _no_metrics_hint(record: RunRecord, collected: M.Collected, config: Config) -> list[str]:
-    """A succeeded run that recorded no metric says, once, how to capture them."""
-    if record.status != "succeeded" or collected.final:
-        return []
-    sources = [
-        "call gitexp.log_metric() in the script",
-        "list the files it writes under `metrics:` in gitexp.yaml",
-    ]
-    if not config.output_patterns:
-        sources.append("set `metrics_from_output: true` to read printed `name: value` lines")
-    return ["no metrics were recorded; to capture them, " + ", or ".join(sources)]
-
-
-def _record_crash(repo: Repo, prepared: Prepared, run: _Reserved, exc: BaseException) -> None:
+def _record_crash(repo: Repo, prepared: Prepared, run: RunState, exc: BaseException) -> None:
     """gitexp itself failed (or was interrupted) mid-run: never leave the ref `running`."""
     interrupted = isinstance(exc, KeyboardInterrupt)
     error = "interrupted by Ctrl-C" if interrupted else f"{type(exc).__name__}: {exc}"
     if isinstance(exc, GitexpError):
         error = str(exc)
     status = "interrupted" if interrupted else "failed"
-    reserved = run.heartbeat.stop()
-    record_crash(
-        repo,
-        run.record.name,
-        reserved,
-        prepared.tree,
-        prepared.baseline,
-        run.partial,
-        status,
-        error,
-    )
+    record_crash(repo, run, status, error)
 
 
-def prepare(repo: Repo, config: Config, request: RunRequest, executor: Executor) -> Prepared:
+def prepare(
+    repo: Repo, config: Config, request: RunRequest, executor: Executor, check_name: bool = True
+) -> Prepared:
     """Everything that can fail because of user input, before any write."""
-    if request.name is not None:
+    if request.name is not None and check_name:
         names.validate(request.name)
         store.check_free(repo, request.name)
     baseline = repo.git[request.baseline].id if request.baseline else repo.head_commit().id
@@ -293,11 +205,11 @@ def prepare(repo: Repo, config: Config, request: RunRequest, executor: Executor)
     base_tree = (
         without_meta(repo, repo.git[request.tree].peel(pygit2.Tree).id)
         if request.tree
-        else snapshot_workdir(repo, exclude=links)
+        else store.retry(lambda: snapshot_workdir(repo, exclude=links), "cannot snapshot")
     )
     params = resolve_params(repo, base_tree, config, list(request.overrides))
     argv, via_shell = resolve_command(request.command, config, params.merged)
-    tree = apply_params(repo, base_tree, params)
+    tree = store.retry(lambda: apply_params(repo, base_tree, params), "cannot apply params")
     if executor.checks_host_path and not via_shell:
         check_command(repo, tree, argv, cwd)
     seed = _seed(request.seed, config)
@@ -329,16 +241,59 @@ def reserve(repo: Repo, prepared: Prepared, auto: bool) -> tuple[str, pygit2.Oid
     """Create the ref on a `running` commit; auto names retry on collision."""
     for _ in range(NAME_ATTEMPTS if auto else 1):
         name = names.generate() if auto else prepared.record.name
-        record = prepared.record.replace(
-            name=name, extra={**prepared.record.extra, "lease_until": lease_until()}
-        )
-        tree = store.with_meta_file(repo, prepared.tree, "run.json", record.to_json())
-        commit = store.write_commit(repo, tree, prepared.baseline, commit_message(record, {}))
+        commit = store.retry(partial(_reservation, repo, prepared, name), "cannot reserve")
         if store.reserve(repo, name, commit):
             return name, commit
     if auto:
         raise StoreError(f"could not find a free experiment name in {NAME_ATTEMPTS} tries")
     raise ExperimentNameError(f"experiment name {prepared.record.name!r} is taken")
+
+
+def _reservation(repo: Repo, prepared: Prepared, name: str) -> pygit2.Oid:
+    """The `running` commit: the snapshot plus a run.json with a fresh lease."""
+    record = prepared.record.replace(
+        name=name, extra={**prepared.record.extra, "lease_until": lease_until()}
+    )
+    tree = store.with_meta_file(repo, prepared.tree, "run.json", record.to_json())
+    return store.write_commit(repo, tree, prepared.baseline, commit_message(record, {}))
+
+
+def _intact(
+    repo: Repo,
+    config: Config,
+    request: RunRequest,
+    executor: Executor,
+    prepared: Prepared,
+    name: str,
+    reserved: pygit2.Oid,
+) -> tuple[Prepared, pygit2.Oid]:
+    """Check that the reservation's objects exist: a `git gc --prune=now` beside us can
+    delete the snapshot's new blobs before the ref reaches them. Snapshot again if so."""
+    known = repo.git[prepared.baseline].peel(pygit2.Commit).tree_id
+    try:
+        for _ in range(WRITE_ATTEMPTS):
+            if not store.missing_objects(repo, reserved, known):
+                return prepared, reserved
+            request = replace(request, name=name)
+            prepared = prepare(repo, config, request, executor, check_name=False)
+            commit = store.retry(partial(_reservation, repo, prepared, name), "cannot reserve")
+            store.retry(partial(store.finalize, repo, name, reserved, commit), "cannot reserve")
+            reserved = commit
+    except BaseException:
+        _unreserve(repo, name, reserved)
+        raise
+    _unreserve(repo, name, reserved)
+    raise StoreError(
+        f"could not reserve experiment {name!r}: git objects vanished while snapshotting",
+        store.GC_HINT,
+    )
+
+
+def _unreserve(repo: Repo, name: str, reserved: pygit2.Oid) -> None:
+    try:
+        store.remove_refs(repo, {name: str(reserved)})
+    except Exception:  # it moved or went: nothing of ours to remove
+        log.debug("could not remove the reservation of %s", name, exc_info=True)
 
 
 def _job(record: RunRecord, prepared: Prepared, run_dir: Path) -> Job:
@@ -405,45 +360,6 @@ def _forward_signals(executor: Executor, flag: threading.Event) -> Iterator[None
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
-
-
-def _env_files(exec_info: dict[str, Any]) -> dict[str, bytes]:
-    """Files an executor hands back for .gitexp/env/: docker gives the Dockerfile it
-    built and the image's package list (which replaces the host's)."""
-    files = {"dockerfile": "Dockerfile", "requirements": "requirements.txt"}
-    texts = {name: exec_info.pop(key, None) for key, name in files.items()}
-    return {f"{META_DIR}/env/{name}": str(text).encode() for name, text in texts.items() if text}
-
-
-def _finish(record: RunRecord, run_dir: Path, exec_info: dict[str, Any]) -> RunRecord:
-    logged = M.read_logged_params(run_dir)
-    params = merge({"run": record.params, "logged": logged}) if logged else record.params
-    extra = {**record.extra, **exec_info}
-    if logged:
-        extra["logged_params"] = logged
-    return record.replace(ended=_now(), params=params, extra=extra)
-
-
-def _keeper(
-    repo: Repo, config: Config, manifest: dict[str, Any], links: dict[str, Path]
-) -> Callable[[str], bool]:
-    """Which run-dir files the commit keeps: snapshot files, outputs, metrics files
-    (even when .gitignore excludes them) and new files that are not ignored."""
-    link_paths = tuple(links)
-    metrics_files = {os.path.normpath(f) for f in config.metrics_files}
-
-    def keep(rel: str) -> bool:
-        if rel == META_DIR or rel.startswith(META_DIR + "/"):
-            return False
-        if any(rel == p or rel.startswith(p + "/") for p in link_paths):
-            return False
-        if rel in manifest or rel in metrics_files:
-            return True
-        if any(fnmatch(rel, pat) for pat in config.outputs):
-            return True
-        return not repo.git.path_is_ignored(rel)
-
-    return keep
 
 
 def _write_params_json(run_dir: Path, params: dict[str, Any]) -> None:

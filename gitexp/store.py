@@ -9,9 +9,10 @@ killed process leaves each ref either valid or absent.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pygit2
 
@@ -20,8 +21,14 @@ from gitexp.repo import Repo
 from gitexp.snapshot import META_DIR, read_blob
 
 REF_PREFIX = "refs/experiments/"
+# what `git gc` beside a run causes: ref lock files held by pack-refs, and objects
+# written moments ago pruned before a ref reached them (pygit2 raises all three)
+TRANSIENT = (pygit2.GitError, OSError, KeyError)
+GC_HINT = "is `git gc --prune=now` running beside it? plain `git gc` is safe (docs/sharing.md)"
+ATTEMPTS = 5
 RUN_JSON = f"{META_DIR}/run.json"
 METRICS_JSON = f"{META_DIR}/metrics.json"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,21 @@ class StoredExperiment:
     @property
     def ref(self) -> str:
         return REF_PREFIX + self.name
+
+
+def backoff(attempt: int) -> float:
+    return 0.05 * (attempt + 1)
+
+
+def retry(step: Callable[[], T], what: str) -> T:
+    """``step()``, retried while git is busy beside us; then one line, not a traceback."""
+    for attempt in range(ATTEMPTS):
+        try:
+            return step()
+        except TRANSIENT as exc:
+            problem = exc
+            time.sleep(backoff(attempt))
+    raise StoreError(f"{what}: {' '.join(str(problem).split())}", GC_HINT) from problem
 
 
 def ref_name(name: str) -> str:
@@ -128,29 +150,32 @@ def write_commit(repo: Repo, tree: pygit2.Oid, parent: pygit2.Oid, message: str)
 
 def reserve(repo: Repo, name: str, commit: pygit2.Oid) -> bool:
     """Create the ref; False when another process holds the name already."""
-    try:
-        repo.git.references.create(ref_name(name), commit, force=False)
-    except (pygit2.AlreadyExistsError, ValueError):
-        return False
-    except pygit2.GitError as exc:
-        if "exists" in str(exc) or "lock" in str(exc):
+    for attempt in range(ATTEMPTS):
+        try:
+            repo.git.references.create(ref_name(name), commit, force=False)
+            return True
+        except (pygit2.AlreadyExistsError, ValueError):
             return False
-        raise StoreError(f"cannot create {ref_name(name)}: {exc}") from exc
-    return True
+        except (pygit2.GitError, OSError) as exc:
+            if "exists" in str(exc) or exists(repo, name):
+                return False
+            problem = exc  # a lock held by another run or by `git gc`: look again
+            time.sleep(backoff(attempt))
+    raise StoreError(f"cannot create {ref_name(name)}: {problem}", GC_HINT) from problem
 
 
 def finalize(repo: Repo, name: str, expected: pygit2.Oid, new: pygit2.Oid) -> None:
-    """Move the ref from the reservation to the final commit, compare-and-swap."""
+    """Move the ref from the reservation to the final commit, compare-and-swap.
+
+    A lock held by `git gc` raises a ``TRANSIENT`` error; ``retry`` or the
+    recorder's own loop tries again."""
     try:
         ref = repo.git.references[ref_name(name)]
     except KeyError as exc:
         raise StoreError(f"{ref_name(name)} vanished while the run was going on") from exc
     if ref.target != expected:
         raise StoreError(f"{ref_name(name)} was moved by someone else; final commit {new}")
-    try:
-        ref.set_target(new, f"gitexp: finish {name}")
-    except pygit2.GitError as exc:
-        raise StoreError(f"cannot update {ref_name(name)}: {exc}; final commit {new}") from exc
+    ref.set_target(new, f"gitexp: finish {name}")  # a held lock raises: callers retry
 
 
 def iter_refs(repo: Repo) -> Iterator[tuple[str, pygit2.Oid]]:

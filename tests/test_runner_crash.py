@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import git
+from conftest import git, run_gitexp
 
 from gitexp.config import load_config
 from gitexp.executors.base import ExecResult, Executor, Job, OutputSink
@@ -78,9 +78,10 @@ def test_fsck_check_catches_a_corrupt_repository(git_repo: Path) -> None:
 
 def test_unusable_run_root_leaves_no_ref(git_repo: Path) -> None:
     (git_repo / "gitexp.yaml").write_text("run_root: /dev/null/not-a-dir\n")
-    repo = open_repo(git_repo)
-    with pytest.raises(OSError):
-        run_experiment(
-            repo, load_config(git_repo), RunRequest(command=["python", "train.py"], echo=False)
-        )
+    proc = run_gitexp("run", "--", "python", "train.py")
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "gitexp: error: cannot create a run directory under /dev/null/not-a-dir: "
+        "Not a directory (hint: fix `run_root` in gitexp.yaml or GITEXP_RUN_ROOT)"
+    )
     assert git(git_repo, "for-each-ref", "refs/experiments/") == ""
