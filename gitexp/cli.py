@@ -68,11 +68,18 @@ def main(argv: list[str] | None = None) -> int:
     _register(args)
     command = typer.main.get_command(app)
     try:
-        result = command.main(args=args, prog_name="gitexp", standalone_mode=False)
+        # not command.main(): typer's main turns Ctrl-C into a silent exit code
+        with command.make_context("gitexp", list(args)) as ctx:
+            result = command.invoke(ctx)
     except GitexpError as exc:
         return _fail(f"error: {exc}", exc.exit_code)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
+    except click.exceptions.NoArgsIsHelpError as exc:  # bare `gitexp`: the help, exit 2
+        text = exc.format_message()  # typer's rich help prints itself and leaves this empty
+        if text:
+            print(text, file=sys.stderr)
+        return EXIT_USAGE
     except click.UsageError as exc:
         return _fail(f"error: {exc.format_message()}", EXIT_USAGE)
     except click.ClickException as exc:
