@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitexp import artifacts, store
+from gitexp import artifacts, store, treewalk
 from gitexp.config import CONFIG_FILE, Config, load_config
 from gitexp.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_METRICS_DIFFER, UsageError
 from gitexp.paramfiles import flatten
@@ -109,6 +109,7 @@ def reproduce(
         raise UsageError("tolerances must be >= 0")
     original, commit = store.resolve(repo, spec)
     exp = store.load(repo, original, commit)
+    treewalk.check(repo.git, _tree(repo, exp.commit), original)  # before the rerun's ref
     _check_recorded(exp, metrics, allow_empty)
     recorded, local = _config_of(repo, exp.commit), load_config(repo.root)
     trusted = require_consent(repo, original, recorded, local, trust)

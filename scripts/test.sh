@@ -4,8 +4,9 @@
 # Installs gitexp with every extra, starts a Docker engine and builds the local
 # base image when run as root (scripts/docker-up.sh), then runs ruff, mypy and
 # the whole pytest suite, slow tests included. Extra arguments go to pytest.
-# GITEXP_REQUIRE_DOCKER=1 / GITEXP_REQUIRE_DVC=1 turn a missing backend into a
-# failure instead of a skip (.ci/run sets them).
+# GITEXP_REQUIRE_DOCKER=1 / GITEXP_REQUIRE_DVC=1 / GITEXP_REQUIRE_MOUNT=1 (a tmpfs for the
+# full-disk tests, root only) turn a missing backend into a failure instead of a skip
+# (.ci/run sets them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -223,7 +223,9 @@ def test_a_step_that_is_not_a_number_raises_in_the_script(git_repo: Path) -> Non
     write_files(
         git_repo,
         {
-            "t.py": "import gitexp\ngitexp.log_metric('loss', 0.5)\ngitexp.log_metric('loss', 1, 'x')\n"
+            "t.py": "import gitexp\n"
+            "gitexp.log_metric('loss', 0.5)\n"
+            "gitexp.log_metric('loss', 1, 'x')\n"
         },
     )
     proc = run_gitexp("run", "-n", "bad-step", "--", "python", "t.py")
