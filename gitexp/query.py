@@ -19,7 +19,8 @@ from gitexp.errors import UsageError
 
 Row = dict[str, Any]
 OPS = ("<=", ">=", "!=", "==", "=", "<", ">", "~")
-_FILTER = re.compile(r"^\s*(?P<key>[^<>=!~\s]+)\s*(?P<op><=|>=|!=|==|=|<|>|~)\s*(?P<value>.*?)\s*$")
+# a key may hold spaces (`Mean squared error<3000`), or be quoted
+_FILTER = re.compile(r"^\s*(?P<key>[^<>=!~]+?)\s*(?P<op><=|>=|!=|==|=|<|>|~)\s*(?P<value>.*?)\s*$")
 _PREFIXES = ("", "metrics.", "params.")
 
 
@@ -60,13 +61,45 @@ def parse_filter(text: str) -> Filter:
 
 
 def resolve_key(key: str, columns: Iterable[str]) -> str:
-    """The full column a key names; unknown keys get a did-you-mean error."""
+    """The full column a key names; unknown keys get a did-you-mean error.
+
+    A name with spaces can be written as printed (``Mean squared error``),
+    quoted, or as its alias: lower case, every run of other characters an
+    underscore (``mean_squared_error``).
+    """
     known = set(columns)
+    key = key.strip().strip("\"'")
     for prefix in _PREFIXES:
         if prefix + key in known:
             return prefix + key
+    aliased = _by_alias(key, known)
+    if aliased is not None:
+        return aliased
     hint = suggest.hint(key, _short_names(known)) or "see the columns with `gitexp show`"
     raise UsageError(f"unknown column {key!r}", hint)
+
+
+def _needs_alias(column: str) -> bool:
+    return re.search(r"[^\w./-]", column) is not None
+
+
+def alias(name: str) -> str:
+    """``Mean squared error`` → ``mean_squared_error``: a name the shell leaves alone."""
+    return re.sub(r"[^0-9a-z.]+", "_", name.lower()).strip("_")
+
+
+def _by_alias(key: str, known: set[str]) -> str | None:
+    """Only names that need one have an alias: ``c`` does not silently mean ``C``."""
+    wanted = alias(key)
+    for prefix in _PREFIXES:
+        hits = sorted(
+            c
+            for c in known
+            if c.startswith(prefix) and _needs_alias(c) and alias(c[len(prefix) :]) == wanted
+        )
+        if len(hits) == 1:
+            return hits[0]
+    return None
 
 
 def _short_names(columns: Iterable[str]) -> set[str]:
@@ -135,6 +168,9 @@ def select_columns(columns: Sequence[str], prefix: str, wanted: str | None) -> l
     for pick in picks:
         full = prefix + pick
         hits = [c for c in mine if c == full or c.startswith(full + ".") or fnmatchcase(c, full)]
+        hits = hits or [
+            c for c in mine if _needs_alias(c) and alias(c[len(prefix) :]) == alias(pick)
+        ]
         if not hits:
             raise UsageError(
                 f"unknown {prefix.rstrip('.')[:-1]} {pick!r}", _did_you_mean(pick, mine, prefix)
