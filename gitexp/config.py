@@ -221,7 +221,8 @@ def write_default_config(root: Path, command: str | None, metrics: list[str] | N
     found = [name for name in DEFAULT_PARAMS if (root / name).is_file()]
     params = "[" + ", ".join(found) + "]"
     files = "[" + ", ".join(_yaml_scalar(m) for m in metrics or []) + "]"
-    path.write_text(
+    _write_atomically(
+        path,
         f"""# gitexp configuration (docs/configuration.md)
 command: {cmd}          # {cmd_note}
 params: {params}   # params files (YAML or JSON); -p key=value edits them per run
@@ -231,9 +232,24 @@ seed: random            # or an integer: the seed every run gets unless --seed i
 link: []                # ignored data paths made available to runs, e.g. [data/]
 outputs: []             # output files always recorded with the experiment
 """,
-        encoding="utf-8",
     )
     return path
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """All or nothing: a full disk must not leave a truncated gitexp.yaml behind."""
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o644)  # as an editor would create it, not mkstemp's 0600
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def _yaml_scalar(text: str) -> str:
