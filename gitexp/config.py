@@ -7,7 +7,6 @@ when something reads it.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import shlex
@@ -17,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from gitexp import suggest
 from gitexp.errors import ConfigError
 
 CONFIG_FILE = "gitexp.yaml"
@@ -139,8 +139,7 @@ def _path(raw: dict[str, Any], key: str) -> str | None:
 def _check_keys(raw: dict[str, Any]) -> None:
     for key in raw:
         if key not in KNOWN_KEYS:
-            close = difflib.get_close_matches(str(key), sorted(KNOWN_KEYS), n=1)
-            hint = f"did you mean `{close[0]}`?" if close else None
+            hint = suggest.hint(str(key), KNOWN_KEYS, "did you mean `{}`?")
             raise ConfigError(f"{CONFIG_FILE}: unknown key `{key}`", hint)
 
 
@@ -303,8 +302,7 @@ def docker_settings(config: Config, environ: dict[str, str] | None = None) -> Do
     raw = config.section("docker")
     for key in raw:
         if key not in DOCKER_KEYS:
-            close = difflib.get_close_matches(str(key), sorted(DOCKER_KEYS), n=1)
-            hint = f"did you mean `docker.{close[0]}`?" if close else None
+            hint = suggest.hint(str(key), DOCKER_KEYS, "did you mean `docker.{}`?")
             raise ConfigError(f"{CONFIG_FILE}: unknown key `docker.{key}`", hint)
     env = os.environ if environ is None else environ
     default_base = f"python:{sys.version_info.major}.{sys.version_info.minor}-slim"

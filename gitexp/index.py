@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gitexp.repo import Repo
+from gitexp.repo import MISSING_OBJECT, Repo
 
 if TYPE_CHECKING:
     import sqlite3
@@ -109,9 +109,13 @@ BROKEN = "broken"  # the commit or its record is gone from the object store
 def read_entry(repo: Repo, commit: str) -> Entry:
     """What `show` needs of one experiment commit, read from git objects."""
     try:
-        obj: Any = repo.git[commit]
-    except (KeyError, ValueError):  # e.g. `git gc --prune=now` ran beside a run
+        return _read_entry(repo, commit)
+    except MISSING_OBJECT:  # e.g. `git gc --prune=now` ran beside a run
         return Entry("", BROKEN, None, None, json.dumps({"status": BROKEN}))
+
+
+def _read_entry(repo: Repo, commit: str) -> Entry:
+    obj: Any = repo.git[commit]
     meta = _meta_tree(repo, obj.tree)
     run = _json(repo, meta, "run.json")
     parents = obj.parent_ids
@@ -137,20 +141,20 @@ def read_entry(repo: Repo, commit: str) -> Entry:
 
 
 def _meta_tree(repo: Repo, tree: Any) -> Any:
-    """The .gitexp/ subtree, looked up once (each path lookup would reload it)."""
-    try:
-        return repo.git[tree[META_DIR].id]
-    except KeyError:
+    """The .gitexp/ subtree, looked up once (each path lookup would reload it).
+    Absent: None; present but missing from the object store: raises (broken)."""
+    if META_DIR not in tree:
         return None
+    return repo.git[tree[META_DIR].id]
 
 
 def _json(repo: Repo, tree: Any, path: str) -> dict[str, Any]:
-    if tree is None:
+    if tree is None or path not in tree:
         return {}
+    blob: Any = repo.git[tree[path].id]
     try:
-        blob: Any = repo.git[tree[path].id]
         value = json.loads(blob.data)
-    except (KeyError, ValueError, AttributeError):
+    except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
 

@@ -14,6 +14,9 @@ import pygit2
 
 from gitexp.errors import NoCommitsError, NotARepositoryError, UsageError
 
+# what reading an object that is not (or no longer) in the object store raises
+MISSING_OBJECT = (KeyError, ValueError, pygit2.GitError)
+
 
 @dataclass(frozen=True)
 class Repo:
