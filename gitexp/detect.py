@@ -41,8 +41,8 @@ class Detected:
 
 
 def detect(root: Path) -> Detected:
-    script = next((s for s in SCRIPTS if (root / s).is_file()), None)
     sources = _python_files(root)
+    script = next((s for s in SCRIPTS if (root / s).is_file()), None) or _only_script(sources)
     found: dict[str, str] = {}
     for rel in _existing_metrics(root):
         found.setdefault(rel, "exists")
@@ -52,6 +52,13 @@ def detect(root: Path) -> Detected:
             found.setdefault(name, rel)
     command = f"python {script}" if script else None
     return Detected(command, script, sorted(found), found)
+
+
+def _only_script(sources: list[str]) -> str | None:
+    """The one Python file at the top of the repository, if there is exactly one
+    (a gallery example, `plot_ols.py`): it can only be the thing to run."""
+    top = [s for s in sources if "/" not in s and not s.startswith(("test_", "setup", "conftest"))]
+    return top[0] if len(top) == 1 else None
 
 
 def _python_files(root: Path) -> list[str]:

@@ -209,3 +209,10 @@ def test_invalid_values(tmp_path: Path, text: str, message: str) -> None:
     (tmp_path / "gitexp.yaml").write_text(text)
     with pytest.raises(ConfigError, match=message.replace("`", ".").replace("[", ".")):
         load_config(tmp_path)
+
+
+def test_init_takes_the_only_script_of_the_repository(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "r", {"plot_ols.py": "print('Mean squared error: 2548.07')\n"})
+    proc = run_gitexp("init", "--no-hooks", cwd=root)
+    assert "command: python plot_ols.py (found plot_ols.py)" in proc.stderr
+    assert load_config(root).command == "python plot_ols.py"
