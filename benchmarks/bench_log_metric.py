@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="gitexp-bench-log-") as tmp:
         os.environ["GITEXP_RUN_DIR"] = tmp
         rate = max(calls_per_second(args.n) for _ in range(3))
-        import gitexp.tracking as tracking
+        import gitexp.tracking.recorder as tracking
 
         tracking._shutdown()  # flush, so the file holds every call
         lines = sum(1 for _ in (Path(tmp) / ".gitexp" / "live" / "metrics.tsv").open())

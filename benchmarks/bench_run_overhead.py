@@ -33,7 +33,7 @@ def make_repo(root: Path) -> None:
 def profile_summary(root: Path, top: int = 15) -> str:
     """Top functions of one in-process `gitexp run`, by cumulative time."""
     code = (
-        "import cProfile, pstats, sys; from gitexp.cli import main; "
+        "import cProfile, pstats, sys; from gitexp.cli.app import main; "
         'cProfile.run(\'main(["run", "-q", "--", "python", "train.py"])\', \'prof.out\')'
     )
     subprocess.run([sys.executable, "-c", code], cwd=root, env=env(), capture_output=True)

@@ -6,8 +6,7 @@ optuna, docker or numpy at import time (checked by a test).
 
 from __future__ import annotations
 
-from gitexp.seeding import seed_everything
-from gitexp.tracking import (
+from gitexp.tracking.recorder import (
     RunInfo,
     current_run,
     log_artifact,
@@ -17,6 +16,7 @@ from gitexp.tracking import (
     log_params,
     params,
 )
+from gitexp.tracking.seeding import seed_everything
 
 __version__ = "0.1.0"
 

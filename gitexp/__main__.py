@@ -1,3 +1,3 @@
-from gitexp.cli import run
+from gitexp.cli.app import run
 
 run()

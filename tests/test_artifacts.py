@@ -139,9 +139,9 @@ def test_artifacts_pull_without_dvc_remote_is_a_clear_error(tmp_path: Path) -> N
 def test_dvc_is_not_imported_by_gitexp_or_by_runs_without_large_files(git_repo: Path) -> None:
     code = (
         "import sys, gitexp\n"
-        "from gitexp.config import Config\n"
-        "from gitexp.repo import open_repo\n"
-        "from gitexp.runner import RunRequest, run_experiment\n"
+        "from gitexp.config.settings import Config\n"
+        "from gitexp.gitstore.repo import open_repo\n"
+        "from gitexp.running.runner import RunRequest, run_experiment\n"
         "assert 'dvc' not in sys.modules\n"
         "run_experiment(open_repo(), Config(), RunRequest(command=['python', 'train.py'],"
         " echo=False))\n"

@@ -16,9 +16,9 @@ from conftest import git, last_line, make_repo, run_gitexp, write_files
 from run_support import repo_state, run_json
 
 import gitexp
-from gitexp.cli import disk_message
-from gitexp.commands import COMMANDS
-from gitexp.errors import describe_exit, signal_name
+from gitexp.cli.app import disk_message
+from gitexp.cli.commands import COMMANDS
+from gitexp.common.errors import describe_exit, signal_name
 
 # --- --version and -h ---------------------------------------------------------------
 

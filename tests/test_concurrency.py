@@ -12,11 +12,12 @@ import pytest
 from conftest import git, write_files
 from run_support import exp_refs, metrics_json, run_json
 
-from gitexp import names, runner, store
-from gitexp.config import load_config
-from gitexp.errors import ExperimentNameError
-from gitexp.executors.local import LocalExecutor
-from gitexp.repo import open_repo
+from gitexp.common.errors import ExperimentNameError
+from gitexp.config.settings import load_config
+from gitexp.gitstore import names, store
+from gitexp.gitstore.repo import open_repo
+from gitexp.running import runner
+from gitexp.running.executors.local import LocalExecutor
 
 SCRIPT = """\
 import os, time, gitexp

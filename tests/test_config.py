@@ -8,7 +8,8 @@ import pytest
 from conftest import git, last_line, make_repo, run_gitexp, write_files
 from run_support import run_json, show
 
-from gitexp.config import (
+from gitexp.common.errors import ConfigError
+from gitexp.config.settings import (
     DEFAULT_OUTPUT_PATTERNS,
     KNOWN_KEYS,
     Config,
@@ -16,7 +17,6 @@ from gitexp.config import (
     load_config,
     write_default_config,
 )
-from gitexp.errors import ConfigError
 
 CORE_KEYS = {
     "command",

@@ -127,9 +127,9 @@ def test_code_change_reuses_the_environment_image(docker_repo: Path) -> None:
 def test_reproduce_through_runner_builds_from_the_pinned_dockerfile(
     docker_repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gitexp.config import load_config
-    from gitexp.repo import open_repo
-    from gitexp.runner import RunRequest, run_experiment
+    from gitexp.config.settings import load_config
+    from gitexp.gitstore.repo import open_repo
+    from gitexp.running.runner import RunRequest, run_experiment
 
     assert (
         run_docker(docker_repo, "-n", "orig", "--seed", "3", "--", "python", "probe.py").returncode
@@ -344,8 +344,8 @@ def test_unknown_docker_key_is_a_usage_error(git_repo: Path) -> None:
 
 
 def test_docker_settings_validate_and_env_overrides_base() -> None:
-    from gitexp.config import Config, docker_settings
-    from gitexp.errors import ConfigError
+    from gitexp.common.errors import ConfigError
+    from gitexp.config.settings import Config, docker_settings
 
     raw = {"base_image": "cfg:1", "gpus": 2, "environment": ["TOKEN"], "memory": "1g"}
     s = docker_settings(Config(sections={"docker": raw}), environ={})
@@ -358,8 +358,8 @@ def test_docker_settings_validate_and_env_overrides_base() -> None:
 
 
 def test_tag_follows_what_the_build_reads(tmp_path: Path) -> None:
-    from gitexp import containers as C
-    from gitexp.config import DockerSettings
+    from gitexp.config.settings import DockerSettings
+    from gitexp.running.executors import images as C
 
     settings = DockerSettings(base_image="base:1")
     write_files(tmp_path, {"train.py": "print(1)\n", "requirements.txt": "six==1.16.0\n"})
@@ -381,7 +381,7 @@ def test_tag_follows_what_the_build_reads(tmp_path: Path) -> None:
 
 
 def test_copy_sources_and_base_images_parse_dockerfiles() -> None:
-    from gitexp import containers as C
+    from gitexp.running.executors import images as C
 
     text = (
         "FROM a:1 AS build\nCOPY --from=build /x /y\nFROM build\nFROM b:2\n"
@@ -393,9 +393,9 @@ def test_copy_sources_and_base_images_parse_dockerfiles() -> None:
 
 
 def test_unknown_placeholder_is_a_config_error(tmp_path: Path) -> None:
-    from gitexp import containers as C
-    from gitexp.config import DockerSettings
-    from gitexp.errors import ConfigError
+    from gitexp.common.errors import ConfigError
+    from gitexp.config.settings import DockerSettings
+    from gitexp.running.executors import images as C
 
     write_files(tmp_path, {"T": "FROM {{ base_img }}\n"})
     with pytest.raises(ConfigError, match=r"unknown placeholder \{\{ base_img \}\}"):
@@ -403,7 +403,7 @@ def test_unknown_placeholder_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_gitexp_wheel_is_reproducible_and_importable(tmp_path: Path) -> None:
-    from gitexp import containers as C
+    from gitexp.running.executors import images as C
 
     name, data = C.gitexp_wheel()
     C.gitexp_wheel.cache_clear()

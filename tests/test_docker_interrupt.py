@@ -92,13 +92,13 @@ def test_the_executor_closes_the_build_connection_on_ctrl_c(
 ) -> None:
     """In a process that lives on and keeps the traceback (a notebook keeps the last
     one), the daemon must stop too: the build's connection is closed, not left to GC."""
-    from gitexp.config import load_config
-    from gitexp.executors import Job
-    from gitexp.executors.docker import DockerExecutor
+    from gitexp.config.settings import load_config
+    from gitexp.running.executors import Job
+    from gitexp.running.executors.docker import DockerExecutor
 
     root, token = slow_repo
     executor = DockerExecutor(load_config(root))
-    logger = logging.getLogger("gitexp.executors.docker")
+    logger = logging.getLogger("gitexp.running.executors.docker")
     monkeypatch.setattr(logger, "level", logging.DEBUG)
     handler = _CtrlCOnLine(token)  # the RUN step echoes it: its container is running
     logger.addHandler(handler)

@@ -16,7 +16,7 @@ import pytest
 from conftest import git, last_line, run_gitexp, write_files
 from run_support import exp_refs, metrics_json, only_experiment, run_json, show
 
-from gitexp.record import observed_status
+from gitexp.gitstore.record import observed_status
 
 # A script that logs, tells the test its pid, then waits to be stopped.
 WAITER = """\

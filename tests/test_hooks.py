@@ -81,7 +81,7 @@ def test_hook_ships_as_package_data_and_top_level_link_points_to_it() -> None:
     link = root / "hooks" / "pre-push"
     assert link.is_symlink() and not os.path.isabs(os.readlink(link))
     assert link.resolve() == (root / "gitexp" / "data" / "hooks" / "pre-push").resolve()
-    from gitexp.hooks import MARKER, script
+    from gitexp.sharing.githooks import MARKER, script
 
     text = script()
     assert MARKER in text and "@INSTALL_PYTHON@" not in text

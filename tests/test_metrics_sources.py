@@ -7,7 +7,7 @@ from pathlib import Path
 from conftest import last_line, run_gitexp, write_files
 from run_support import metrics_json, run_json, show, tree_files
 
-from gitexp import metrics as M
+from gitexp.running import metrics as M
 
 
 def _run(root: Path, config: str, script: str, name: str = "m") -> str:
@@ -202,7 +202,7 @@ def test_missing_or_broken_metrics_file_warns_but_records(git_repo: Path) -> Non
 
 
 def test_parse_output_unit() -> None:
-    from gitexp.config import DEFAULT_OUTPUT_PATTERNS
+    from gitexp.config.settings import DEFAULT_OUTPUT_PATTERNS
 
     lines = ["loss: 1", "  loss = 0.5  ", "x: nan?", "accuracy:0.7", "-> loss: 2", "a.b/c: -1e2"]
     series = M.parse_output(lines, DEFAULT_OUTPUT_PATTERNS)

@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from run_support import exp_refs, run_json, show
 
-from gitexp import paramfiles as P
-from gitexp.errors import ParamError
+from gitexp.common.errors import ParamError
+from gitexp.running import params as P
 
 BASE = {"lr": 0.1, "model": {"depth": 3, "act": "relu"}, "layers": [8, 4]}
 

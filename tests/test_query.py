@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gitexp.errors import UsageError
-from gitexp.query import (
+from gitexp.common.errors import UsageError
+from gitexp.exploring.query import (
     Query,
     changed_columns,
     parse_filter,
@@ -114,7 +114,7 @@ def test_run_query_limit_and_order() -> None:
 
 
 def test_names_with_spaces_by_their_text_quotes_or_alias() -> None:
-    from gitexp.query import Query, alias, run_query
+    from gitexp.exploring.query import Query, alias, run_query
 
     rows = [
         {"name": "a", "metrics.Mean squared error": 2548.07, "metrics.accuracy": 0.9},

@@ -221,7 +221,7 @@ def test_init_writes_config_then_run_uses_it(tmp_path: Path) -> None:
 
 
 def test_output_log_never_interleaves_streams_inside_a_line() -> None:
-    from gitexp.executors.base import OutputSink
+    from gitexp.running.executors.base import OutputSink
 
     sink = OutputSink(10_000, echo=False)
     sink.write("stdout", b"note: fine")

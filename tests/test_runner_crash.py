@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from conftest import git, run_gitexp
 
-from gitexp.config import load_config
-from gitexp.executors.base import ExecResult, Executor, Job, OutputSink
-from gitexp.repo import open_repo
-from gitexp.runner import RunRequest, run_experiment
+from gitexp.config.settings import load_config
+from gitexp.gitstore.repo import open_repo
+from gitexp.running.executors.base import ExecResult, Executor, Job, OutputSink
+from gitexp.running.runner import RunRequest, run_experiment
 
 
 class CrashingExecutor(Executor):

@@ -13,7 +13,7 @@ import pytest
 from conftest import git, last_line, make_repo, run_gitexp
 from explore_support import gitexp_json, gitexp_ok, names, study, study_template
 
-from gitexp import output
+from gitexp.views import render as output
 
 __all__ = ["study", "study_template"]
 
@@ -172,9 +172,9 @@ def _dead_pid() -> int:
 def test_running_experiment_whose_process_died_shows_interrupted(study: Path) -> None:
     import json
 
-    from gitexp import store
-    from gitexp.repo import open_repo
-    from gitexp.snapshot import tree_with_files
+    from gitexp.gitstore import store
+    from gitexp.gitstore.repo import open_repo
+    from gitexp.gitstore.trees import tree_with_files
 
     repo = open_repo(study)
     head = repo.head_commit()

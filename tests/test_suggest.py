@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gitexp.suggest import closest, hint
+from gitexp.common.suggest import closest, hint
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ import pytest
 from conftest import git, last_line, make_repo, run_gitexp
 from run_support import repo_state
 
-from gitexp.treewalk import LinkInTheWayError, SafeDir, unsafe_name, unsafe_path
+from gitexp.gitstore.treewalk import LinkInTheWayError, SafeDir, unsafe_name, unsafe_path
 
 TRAIN = """\
 import gitexp

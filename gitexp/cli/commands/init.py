@@ -1,0 +1,78 @@
+"""`gitexp init`: write gitexp.yaml so `gitexp run` knows what to run; optionally set up
+DVC (large outputs) and the pre-push hook (artifacts travel with `git push`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+
+def init(
+    command: str = typer.Option(None, "--command", "-c", help="Command `gitexp run` runs."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing gitexp.yaml."),
+    dvc: bool = typer.Option(False, "--dvc", help="Set up DVC for large outputs (dvc init)."),
+    dvc_remote: str = typer.Option(
+        None, "--dvc-remote", help="URL or folder of the default DVC remote (implies --dvc)."
+    ),
+    hooks: bool = typer.Option(
+        None, "--hooks/--no-hooks", help="Install the pre-push hook (asked when interactive)."
+    ),
+) -> int:
+    """Set up this repository for gitexp (writes gitexp.yaml; commits nothing)."""
+    from gitexp.common.errors import UsageError
+    from gitexp.config.settings import CONFIG_FILE
+    from gitexp.gitstore.repo import open_repo
+
+    repo = open_repo()
+    target = repo.root / CONFIG_FILE
+    extras = dvc or dvc_remote is not None or bool(hooks)
+    if target.exists() and not force and not extras:
+        raise UsageError(f"{CONFIG_FILE} already exists", "use --force to overwrite it")
+    if not target.exists() or force:
+        _write_config(repo.root, command)
+        print(f"wrote {target}", file=sys.stderr)
+    if dvc or dvc_remote is not None:
+        _dvc(repo.root, dvc_remote)
+    if hooks or (hooks is None and sys.stdin.isatty() and _ask()):
+        from gitexp.sharing.githooks import install
+
+        print(f"installed {install(repo).path}", file=sys.stderr)
+    elif hooks is None:
+        print("tip: `gitexp hooks install` makes `git push` send artifacts", file=sys.stderr)
+    print("next: commit it, then `gitexp run -p key=value`", file=sys.stderr)
+    return 0
+
+
+def _write_config(root: Path, command: str | None) -> None:
+    from gitexp.config.detect import detect
+    from gitexp.config.settings import write_default_config
+
+    found = detect(root)
+    if command is None and found.command:
+        print(f"command: {found.command} (found {found.command_source})", file=sys.stderr)
+    elif command is None:
+        print("command: none found; set `command:` or run `gitexp run -- CMD`", file=sys.stderr)
+    for name in found.metrics:
+        where = found.metrics_sources[name]
+        origin = "exists" if where == "exists" else f"named in {where}"
+        print(f"metrics: {name} ({origin})", file=sys.stderr)
+    write_default_config(root, command or found.command, found.metrics)
+
+
+def _dvc(root: Path, remote: str | None) -> None:
+    from gitexp.dvcstore.artifacts import init_dvc
+
+    created = init_dvc(root, remote)
+    print("set up DVC in .dvc/" if created else "DVC was already set up", file=sys.stderr)
+    if remote:
+        print(f"default DVC remote: {remote} (in .dvc/config)", file=sys.stderr)
+
+
+def _ask() -> bool:
+    return bool(typer.confirm("Install the pre-push hook (sends artifacts on git push)?", True))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)

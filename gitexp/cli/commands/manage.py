@@ -1,0 +1,83 @@
+"""`gitexp remove`, `rename`, `apply` and `branch`: housekeeping on experiments."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+
+def remove(
+    names: list[str] = typer.Argument(None, help="Experiments (name, prefix, ref or commit id)."),
+    failed: bool = typer.Option(False, "--failed", help="Also every failed experiment."),
+    all_of: str = typer.Option(None, "--all-of", help="Also every experiment of this baseline."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List what would go; remove nothing."),
+    force: bool = typer.Option(False, "--force", help="Remove running experiments too."),
+) -> int:
+    """Remove experiments (their refs; commits go with `git gc` once unreferenced)."""
+    from gitexp.common.errors import UsageError
+    from gitexp.exploring import housekeeping as manage
+    from gitexp.gitstore.repo import open_repo
+
+    if not names and not failed and all_of is None:
+        raise UsageError("nothing to remove", "name experiments, or use --failed / --all-of REV")
+    repo = open_repo()
+    chosen = manage.select_for_removal(repo, names or [], failed, all_of)
+    if not chosen:
+        print("gitexp: no experiments match", file=sys.stderr)
+        return 0
+    removed = sorted(chosen) if dry_run else manage.remove(repo, chosen, force)
+    verb = "would remove" if dry_run else "removed"
+    for name in removed:
+        print(f"{verb} {name}")
+    return 0
+
+
+def rename(
+    old: str = typer.Argument(..., help="Experiment to rename."),
+    new: str = typer.Argument(..., help="Its new name."),
+) -> int:
+    """Rename an experiment (its ref; the commit stays the same)."""
+    from gitexp.exploring import housekeeping as manage
+    from gitexp.gitstore.repo import open_repo
+
+    old_name, new_name = manage.rename(open_repo(), old, new)
+    print(f"renamed {old_name} -> {new_name}")
+    return 0
+
+
+def apply(
+    name: str = typer.Argument(..., help="Experiment whose files to write."),
+    force: bool = typer.Option(False, "--force", help="Overwrite uncommitted changes."),
+) -> int:
+    """Write an experiment's files into the work tree (no commit, index untouched)."""
+    from gitexp.exploring import housekeeping as manage
+    from gitexp.gitstore.repo import open_repo
+
+    applied = manage.apply(open_repo(), name, force)
+    changes = len(applied.written) + len(applied.deleted)
+    print(
+        f"applied {applied.name} ({applied.commit[:7]}): {len(applied.written)} written, "
+        f"{len(applied.deleted)} deleted" + ("" if changes else " (work tree already matches)")
+    )
+    return 0
+
+
+def branch(
+    name: str = typer.Argument(..., help="Experiment to branch from."),
+    branch_name: str = typer.Argument(..., metavar="BRANCH", help="New branch name."),
+) -> int:
+    """Create a git branch at the experiment's commit (HEAD stays where it is)."""
+    from gitexp.exploring import housekeeping as manage
+    from gitexp.gitstore.repo import open_repo
+
+    exp, ref, commit = manage.branch(open_repo(), name, branch_name)
+    print(f"created branch {ref[len('refs/heads/') :]} at {commit[:7]} ({exp})")
+    return 0
+
+
+def register(app: typer.Typer) -> None:
+    app.command("remove")(remove)
+    app.command("rename")(rename)
+    app.command("apply")(apply)
+    app.command("branch")(branch)

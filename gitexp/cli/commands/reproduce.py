@@ -1,0 +1,81 @@
+"""`gitexp reproduce NAME`: re-run, compare metrics; exit 0 same, 3 differ, 1 rerun failed."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from gitexp.sharing.reproduce import Reproduction
+
+
+def reproduce(
+    name: str = typer.Argument(..., help="Experiment name, prefix or commit."),
+    rtol: float = typer.Option(0.0, "--rtol", min=0, help="Relative tolerance (default exact)."),
+    atol: float = typer.Option(0.0, "--atol", min=0, help="Absolute tolerance (default exact)."),
+    metrics: str = typer.Option(None, "--metrics", help="Compare only these: m1,m2."),
+    save: bool = typer.Option(False, "--save", help="Keep the rerun as an experiment."),
+    as_name: str = typer.Option(None, "--name", "-n", help="Name of the saved rerun."),
+    fmt: str = typer.Option("table", "--format", help="table, json or md."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not echo the command's output."),
+    trust: bool = typer.Option(
+        False, "--trust", help="Grant the sandbox the experiment's gitexp.yaml asks for."
+    ),
+    allow_empty: bool = typer.Option(
+        False, "--allow-empty", help="Without recorded metrics, check only that it runs."
+    ),
+) -> int:
+    """Re-run an experiment's exact tree, command and seed; compare metrics with the record."""
+    from gitexp.common.errors import UsageError
+    from gitexp.gitstore.repo import open_repo
+    from gitexp.sharing.reproduce import Tolerance
+    from gitexp.sharing.reproduce import reproduce as run_reproduce
+    from gitexp.views.render import check_format
+
+    check_format(fmt, ("table", "json", "md"))
+    if as_name and not save:
+        raise UsageError("--name names a saved rerun", "add --save")
+    wanted = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
+    outcome = run_reproduce(
+        open_repo(),
+        name,
+        Tolerance(rtol, atol),
+        wanted,
+        save=save,
+        name=as_name,
+        echo=not quiet and fmt != "json",
+        trust=trust,
+        allow_empty=allow_empty,
+    )
+    if outcome.trusted:
+        shown = ", ".join(outcome.trusted)
+        print(f"gitexp: warning: --trust granted {name}: {shown}", file=sys.stderr)
+    _render(outcome, fmt)
+    return outcome.exit_code
+
+
+def _render(outcome: Reproduction, fmt: str) -> None:
+    from gitexp.views.render import render, to_json
+
+    if fmt == "json":
+        print(to_json(outcome.to_dict()))
+        return
+    rows = [
+        [r.metric, r.recorded, r.reproduced, r.difference, "ok" if r.ok else "DIFF"]
+        for r in outcome.rows
+    ]
+    text, _ = render(["metric", "recorded", "reproduced", "difference", "ok?"], rows, fmt)
+    print(text)
+    verdict = {0: "metrics match", 3: "metrics differ"}.get(
+        outcome.exit_code, f"rerun {outcome.status}"
+    )
+    if outcome.exit_code == 0 and not outcome.rows:
+        verdict = "rerun succeeded (no metrics to compare)"
+    saved = f"; saved as {outcome.saved_as}" if outcome.saved_as else ""
+    print(f"gitexp: {outcome.name}: {verdict}{saved}", file=sys.stderr)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("reproduce")(reproduce)

@@ -1,0 +1,71 @@
+"""`gitexp run`: run a command as an experiment and record it as a commit."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from gitexp.running.runner import RunResult
+
+
+def run(
+    command: list[str] = typer.Argument(None, help="Command to run (after --)."),
+    param: list[str] = typer.Option(
+        [], "--param", "-p", help="Param override: key=value, +new=value, file.yaml:key=value."
+    ),
+    name: str = typer.Option(None, "--name", "-n", help="Experiment name (default: generated)."),
+    seed: int = typer.Option(None, "--seed", min=0, help="Seed (default: config, else random)."),
+    executor: str = typer.Option(None, "--executor", "-e", help="local (default) or docker."),
+    docker: bool = typer.Option(False, "--docker", help="Same as --executor docker."),
+    keep_run_dir: bool = typer.Option(False, "--keep-run-dir", help="Keep the run directory."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not echo the command's output."),
+) -> int:
+    """Run an experiment: snapshot, execute in isolation, commit to refs/experiments/NAME."""
+    from gitexp.common.errors import RunFailedError
+    from gitexp.config.settings import load_config
+    from gitexp.gitstore.repo import open_repo
+    from gitexp.running.runner import RunRequest, run_experiment
+
+    repo = open_repo()
+    config = load_config(repo.root)
+    request = RunRequest(
+        command=list(command) if command else None,
+        overrides=tuple(param),
+        name=name,
+        seed=seed,
+        executor="docker" if docker else executor,
+        keep_run_dir=keep_run_dir,
+        echo=not quiet,
+    )
+    result = run_experiment(repo, config, request)
+    for warning in result.warnings:
+        print(f"gitexp: warning: {warning}", file=sys.stderr)
+    print(_summary(result), file=sys.stderr)
+    if result.status != "succeeded":
+        raise RunFailedError(result.name, result.exit_code, result.status)
+    return 0
+
+
+def _summary(result: RunResult) -> str:
+    """One line per run: how it ended (a signal by name, not -9), time, metrics."""
+    from gitexp.common.errors import describe_exit
+    from gitexp.running.params import flatten
+
+    shown = " ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in list(flatten(result.metrics).items())[:8]
+    )
+    duration = result.record.duration_s
+    took = f" in {duration:.2f}s" if duration is not None else ""
+    ended = describe_exit(result.exit_code, result.status)
+    return f"gitexp: {result.name} {ended}{took}" + (f" | {shown}" if shown else "")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "run",
+        context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
+    )(run)

@@ -1,0 +1,99 @@
+"""`gitexp push` / `gitexp pull`: experiments through git, their artifacts through DVC."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from gitexp.gitstore.repo import Repo
+    from gitexp.sharing.remotes import SyncResult
+
+
+def push(
+    remote: str = typer.Argument(..., help="Git remote name or URL."),
+    names: list[str] = typer.Argument(None, help="Experiments (names, prefixes or groups)."),
+    all_: bool = typer.Option(False, "--all", "-A", help="Push every experiment."),
+    force: bool = typer.Option(False, "--force", help="Overwrite differing experiments there."),
+    no_artifacts: bool = typer.Option(False, "--no-artifacts", help="Refs only, no DVC push."),
+    dvc_remote: str = typer.Option(None, "--dvc-remote", help="DVC remote (default: config)."),
+) -> int:
+    """Push experiments to a git remote (one `git push`) and their artifacts to DVC."""
+    from gitexp.common.errors import UsageError
+
+    if not names and not all_:
+        raise UsageError("name the experiments to push", "or push them all with --all")
+    from gitexp.sharing.remotes import push as push_refs
+
+    repo, remote_dvc = _open(dvc_remote)
+    result = push_refs(
+        repo,
+        remote,
+        list(names or []),
+        force=force,
+        with_artifacts=not no_artifacts,
+        dvc_remote=remote_dvc,
+    )
+    return _report("pushed", "to", remote, result)
+
+
+def pull(
+    remote: str = typer.Argument(..., help="Git remote name or URL."),
+    names: list[str] = typer.Argument(None, help="Experiments (default: all the remote has)."),
+    all_: bool = typer.Option(False, "--all", "-A", help="Pull every experiment (the default)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite differing experiments here."),
+    with_artifacts: bool = typer.Option(False, "--artifacts", help="Also fetch DVC artifacts."),
+    dvc_remote: str = typer.Option(None, "--dvc-remote", help="DVC remote (default: config)."),
+) -> int:
+    """Fetch experiments from a git remote (one `git fetch`), optionally their artifacts."""
+    from gitexp.sharing.remotes import pull as pull_refs
+
+    repo, remote_dvc = _open(dvc_remote)
+    specs = [] if all_ else list(names or [])
+    result = pull_refs(
+        repo, remote, specs, force=force, with_artifacts=with_artifacts, dvc_remote=remote_dvc
+    )
+    return _report("pulled", "from", remote, result)
+
+
+def _open(dvc_remote: str | None) -> tuple[Repo, str | None]:
+    from gitexp.config.settings import load_config
+    from gitexp.dvcstore.artifacts import settings
+    from gitexp.gitstore.repo import open_repo
+
+    repo = open_repo()
+    return repo, dvc_remote or settings(load_config(repo.root)).remote
+
+
+def _report(verb: str, prep: str, remote: str, result: SyncResult) -> int:
+    """One line per conflict, one summary line; exit 1 when something was left out."""
+    for ref in result.ignored:
+        print(
+            f"gitexp: warning: ignoring invalid experiment ref on {remote}: {ref}", file=sys.stderr
+        )
+    for c in result.conflicts:
+        print(
+            f"gitexp: conflict: {c.name} is {c.local[:10]} here and {c.remote[:10]} on {remote}; "
+            "left as is (rename one, or use --force)",
+            file=sys.stderr,
+        )
+    for name in result.forced:
+        print(f"gitexp: forced: {name}", file=sys.stderr)
+    moved = len(result.transferred) + len(result.forced)
+    line = f"gitexp: {verb} {moved} experiment(s) {prep} {remote}"
+    line += f", {len(result.up_to_date)} up to date"
+    if result.artifacts is not None:
+        line += f", {result.artifacts.transferred} artifact object(s) transferred"
+    print(line, file=sys.stderr)
+    if result.artifacts is not None and result.artifacts.failed:
+        missing = ", ".join(result.artifacts.failed[:5])
+        print(f"gitexp: error: artifacts not transferred: {missing}", file=sys.stderr)
+        return 1
+    return 1 if result.conflicts else 0
+
+
+def register(app: typer.Typer) -> None:
+    app.command("push")(push)
+    app.command("pull")(pull)

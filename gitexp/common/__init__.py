@@ -1,0 +1,1 @@
+"""Generic pieces every layer may use: errors, did-you-mean, mappings, paths."""

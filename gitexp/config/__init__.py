@@ -1,0 +1,1 @@
+"""gitexp.yaml: core settings, the Docker section, what `gitexp init` detects."""

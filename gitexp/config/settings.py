@@ -1,0 +1,360 @@
+"""gitexp.yaml: what to run, where params and metrics live, and the seed policy.
+
+Sections of other capabilities (``docker``, ``artifacts``) are kept raw in
+``Config.sections`` and read by their own modules. A key is accepted only
+when something reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gitexp.common import suggest
+from gitexp.common.errors import ConfigError
+
+CONFIG_FILE = "gitexp.yaml"
+DEFAULT_PARAMS = ("params.yaml",)
+# `loss: 0.3`, `val/acc=0.91`, `Mean squared error: 2548.07` (scikit-learn's examples):
+# a name of words (the first starts with a letter), then `:` or `=`, then one number
+DEFAULT_OUTPUT_PATTERNS = (
+    r"^\s*(?P<name>[A-Za-z_][\w./-]*(?: [A-Za-z_(][\w./()%-]*){0,7})\s*[:=]\s*"
+    r"(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$",
+)
+KNOWN_KEYS = {
+    "command",
+    "params",
+    "metrics",
+    "metrics_from_output",
+    "seed",
+    "link",
+    "outputs",
+    "executor",
+    "log_max_bytes",
+    "run_root",
+    "docker",
+    "artifacts",
+}
+SECTIONS = ("docker", "artifacts")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The parsed gitexp.yaml; defaults when the file is absent."""
+
+    command: tuple[str, ...] | str | None = None
+    params_files: tuple[str, ...] = DEFAULT_PARAMS
+    params_explicit: bool = False
+    metrics_files: tuple[str, ...] = ()
+    output_patterns: tuple[str, ...] = DEFAULT_OUTPUT_PATTERNS
+    seed: int | None = None
+    links: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    executor: str = "local"
+    log_max_bytes: int = 1_000_000
+    run_root: str | None = None
+    sections: dict[str, Any] = field(default_factory=dict)
+
+    def section(self, name: str) -> dict[str, Any]:
+        value = self.sections.get(name) or {}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{CONFIG_FILE}: `{name}` must be a mapping")
+        return value
+
+
+def load_config(root: Path) -> Config:
+    """Read ``root/gitexp.yaml``; a missing file means all defaults."""
+    path = root / CONFIG_FILE
+    if not path.exists():
+        return Config()
+    raw = _read_yaml(path)
+    if raw is None:
+        return Config()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{CONFIG_FILE}: top level must be a mapping, got {type(raw).__name__}")
+    _check_keys(raw)
+    return Config(
+        command=_command(raw.get("command")),
+        params_files=_str_list(raw, "params") or DEFAULT_PARAMS,
+        params_explicit=bool(_str_list(raw, "params")),  # `params: []` = the default
+        metrics_files=_str_list(raw, "metrics"),
+        output_patterns=_patterns(raw.get("metrics_from_output", True)),
+        seed=_seed(raw.get("seed")),
+        links=tuple(p.rstrip("/") for p in _str_list(raw, "link")),
+        outputs=_str_list(raw, "outputs"),
+        executor=str(raw.get("executor", "local")),
+        log_max_bytes=_int(raw, "log_max_bytes", 1_000_000),
+        run_root=_path(raw, "run_root"),
+        sections={k: raw[k] for k in SECTIONS if k in raw},
+    )
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path.name}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"cannot parse {parse_error(path.name, text, exc)}") from exc
+
+
+def parse_error(name: str, text: str, exc: Exception) -> str:
+    """One line for a YAML/JSON syntax error: ``file:line: problem: "the line"``."""
+    marks = [getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)]
+    numbers = [m.line + 1 for m in marks if m is not None]
+    if isinstance(exc, json.JSONDecodeError):
+        numbers = [exc.lineno]
+    problem = getattr(exc, "problem", None) or getattr(exc, "msg", None) or str(exc)
+    lines = text.splitlines()
+    shown = [n for n in numbers if 0 < n <= len(lines) and lines[n - 1].strip()]
+    where = f"{name}:{(shown or numbers)[0]}" if numbers else name
+    quoted = f": {lines[shown[0] - 1].strip()!r}" if shown else ""
+    return f"{where}: {' '.join(str(problem).split())}{quoted}"
+
+
+def _int(raw: dict[str, Any], key: str, default: int) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    raise ConfigError(f"{CONFIG_FILE}: `{key}` must be a positive integer, got {value!r}")
+
+
+def _path(raw: dict[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise ConfigError(f"{CONFIG_FILE}: `{key}` must be a path, got {value!r}")
+
+
+def _check_keys(raw: dict[str, Any]) -> None:
+    for key in raw:
+        if key not in KNOWN_KEYS:
+            hint = suggest.hint(str(key), KNOWN_KEYS, "did you mean `{}`?")
+            raise ConfigError(f"{CONFIG_FILE}: unknown key `{key}`", hint)
+
+
+def _command(value: Any) -> tuple[str, ...] | str | None:
+    if value is None or isinstance(value, str):
+        return value.strip() or None if isinstance(value, str) else None
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        return tuple(str(v) for v in value)
+    raise ConfigError(f"{CONFIG_FILE}: `command` must be a string or a list of strings")
+
+
+def _str_list(raw: dict[str, Any], key: str) -> tuple[str, ...]:
+    value = raw.get(key)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ConfigError(f"{CONFIG_FILE}: `{key}` must be a path or a list of paths")
+
+
+def _patterns(value: Any) -> tuple[str, ...]:
+    if value is False or value is None:
+        return ()
+    if value is True:
+        return DEFAULT_OUTPUT_PATTERNS
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(_check_pattern(v) for v in value)
+    raise ConfigError(f"{CONFIG_FILE}: `metrics_from_output` must be true/false or regex list")
+
+
+def _check_pattern(pattern: str) -> str:
+    """A regex with ``name`` and ``value`` groups, checked now rather than after the run."""
+    try:
+        groups = re.compile(pattern).groupindex
+    except re.error as exc:
+        raise ConfigError(
+            f"{CONFIG_FILE}: `metrics_from_output` pattern {pattern!r} is not a regex: {exc}"
+        ) from exc
+    missing = [g for g in ("name", "value") if g not in groups]
+    if missing:
+        raise ConfigError(
+            f"{CONFIG_FILE}: `metrics_from_output` pattern {pattern!r} has no "
+            + " or ".join(f"(?P<{g}>...)" for g in missing)
+            + " group",
+            "name the metric's name and value groups, e.g. '(?P<name>\\w+) is (?P<value>[0-9.]+)'",
+        )
+    return pattern
+
+
+def _seed(value: Any) -> int | None:
+    if value is None or value == "random":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ConfigError(f"{CONFIG_FILE}: `seed` must be a non-negative integer or `random`")
+
+
+def command_argv(command: tuple[str, ...] | str) -> tuple[list[str], bool]:
+    """(argv, via_shell): strings with shell syntax run through /bin/sh."""
+    if isinstance(command, tuple):
+        return list(command), False
+    tokens = shlex.split(command)
+    if any(t in {"|", "||", "&&", ";", ">", ">>", "<", "&"} for t in tokens) or "$(" in command:
+        return ["/bin/sh", "-c", command], True
+    return tokens, False
+
+
+def write_default_config(root: Path, command: str | None, metrics: list[str] | None = None) -> Path:
+    """The file `gitexp init` writes: every key present, commented; ``command`` and
+    ``metrics`` as found (gitexp.detect) or given, never a guess that would fail."""
+    path = root / CONFIG_FILE
+    cmd = _yaml_scalar(command) if command else "null"
+    cmd_note = "what `gitexp run` runs" if command else "none found: e.g. python train.py"
+    found = [name for name in DEFAULT_PARAMS if (root / name).is_file()]
+    params = "[" + ", ".join(found) + "]"
+    files = "[" + ", ".join(_yaml_scalar(m) for m in metrics or []) + "]"
+    _write_atomically(
+        path,
+        f"""# gitexp configuration (docs/configuration.md)
+command: {cmd}          # {cmd_note}
+params: {params}   # params files (YAML or JSON); -p key=value edits them per run
+metrics: {files}             # files the script writes: JSON/YAML (final values), CSV/TSV (series)
+metrics_from_output: true  # read printed `name: number` lines (`Mean squared error: 2548.07`)
+seed: random            # or an integer: the seed every run gets unless --seed is given
+link: []                # ignored data paths made available to runs, e.g. [data/]
+outputs: []             # output files always recorded with the experiment
+""",
+    )
+    return path
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """All or nothing: a full disk must not leave a truncated gitexp.yaml behind."""
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o644)  # as an editor would create it, not mkstemp's 0600
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _yaml_scalar(text: str) -> str:
+    """``text`` as it can stand after ``key: `` (quoted when YAML would misread it)."""
+    try:
+        plain_ok = yaml.safe_load(f"k: {text}") == {"k": text}
+    except yaml.YAMLError:
+        plain_ok = False
+    return text if plain_ok else json.dumps(text)
+
+
+DOCKER_KEYS = {
+    "base_image",
+    "template",
+    "requirements",
+    "build_args",
+    "build_network",
+    "network",
+    "gpus",
+    "shm_size",
+    "memory",
+    "environment",
+    "init",
+}
+BASE_IMAGE_ENV = "GITEXP_DOCKER_BASE_IMAGE"
+
+
+@dataclass(frozen=True)
+class DockerSettings:
+    """The `docker:` section: what the image is built from and how containers run."""
+
+    base_image: str
+    template: str | None = None
+    requirements: str | None = None
+    build_args: dict[str, str] = field(default_factory=dict)
+    build_network: str | None = "host"
+    network: str = "none"
+    gpus: str | int | list[str] | None = None
+    shm_size: str | None = None
+    memory: str | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    passthrough: tuple[str, ...] = ()
+    init: bool = True
+
+
+def docker_settings(config: Config, environ: dict[str, str] | None = None) -> DockerSettings:
+    """Validate ``docker:``; GITEXP_DOCKER_BASE_IMAGE overrides ``base_image``."""
+    import os
+    import sys
+
+    raw = config.section("docker")
+    for key in raw:
+        if key not in DOCKER_KEYS:
+            hint = suggest.hint(str(key), DOCKER_KEYS, "did you mean `docker.{}`?")
+            raise ConfigError(f"{CONFIG_FILE}: unknown key `docker.{key}`", hint)
+    env = os.environ if environ is None else environ
+    default_base = f"python:{sys.version_info.major}.{sys.version_info.minor}-slim"
+    environment, passthrough = _docker_environment(raw.get("environment"))
+    return DockerSettings(
+        base_image=env.get(BASE_IMAGE_ENV) or _opt_str(raw, "base_image") or default_base,
+        template=_opt_str(raw, "template"),
+        requirements=_opt_str(raw, "requirements"),
+        build_args=_str_map(raw.get("build_args"), "docker.build_args"),
+        build_network=_opt_str(raw, "build_network") or "host",
+        network=_opt_str(raw, "network") or "none",
+        gpus=_gpus(raw.get("gpus")),
+        shm_size=_opt_str(raw, "shm_size"),
+        memory=_opt_str(raw, "memory"),
+        environment=environment,
+        passthrough=passthrough,
+        init=bool(raw.get("init", True)),
+    )
+
+
+def _opt_str(raw: dict[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+        return str(value).strip()
+    raise ConfigError(f"{CONFIG_FILE}: `docker.{key}` must be a non-empty string, got {value!r}")
+
+
+def _str_map(value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: "" if v is None else str(v) for k, v in value.items()}
+    raise ConfigError(f"{CONFIG_FILE}: `{where}` must be a mapping of NAME: value")
+
+
+def _docker_environment(value: Any) -> tuple[dict[str, str], tuple[str, ...]]:
+    """A mapping sets fixed values; a list names host variables passed through."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return {}, tuple(value)
+    return _str_map(value, "docker.environment"), ()
+
+
+def _gpus(value: Any) -> str | int | list[str] | None:
+    if value is None or value is False:
+        return None
+    if value == "all" or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, list) and value and all(isinstance(v, str | int) for v in value):
+        return [str(v) for v in value]
+    raise ConfigError(
+        f"{CONFIG_FILE}: `docker.gpus` must be `all`, a count or a list of device ids, "
+        f"got {value!r}"
+    )

@@ -1,0 +1,1 @@
+"""Large files through DVC: the cache, pointers and transfers (below running and sharing)."""

@@ -1,0 +1,1 @@
+"""The read model: summaries and their cache, queries, compare, housekeeping."""

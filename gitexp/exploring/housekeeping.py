@@ -1,0 +1,234 @@
+"""Housekeeping on experiments: remove, rename, apply to the work tree, branch.
+
+Only `apply` writes into the user's work tree, and it never touches the
+index or HEAD: the applied files show up as ordinary uncommitted changes.
+"""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pygit2
+
+from gitexp.common.errors import UsageError
+from gitexp.exploring import readmodel as explore
+from gitexp.gitstore import names, store, treewalk
+from gitexp.gitstore.repo import Repo
+from gitexp.gitstore.trees import META_DIR
+
+_TRACKED_CHANGES = (
+    pygit2.enums.FileStatus.WT_MODIFIED
+    | pygit2.enums.FileStatus.WT_DELETED
+    | pygit2.enums.FileStatus.WT_TYPECHANGE
+    | pygit2.enums.FileStatus.WT_RENAMED
+    | pygit2.enums.FileStatus.INDEX_NEW
+    | pygit2.enums.FileStatus.INDEX_MODIFIED
+    | pygit2.enums.FileStatus.INDEX_DELETED
+    | pygit2.enums.FileStatus.INDEX_RENAMED
+    | pygit2.enums.FileStatus.INDEX_TYPECHANGE
+)
+
+
+def select_for_removal(
+    repo: Repo, specs: Iterable[str], failed: bool, baseline: str | None
+) -> dict[str, str]:
+    """{name: commit} chosen by names, by status failed, and/or by baseline."""
+    chosen = {name: str(oid) for name, oid in (store.resolve(repo, s) for s in specs)}
+    if failed or baseline is not None:
+        base = store.resolve_rev(repo, baseline) if baseline is not None else None
+        for s in explore.list_summaries(repo):
+            if (failed and s.status == "failed") or (base is not None and s.baseline == base):
+                chosen[s.name] = s.commit
+    return chosen
+
+
+def remove(repo: Repo, chosen: dict[str, str], force: bool = False) -> list[str]:
+    """Delete the refs (all or none); a running experiment needs ``force``."""
+    if not force:
+        running = [s.name for s in explore.get_summaries(repo, chosen) if s.status == "running"]
+        if running:
+            raise UsageError(
+                "refusing to remove running experiments: " + ", ".join(running),
+                "wait for them to finish, or pass --force",
+            )
+    store.remove_refs(repo, chosen)
+    return sorted(chosen)
+
+
+def rename(repo: Repo, spec: str, new: str) -> tuple[str, str]:
+    """Rename an experiment's ref; the commit (and its run.json) stays as it is."""
+    names.validate(new)
+    old, _ = store.resolve(repo, spec)
+    if explore.get_summaries(repo, [old])[0].status == "running":
+        raise UsageError(f"experiment {old!r} is still running", "rename it when it has finished")
+    store.rename_ref(repo, old, new)
+    return old, new
+
+
+def branch(repo: Repo, spec: str, branch_name: str) -> tuple[str, str, str]:
+    """Create refs/heads/BRANCH at the experiment commit: (experiment, ref, commit)."""
+    name, oid = store.resolve(repo, spec)
+    return name, store.create_branch(repo, branch_name, str(oid)), str(oid)
+
+
+@dataclass(frozen=True)
+class Applied:
+    name: str
+    commit: str
+    written: list[str]
+    deleted: list[str]
+
+
+def apply(repo: Repo, spec: str, force: bool = False) -> Applied:
+    """Write an experiment's workspace (not .gitexp/) into the work tree.
+
+    Refuses, unless ``force``, when tracked files have uncommitted changes or
+    an untracked file would be overwritten: nothing of the user's is lost
+    that git could not give back. The experiment's tree is untrusted (it may
+    come from a remote): it is validated as a whole first, and nothing is
+    ever written through a symlink, one of the tree's or one in the work tree.
+    """
+    name, oid = store.resolve(repo, spec)
+    commit: Any = repo.git[oid]
+    found = _entries(repo, name, commit.tree_id)
+    files = {e.path: e for e in found if e.mode != treewalk.TREE}
+    run = explore.get_summaries(repo, [name])[0]
+    keep = set(_links(repo, commit))
+    head_files = _files(repo, repo.head_commit().tree_id) if not repo.git.head_is_unborn else {}
+    doomed = [p for p in head_files if p not in files and not _under(p, keep)]
+    if not force:
+        _check_clean(repo, files)
+    with treewalk.SafeDir(repo.root) as out:
+        _check_way(out, name, found, set(doomed))
+        deleted = [p for p in doomed if _delete(out, p)]
+        written = [e.path for e in files.values() if _write(repo, out, e)]
+    return Applied(run.name, run.commit, written, deleted)
+
+
+def _entries(repo: Repo, name: str, tree_id: pygit2.Oid) -> list[treewalk.Entry]:
+    """The experiment's tree, validated as a whole, without its .gitexp/ record."""
+    try:
+        found = treewalk.entries(repo.git, tree_id)
+    except treewalk.UnsafeTreeError as exc:
+        raise exc.naming(name) from None
+    return [e for e in found if not _under(e.path, {META_DIR})]
+
+
+def _files(repo: Repo, tree_id: pygit2.Oid) -> dict[str, tuple[pygit2.Oid, int]]:
+    """{path: (blob id, mode)} of every file of a (trusted) tree, submodules left out."""
+    out: dict[str, tuple[pygit2.Oid, int]] = {}
+    stack: list[tuple[str, Any]] = [("", repo.git[tree_id])]
+    while stack:
+        prefix, tree = stack.pop()
+        for entry in tree:
+            path = prefix + entry.name
+            if entry.type_str == "tree":
+                stack.append((path + "/", repo.git[entry.id]))
+            elif entry.type_str == "blob" and path != META_DIR:
+                out[path] = (entry.id, entry.filemode)
+    return out
+
+
+def _links(repo: Repo, commit: Any) -> list[str]:
+    """Paths the run linked in (DVC data, shared inputs): apply leaves them alone."""
+    import json
+
+    try:
+        blob: Any = repo.git[commit.tree[store.RUN_JSON].id]
+        run = json.loads(blob.data)
+    except (KeyError, ValueError):
+        return []
+    links = run.get("links", []) if isinstance(run, dict) else []
+    return [str(p) for p in links]
+
+
+def _under(path: str, prefixes: set[str]) -> bool:
+    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
+
+
+def _check_clean(repo: Repo, files: dict[str, treewalk.Entry]) -> None:
+    dirty, clobbered = [], []
+    for path, flags in repo.git.status(untracked_files="all", ignored=False).items():
+        if flags & _TRACKED_CHANGES:
+            dirty.append(path)
+        elif (
+            flags & pygit2.enums.FileStatus.WT_NEW
+            and path in files
+            and pygit2.hashfile(str(repo.root / path)) != files[path].oid
+        ):
+            clobbered.append(path)
+    if dirty or clobbered:
+        what = "uncommitted changes" if dirty else "untracked files it would overwrite"
+        shown = sorted(dirty or clobbered)
+        listed = ", ".join(shown[:5]) + (", …" if len(shown) > 5 else "")
+        raise UsageError(
+            f"refusing to apply: {what} ({listed})", "commit or stash them first, or use --force"
+        )
+
+
+def _check_way(
+    out: treewalk.SafeDir, name: str, found: list[treewalk.Entry], doomed: set[str]
+) -> None:
+    """Refuse, before any write, what is in the way in the work tree: a symlink or a
+    file where the experiment has a folder (never written through, even with --force,
+    unless it is a tracked file apply removes), a folder where it has a file."""
+    for entry in found:
+        st = out.lstat(entry.path)
+        if st is None or entry.path in doomed:
+            continue
+        if entry.mode == treewalk.TREE and not stat.S_ISDIR(st.st_mode):
+            kind = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "a file"
+            raise UsageError(
+                f"refusing to apply {name!r}: {entry.path!r} is {kind} in the work tree "
+                "and the experiment has a folder there (nothing was written)",
+                f"move {entry.path!r} out of the way first",
+            )
+        if entry.mode != treewalk.TREE and stat.S_ISDIR(st.st_mode):
+            raise UsageError(
+                f"refusing to apply {name!r}: {entry.path!r} is a folder in the work tree "
+                "and the experiment has a file there (nothing was written)",
+                f"move {entry.path!r} out of the way first",
+            )
+
+
+def _write(repo: Repo, out: treewalk.SafeDir, entry: treewalk.Entry) -> bool:
+    """Write one file or symlink if it differs from what is there; True when written."""
+    st = out.lstat(entry.path)
+    if entry.mode == treewalk.LINK:
+        if st and stat.S_ISLNK(st.st_mode) and out.readlink(entry.path) == entry.target:
+            return False
+        if st:
+            out.unlink(entry.path)
+        out.symlink(entry.path, entry.target)
+        return True
+    if st and stat.S_ISREG(st.st_mode) and _same_blob(repo, entry):
+        return _set_mode(out, entry, st.st_mode)
+    if st:
+        out.unlink(entry.path)
+    out.write_file(entry.path, treewalk.blob_data(repo.git, entry), entry.mode)
+    return True
+
+
+def _same_blob(repo: Repo, entry: treewalk.Entry) -> bool:
+    return bool(pygit2.hashfile(str(repo.root / entry.path)) == entry.oid)
+
+
+def _set_mode(out: treewalk.SafeDir, entry: treewalk.Entry, current: int) -> bool:
+    executable = entry.mode == treewalk.EXECUTABLE
+    wanted = current | 0o111 if executable else current & ~0o111
+    if wanted != current:
+        out.chmod(entry.path, stat.S_IMODE(wanted))
+        return True
+    return False
+
+
+def _delete(out: treewalk.SafeDir, rel: str) -> bool:
+    """Remove a file HEAD has and the experiment has not (never below a symlink)."""
+    st = out.lstat(rel)
+    if st is None or stat.S_ISDIR(st.st_mode):
+        return False
+    out.unlink(rel)
+    return True

@@ -1,0 +1,1 @@
+"""The git store: the repository, experiment refs, trees, run records, names."""

@@ -1,0 +1,80 @@
+"""Repository discovery and identity: the one entry point to pygit2.
+
+Only the repository layer (repo, snapshot, store) imports pygit2; git
+errors are translated into gitexp errors here, at the boundary.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pygit2
+
+from gitexp.common.errors import NoCommitsError, NotARepositoryError, UsageError
+
+# what reading an object that is not (or no longer) in the object store raises
+MISSING_OBJECT = (KeyError, ValueError, pygit2.GitError)
+
+
+@dataclass(frozen=True)
+class Repo:
+    """An opened repository: the pygit2 handle, its work tree and git dir."""
+
+    git: pygit2.Repository
+    root: Path
+    git_dir: Path
+
+    @property
+    def state_dir(self) -> Path:
+        """Where gitexp keeps derived data (caches, studies) inside .git."""
+        return self.git_dir / "gitexp"
+
+    def head_commit(self) -> pygit2.Commit:
+        if self.git.head_is_unborn:
+            raise NoCommitsError()
+        commit = self.git.head.peel(pygit2.Commit)
+        return commit
+
+    def signature(self) -> pygit2.Signature:
+        """The user's git identity, as `git commit` would use it."""
+        return _signature(self.git, "AUTHOR")
+
+    def committer(self) -> pygit2.Signature:
+        return _signature(self.git, "COMMITTER")
+
+    def relative_cwd(self, cwd: Path | None = None) -> str:
+        """The current directory relative to the work tree ('' at the top)."""
+        here = (cwd or Path.cwd()).resolve()
+        try:
+            rel = here.relative_to(self.root)
+        except ValueError:
+            return ""
+        return "" if str(rel) == "." else rel.as_posix()
+
+
+def open_repo(path: str | os.PathLike[str] = ".") -> Repo:
+    """Discover the repository containing ``path``; refuse bare repositories."""
+    start = os.path.abspath(path)
+    found = pygit2.discover_repository(start)
+    if found is None:
+        raise NotARepositoryError(start)
+    git = pygit2.Repository(found)
+    if git.is_bare or git.workdir is None:
+        raise UsageError(f"repository at {found} is bare", "run gitexp in a work tree")
+    return Repo(git, Path(git.workdir).resolve(), Path(git.path).resolve())
+
+
+def _signature(git: pygit2.Repository, role: str) -> pygit2.Signature:
+    name = os.environ.get(f"GIT_{role}_NAME") or _config(git, "user.name") or "gitexp"
+    email = os.environ.get(f"GIT_{role}_EMAIL") or _config(git, "user.email") or "gitexp@localhost"
+    return pygit2.Signature(name, email)
+
+
+def _config(git: pygit2.Repository, key: str) -> str | None:
+    try:
+        value = git.config[key]
+    except KeyError:
+        return None
+    return str(value) if value else None

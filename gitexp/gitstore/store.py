@@ -1,0 +1,291 @@
+"""The experiment store: refs under refs/experiments/, their commits and records.
+
+A name is reserved by creating its ref (creation fails if it exists, so two
+runs can never share one); the final commit replaces the reservation with a
+compare-and-swap update. Ref writes go through libgit2's lock files, so a
+killed process leaves each ref either valid or absent.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pygit2
+
+from gitexp.common.errors import ExperimentNameError, StoreError
+from gitexp.gitstore.repo import Repo
+from gitexp.gitstore.trees import META_DIR, read_blob
+
+REF_PREFIX = "refs/experiments/"
+# what `git gc` beside a run causes: ref lock files held by pack-refs, and objects
+# written moments ago pruned before a ref reached them (pygit2 raises all three)
+TRANSIENT = (pygit2.GitError, OSError, KeyError)
+GC_HINT = "is `git gc --prune=now` running beside it? plain `git gc` is safe (docs/sharing.md)"
+ATTEMPTS = 5
+RUN_JSON = f"{META_DIR}/run.json"
+METRICS_JSON = f"{META_DIR}/metrics.json"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class StoredExperiment:
+    """An experiment as stored: name, commit id and its parsed record files."""
+
+    name: str
+    commit: str
+    run: dict[str, Any]
+    metrics: dict[str, Any]
+
+    @property
+    def ref(self) -> str:
+        return REF_PREFIX + self.name
+
+
+def backoff(attempt: int) -> float:
+    return 0.05 * (attempt + 1)
+
+
+def retry(step: Callable[[], T], what: str) -> T:
+    """``step()``, retried while git is busy beside us; then one line, not a traceback."""
+    for attempt in range(ATTEMPTS):
+        try:
+            return step()
+        except TRANSIENT as exc:
+            problem = exc
+            time.sleep(backoff(attempt))
+    raise StoreError(f"{what}: {' '.join(str(problem).split())}", GC_HINT) from problem
+
+
+def ref_name(name: str) -> str:
+    return REF_PREFIX + name
+
+
+def exists(repo: Repo, name: str) -> bool:
+    return ref_name(name) in repo.git.references
+
+
+def check_free(repo: Repo, name: str) -> None:
+    """Refuse a name that is taken, or would be both a leaf and a folder."""
+    if exists(repo, name):
+        raise ExperimentNameError(
+            f"experiment name {name!r} is taken", "pick another -n/--name or remove it first"
+        )
+    for ref in repo.git.references:
+        if ref.startswith(ref_name(name) + "/"):
+            raise ExperimentNameError(f"experiment name {name!r} is a group of experiments")
+    parts = name.split("/")
+    for i in range(1, len(parts)):
+        if exists(repo, "/".join(parts[:i])):
+            raise ExperimentNameError(
+                f"experiment name {name!r} is under {'/'.join(parts[:i])!r}, an experiment"
+            )
+
+
+def with_meta_file(repo: Repo, tree_id: pygit2.Oid, name: str, data: bytes) -> pygit2.Oid:
+    """A copy of a tree with ``.gitexp/<name>`` set: two tree builders, whatever the
+    tree's size (a heartbeat must not cost a walk of 20,000 files)."""
+    root = repo.git[tree_id].peel(pygit2.Tree)
+    entry = root[META_DIR] if META_DIR in root else None  # noqa: SIM401 (Tree has no .get)
+    meta = repo.git.TreeBuilder(entry.id) if entry is not None else repo.git.TreeBuilder()
+    meta.insert(name, repo.git.create_blob(data), pygit2.enums.FileMode.BLOB)
+    builder = repo.git.TreeBuilder(root)
+    builder.insert(META_DIR, meta.write(), pygit2.enums.FileMode.TREE)
+    oid: pygit2.Oid = builder.write()
+    return oid
+
+
+def missing_objects(repo: Repo, commit: pygit2.Oid, known_tree: pygit2.Oid | None) -> list[str]:
+    """Objects of ``commit`` that are not in the object store (a concurrent
+    `git gc --prune=now` deletes what no ref reaches yet). Subtrees equal to
+    the same path of ``known_tree`` (reachable before) are not walked."""
+    odb = repo.git.odb
+    if not odb.exists(commit):
+        return [str(commit)]
+    tree_id = repo.git[commit].peel(pygit2.Commit).tree_id
+    return _missing_in_tree(repo, tree_id, known_tree, "")
+
+
+def _missing_in_tree(
+    repo: Repo, tree_id: pygit2.Oid, known: pygit2.Oid | None, prefix: str
+) -> list[str]:
+    odb = repo.git.odb
+    if tree_id == known:
+        return []
+    if not odb.exists(tree_id):
+        return [prefix or "/"]
+    known_tree = repo.git[known] if known is not None and odb.exists(known) else None
+    missing = []
+    for entry in repo.git[tree_id].peel(pygit2.Tree):
+        name = str(entry.name)
+        before = _entry_id(known_tree, name)
+        if entry.filemode == pygit2.enums.FileMode.TREE:
+            missing += _missing_in_tree(repo, entry.id, before, prefix + name + "/")
+        elif (
+            entry.filemode != pygit2.enums.FileMode.COMMIT
+            and entry.id != before
+            and not odb.exists(entry.id)
+        ):
+            missing.append(prefix + name)
+    return missing
+
+
+def _entry_id(tree: object, name: str) -> pygit2.Oid | None:
+    if not isinstance(tree, pygit2.Tree) or name not in tree:
+        return None
+    oid: pygit2.Oid = tree[name].id
+    return oid
+
+
+def write_commit(repo: Repo, tree: pygit2.Oid, parent: pygit2.Oid, message: str) -> pygit2.Oid:
+    """A commit object only; no ref, no HEAD, no index change."""
+    oid: pygit2.Oid = repo.git.create_commit(
+        None, repo.signature(), repo.committer(), message, tree, [parent]
+    )
+    return oid
+
+
+def reserve(repo: Repo, name: str, commit: pygit2.Oid) -> bool:
+    """Create the ref; False when another process holds the name already."""
+    for attempt in range(ATTEMPTS):
+        try:
+            repo.git.references.create(ref_name(name), commit, force=False)
+            return True
+        except (pygit2.AlreadyExistsError, ValueError):
+            return False
+        except (pygit2.GitError, OSError) as exc:
+            if "exists" in str(exc) or exists(repo, name):
+                return False
+            problem = exc  # a lock held by another run or by `git gc`: look again
+            time.sleep(backoff(attempt))
+    raise StoreError(f"cannot create {ref_name(name)}: {problem}", GC_HINT) from problem
+
+
+def finalize(repo: Repo, name: str, expected: pygit2.Oid, new: pygit2.Oid) -> None:
+    """Move the ref from the reservation to the final commit, compare-and-swap.
+
+    A lock held by `git gc` raises a ``TRANSIENT`` error; ``retry`` or the
+    recorder's own loop tries again."""
+    try:
+        ref = repo.git.references[ref_name(name)]
+    except KeyError as exc:
+        raise StoreError(f"{ref_name(name)} vanished while the run was going on") from exc
+    if ref.target != expected:
+        raise StoreError(f"{ref_name(name)} was moved by someone else; final commit {new}")
+    ref.set_target(new, f"gitexp: finish {name}")  # a held lock raises: callers retry
+
+
+def iter_refs(repo: Repo) -> Iterator[tuple[str, pygit2.Oid]]:
+    """(name, commit id) of every experiment ref."""
+    for ref in repo.git.references.iterator():
+        target = ref.target
+        if ref.name.startswith(REF_PREFIX) and isinstance(target, pygit2.Oid):
+            yield ref.name[len(REF_PREFIX) :], target
+
+
+def load(repo: Repo, name: str, commit: pygit2.Oid) -> StoredExperiment:
+    """Read run.json and metrics.json of one experiment commit."""
+    tree = repo.git[commit].peel(pygit2.Commit).tree_id
+    return StoredExperiment(
+        name, str(commit), _json(repo, tree, RUN_JSON), _json(repo, tree, METRICS_JSON)
+    )
+
+
+def _json(repo: Repo, tree: pygit2.Oid, path: str) -> dict[str, Any]:
+    data = read_blob(repo, tree, path)
+    if data is None:
+        return {}
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def list_experiments(repo: Repo) -> list[StoredExperiment]:
+    return [load(repo, name, oid) for name, oid in iter_refs(repo)]
+
+
+def resolve(repo: Repo, spec: str) -> tuple[str, pygit2.Oid]:
+    """Name, unique name prefix, full ref or commit id (prefix) → (name, commit)."""
+    refs = dict(iter_refs(repo))
+    name = spec[len(REF_PREFIX) :] if spec.startswith(REF_PREFIX) else spec
+    if name in refs:
+        return name, refs[name]
+    matches = sorted(n for n in refs if n.startswith(name))
+    if len(spec) >= 4 and all(c in "0123456789abcdef" for c in spec.lower()):
+        matches += sorted(n for n, oid in refs.items() if str(oid).startswith(spec.lower()))
+    matches = sorted(set(matches))
+    if len(matches) == 1:
+        return matches[0], refs[matches[0]]
+    if not matches:
+        raise ExperimentNameError(f"no experiment named {spec!r}", "list them with `gitexp show`")
+    shown = ", ".join(matches[:8]) + (", …" if len(matches) > 8 else "")
+    raise ExperimentNameError(f"{spec!r} is ambiguous: {shown}")
+
+
+def ref_targets(repo: Repo) -> dict[str, str]:
+    """{name: commit hex} of every experiment ref, read in one pass (no objects opened)."""
+    out: dict[str, str] = {}
+    for ref in repo.git.references.iterator():
+        name = ref.name
+        if name.startswith(REF_PREFIX):
+            target = ref.target
+            if isinstance(target, pygit2.Oid):
+                out[name[len(REF_PREFIX) :]] = str(target)
+    return out
+
+
+def remove_refs(repo: Repo, expected: dict[str, str]) -> None:
+    """Delete experiment refs atomically, each only if it still points where expected."""
+    try:
+        with repo.git.transaction() as txn:
+            for name in expected:
+                txn.lock_ref(ref_name(name))
+            for name, commit in expected.items():
+                _check_target(repo, name, commit)
+                txn.remove(ref_name(name))
+    except (pygit2.GitError, KeyError, ValueError) as exc:
+        raise StoreError(f"cannot remove experiment refs: {exc}") from exc
+
+
+def _check_target(repo: Repo, name: str, commit: str) -> None:
+    ref = repo.git.references.get(ref_name(name))
+    if ref is None or str(ref.target) != commit:
+        raise StoreError(f"{ref_name(name)} changed meanwhile; nothing was removed")
+
+
+def rename_ref(repo: Repo, old: str, new: str) -> None:
+    """Move refs/experiments/OLD to NEW (same commit; its reflog moves along)."""
+    check_free(repo, new)
+    try:
+        repo.git.references[ref_name(old)].rename(ref_name(new))
+    except (pygit2.GitError, KeyError, ValueError) as exc:
+        raise StoreError(f"cannot rename {old!r} to {new!r}: {exc}") from exc
+
+
+def create_branch(repo: Repo, branch: str, commit: str) -> str:
+    """A real branch refs/heads/BRANCH at ``commit``; refuses to move an existing one."""
+    full = "refs/heads/" + branch
+    if not pygit2.reference_is_valid_name(full):
+        raise ExperimentNameError(f"invalid branch name {branch!r}")
+    if full in repo.git.references:
+        raise ExperimentNameError(
+            f"branch {branch!r} exists already", "pick another name or delete it first"
+        )
+    try:
+        repo.git.references.create(full, pygit2.Oid(hex=commit), force=False)
+    except (pygit2.GitError, ValueError) as exc:
+        raise StoreError(f"cannot create branch {branch!r}: {exc}") from exc
+    return full
+
+
+def resolve_rev(repo: Repo, rev: str) -> str:
+    """Any git revision (branch, tag, sha, HEAD~1) → commit hex."""
+    try:
+        return str(repo.git.revparse_single(rev).peel(pygit2.Commit).id)
+    except (KeyError, ValueError, pygit2.GitError) as exc:
+        raise ExperimentNameError(f"unknown revision {rev!r}") from exc

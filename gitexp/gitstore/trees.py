@@ -1,0 +1,178 @@
+"""Snapshot a work tree into a git tree, and materialize trees into run dirs.
+
+The snapshot never touches the user's index, HEAD, files or stash: it starts
+from HEAD's tree in a private in-memory index and adds what `git status`
+reports as changed or untracked (not ignored). Materializing records each
+file's stat so the final tree reuses blob ids of files the run left alone.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pygit2
+
+from gitexp.gitstore import treewalk
+from gitexp.gitstore.repo import Repo
+
+META_DIR = ".gitexp"
+
+
+@dataclass(frozen=True)
+class FileState:
+    """A materialized file: its blob id and mode, and the stat it was written with."""
+
+    oid: pygit2.Oid
+    mode: int
+    size: int
+    mtime_ns: int
+
+
+Manifest = dict[str, FileState]
+
+
+def snapshot_workdir(repo: Repo, exclude: Iterable[str] = ()) -> pygit2.Oid:
+    """Tree of the work tree as it is now: HEAD + changes + untracked files."""
+    index = pygit2.Index()
+    index.read_tree(repo.head_commit().tree)
+    skip = tuple(exclude)
+    for path in repo.git.status(untracked_files="all", ignored=False):
+        if _excluded(path, skip):
+            continue
+        full = repo.root / path
+        if full.is_symlink() or full.is_file():
+            index.add(_entry(repo.git, full, path))
+        elif path in index:
+            index.remove(path)
+    for path in [e.path for e in index if _excluded(e.path, skip)]:
+        index.remove(path)
+    return index.write_tree(repo.git)
+
+
+def _excluded(path: str, prefixes: tuple[str, ...]) -> bool:
+    if path == META_DIR or path.startswith(META_DIR + "/"):
+        return True
+    return any(path == p or path.startswith(p + "/") for p in prefixes)
+
+
+def _entry(git: pygit2.Repository, full: Path, path: str) -> pygit2.IndexEntry:
+    st = full.lstat()
+    if stat.S_ISLNK(st.st_mode):
+        oid = git.create_blob(os.readlink(full).encode())
+        return pygit2.IndexEntry(path, oid, pygit2.enums.FileMode.LINK)
+    oid = git.create_blob_fromdisk(str(full))
+    executable = st.st_mode & 0o111
+    mode = pygit2.enums.FileMode.BLOB_EXECUTABLE if executable else pygit2.enums.FileMode.BLOB
+    return pygit2.IndexEntry(path, oid, mode)
+
+
+def materialize(repo: Repo, tree_id: pygit2.Oid, dest: Path) -> Manifest:
+    """Write every file of the tree under ``dest``; return what was written.
+
+    The whole tree is validated first (`treewalk.entries`): an unsafe path
+    raises `treewalk.UnsafeTreeError` before anything is written, and no write
+    goes through a symlink.
+    """
+    manifest: Manifest = {}
+    found = treewalk.entries(repo.git, tree_id)
+    with treewalk.SafeDir(dest) as out:
+        for entry in found:
+            if entry.mode == treewalk.TREE:
+                out.make_dir(entry.path)
+            elif entry.mode == treewalk.LINK:
+                out.symlink(entry.path, entry.target)
+            else:
+                st = out.write_file(entry.path, treewalk.blob_data(repo.git, entry), entry.mode)
+                manifest[entry.path] = FileState(entry.oid, entry.mode, st.st_size, st.st_mtime_ns)
+    return manifest
+
+
+def tree_from_dir(
+    repo: Repo,
+    root: Path,
+    manifest: Manifest,
+    keep: Callable[[str], bool],
+    extra: dict[str, bytes] | None = None,
+) -> pygit2.Oid:
+    """Tree of a run dir: files ``keep`` accepts (blob ids reused when unchanged),
+    plus ``extra`` files given as bytes (the run's .gitexp/ record)."""
+    index = pygit2.Index()
+    for rel, full in _walk(root):
+        if not keep(rel):
+            continue
+        known = manifest.get(rel)
+        st = full.lstat()
+        if known and not stat.S_ISLNK(st.st_mode) and _unchanged(known, st):
+            index.add(pygit2.IndexEntry(rel, known.oid, pygit2.enums.FileMode(known.mode)))
+        else:
+            index.add(_entry(repo.git, full, rel))
+    for rel, data in (extra or {}).items():
+        index.add(pygit2.IndexEntry(rel, repo.git.create_blob(data), pygit2.enums.FileMode.BLOB))
+    return index.write_tree(repo.git)
+
+
+def _tree(git: pygit2.Repository, oid: pygit2.Oid) -> pygit2.Tree:
+    tree = git[oid]
+    assert isinstance(tree, pygit2.Tree)
+    return tree
+
+
+def _blob(git: pygit2.Repository, oid: pygit2.Oid) -> bytes:
+    blob = git[oid]
+    assert isinstance(blob, pygit2.Blob)
+    return bytes(blob.data)
+
+
+def _unchanged(known: FileState, st: os.stat_result) -> bool:
+    return known.size == st.st_size and known.mtime_ns == st.st_mtime_ns
+
+
+def _walk(root: Path) -> Iterable[tuple[str, Path]]:
+    """Files and symlinks under root, relative posix paths; symlinked dirs not followed."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        base = Path(dirpath)
+        rel_dir = base.relative_to(root).as_posix()
+        prefix = "" if rel_dir == "." else rel_dir + "/"
+        for name in list(dirnames):
+            if (base / name).is_symlink():
+                dirnames.remove(name)
+                filenames.append(name)
+            elif prefix + name == ".git":
+                dirnames.remove(name)
+        for name in filenames:
+            yield prefix + name, base / name
+
+
+def tree_with_files(repo: Repo, tree_id: pygit2.Oid, files: dict[str, bytes]) -> pygit2.Oid:
+    """A copy of a tree with some files added or replaced."""
+    index = pygit2.Index()
+    index.read_tree(_tree(repo.git, tree_id))
+    for rel, data in files.items():
+        index.add(pygit2.IndexEntry(rel, repo.git.create_blob(data), pygit2.enums.FileMode.BLOB))
+    return index.write_tree(repo.git)
+
+
+def without_meta(repo: Repo, tree_id: pygit2.Oid) -> pygit2.Oid:
+    """An experiment's tree without its .gitexp/ record: the workspace it ran in."""
+    tree = _tree(repo.git, tree_id)
+    if META_DIR not in tree:
+        return tree_id
+    builder = repo.git.TreeBuilder(tree)
+    builder.remove(META_DIR)
+    oid: pygit2.Oid = builder.write()
+    return oid
+
+
+def read_blob(repo: Repo, tree_id: pygit2.Oid, path: str) -> bytes | None:
+    """A file of a tree, or None when it is absent."""
+    try:
+        entry = _tree(repo.git, tree_id)[path]
+    except KeyError:
+        return None
+    if entry.type_str != "blob":
+        return None
+    return _blob(repo.git, entry.id)

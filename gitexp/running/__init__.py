@@ -1,0 +1,1 @@
+"""Running an experiment: runner, workspace, params, metrics, environment, executors."""

@@ -1,0 +1,301 @@
+"""What a container image is built from: the rendered Dockerfile, its context, its tag.
+
+No Docker SDK here (that lives in ``executors/docker.py``): this module only
+decides *what* goes into an image, so it can be tested and reasoned about
+without an engine. The tag is a content id of everything the build reads (the
+Dockerfile, build args, and the files its COPY/ADD lines name, taken from the
+experiment's tree), so an unchanged tree reuses its image, a changed
+requirements file gets a new one, and a code-only change (the code is mounted,
+not copied) reuses the environment image.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import hashlib
+import io
+import json
+import os
+import re
+import shlex
+import tarfile
+import zipfile
+from base64 import urlsafe_b64encode
+from dataclasses import dataclass, field
+from importlib import metadata, resources
+from pathlib import Path
+
+from gitexp.common.errors import ConfigError
+from gitexp.config.settings import DockerSettings
+
+IMAGE_REPO = "gitexp-env"
+DOCKERFILE_IN_CONTEXT = ".gitexp/Dockerfile"
+WHEELS_DIR = ".gitexp/wheels"
+DEFAULT_REQUIREMENTS = "requirements.txt"
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same gitexp gives the same wheel bytes
+
+
+@dataclass(frozen=True)
+class ContextFile:
+    mode: int  # 0o644, 0o755, or 0o120000 for a symlink (data = target)
+    data: bytes
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """The files a build sees (Dockerfile included) and the tag derived from them."""
+
+    dockerfile: str
+    files: dict[str, ContextFile] = field(default_factory=dict)
+    build_args: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        h.update(self.dockerfile.encode())
+        h.update(json.dumps(self.build_args, sort_keys=True).encode())
+        for path in sorted(self.files):
+            f = self.files[path]
+            h.update(f"\0{path}\0{f.mode:o}\0".encode() + hashlib.sha256(f.data).digest())
+        return h.hexdigest()
+
+    @property
+    def tag(self) -> str:
+        return f"{IMAGE_REPO}:{self.digest[:20]}"
+
+    def tar(self) -> io.BytesIO:
+        """The context as the uncompressed tar the Docker API takes."""
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            entries = {
+                **self.files,
+                DOCKERFILE_IN_CONTEXT: ContextFile(0o644, self.dockerfile.encode()),
+            }
+            for path in sorted(entries):
+                _add(tar, path, entries[path])
+        buf.seek(0)
+        return buf
+
+
+def _add(tar: tarfile.TarFile, path: str, f: ContextFile) -> None:
+    info = tarfile.TarInfo(path)
+    if f.mode == 0o120000:
+        info.type = tarfile.SYMTYPE
+        info.linkname = f.data.decode()
+        tar.addfile(info)
+        return
+    info.size, info.mode = len(f.data), f.mode
+    tar.addfile(info, io.BytesIO(f.data))
+
+
+def dockerfile_for(run_dir: Path, settings: DockerSettings, pinned: str | None) -> tuple[str, str]:
+    """(Dockerfile text, where it came from): the pinned text of a reproduction wins."""
+    if pinned is not None:
+        return pinned, "pinned"
+    if settings.template:
+        path = run_dir / settings.template
+        if not path.is_file():
+            raise ConfigError(
+                f"docker template {settings.template!r} not found in the experiment",
+                "commit it or fix `docker.template` in gitexp.yaml",
+            )
+        template, source = path.read_text(encoding="utf-8"), settings.template
+    else:
+        template, source = default_template(), "default"
+    return render(template, _values(run_dir, settings)), source
+
+
+def default_template() -> str:
+    return (resources.files("gitexp") / "data" / "Dockerfile.template").read_text("utf-8")
+
+
+def render(template: str, values: dict[str, str]) -> str:
+    """Fill ``{{ name }}`` placeholders; an unknown name is a config error."""
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise ConfigError(
+                f"unknown placeholder {{{{ {name} }}}} in the Docker template",
+                f"known: {', '.join(sorted(values))}",
+            )
+        return values[name]
+
+    return _PLACEHOLDER.sub(fill, template)
+
+
+def _values(run_dir: Path, settings: DockerSettings) -> dict[str, str]:
+    args = "\n".join(f"ARG {k}={json.dumps(v)}" for k, v in sorted(settings.build_args.items()))
+    return {
+        "base_image": settings.base_image,
+        "build_args": args or "# (no build args)",
+        "requirements": requirements_block(run_dir, settings.requirements),
+        "gitexp_version": gitexp_version(),
+        "wheels_dir": WHEELS_DIR,
+    }
+
+
+def requirements_block(run_dir: Path, configured: str | None) -> str:
+    """COPY + pip install of the experiment's requirements file (or lock), if it has one."""
+    rel = configured or DEFAULT_REQUIREMENTS
+    if not (run_dir / rel).is_file():
+        if configured:
+            raise ConfigError(
+                f"requirements file {configured!r} not found in the experiment",
+                "commit it or fix `docker.requirements` in gitexp.yaml",
+            )
+        return "# (no requirements.txt in the experiment)"
+    target = "/tmp/gitexp-requirements/" + Path(rel).name
+    return (
+        f"COPY {json.dumps([rel, target])}\n"
+        f"RUN python -m pip install --no-cache-dir -r {shlex.quote(target)}"
+    )
+
+
+def build_context(
+    run_dir: Path, dockerfile: str, exclude: tuple[str, ...], build_args: dict[str, str]
+) -> BuildContext:
+    """The run-dir files the Dockerfile's COPY/ADD lines name, plus the gitexp wheel."""
+    sources = copy_sources(dockerfile)
+    files: dict[str, ContextFile] = {}
+    if sources:
+        wheel_name, wheel = gitexp_wheel()
+        candidates = {f"{WHEELS_DIR}/{wheel_name}": ContextFile(0o644, wheel)}
+        candidates.update(_tree_files(run_dir, exclude))
+        files = {p: f for p, f in candidates.items() if any(_matches(p, s) for s in sources)}
+    return BuildContext(dockerfile, files, dict(build_args))
+
+
+def copy_sources(dockerfile: str) -> list[str]:
+    """Context paths named by COPY/ADD (not ``--from`` stages, not URLs), normalized."""
+    out: list[str] = []
+    for line in re.sub(r"\\\r?\n", " ", dockerfile).splitlines():
+        m = re.match(r"\s*(COPY|ADD)\s+(.+)", line, re.IGNORECASE)
+        if not m:
+            continue
+        args = m.group(2).strip()
+        parts = _json_list(args) if args.startswith("[") else shlex.split(args, comments=False)
+        if any(p.startswith("--from") for p in parts):
+            continue
+        words = [p for p in parts if not p.startswith("--")]
+        for src in words[:-1]:
+            if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", src):
+                out.append(os.path.normpath(src.lstrip("/")))
+    return out
+
+
+def _json_list(text: str) -> list[str]:
+    try:
+        parts = json.loads(text)
+    except json.JSONDecodeError:
+        return shlex.split(text)
+    return [str(p) for p in parts] if isinstance(parts, list) else []
+
+
+def _matches(path: str, source: str) -> bool:
+    if source in (".", ""):
+        return True
+    if any(c in source for c in "*?["):
+        return fnmatch.fnmatchcase(path, source) or any(
+            fnmatch.fnmatchcase(path[:i], source) for i in _prefix_ends(path)
+        )
+    return path == source or path.startswith(source.rstrip("/") + "/")
+
+
+def _prefix_ends(path: str) -> list[int]:
+    return [i for i, c in enumerate(path) if c == "/"]
+
+
+def _tree_files(run_dir: Path, exclude: tuple[str, ...]) -> dict[str, ContextFile]:
+    """Files of the materialized tree: not .gitexp/, not linked inputs."""
+    out: dict[str, ContextFile] = {}
+    skip = (".gitexp", *exclude)
+    for dirpath, dirnames, filenames in os.walk(run_dir):
+        rel_dir = os.path.relpath(dirpath, run_dir)
+        prefix = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
+        dirnames[:] = sorted(d for d in dirnames if prefix + d not in skip)
+        for name in filenames:
+            rel = prefix + name
+            if rel in skip:
+                continue
+            full = Path(dirpath) / name
+            out[rel] = _context_file(full)
+    return out
+
+
+def _context_file(path: Path) -> ContextFile:
+    if path.is_symlink():
+        return ContextFile(0o120000, os.readlink(path).encode())
+    return ContextFile(0o755 if os.access(path, os.X_OK) else 0o644, path.read_bytes())
+
+
+def base_images(dockerfile: str) -> list[str]:
+    """External images the Dockerfile starts FROM (stages and ``$ARG`` refs left out)."""
+    stages: set[str] = set()
+    images: list[str] = []
+    for line in dockerfile.splitlines():
+        m = re.match(r"\s*FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", line, re.IGNORECASE)
+        if not m:
+            continue
+        image, alias = m.group(1), m.group(2)
+        if image.lower() not in stages and "$" not in image and image != "scratch":
+            images.append(image)
+        if alias:
+            stages.add(alias.lower())
+    return images
+
+
+def gitexp_version() -> str:
+    try:
+        return metadata.version("gitexp")
+    except metadata.PackageNotFoundError:
+        import gitexp
+
+        return gitexp.__version__
+
+
+@functools.lru_cache(maxsize=1)
+def gitexp_wheel() -> tuple[str, bytes]:
+    """A wheel of the running gitexp package, built in memory, byte-for-byte reproducible.
+
+    gitexp may not be on any index the image can reach, so the image installs
+    this wheel (``--no-deps``: the tracking library needs only the stdlib).
+    """
+    pkg = Path(resources.files("gitexp").joinpath("__init__.py")).parent  # the whole package
+    version = gitexp_version()
+    dist = f"gitexp-{version}.dist-info"
+    entries: dict[str, bytes] = {}
+    for path in sorted(pkg.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            entries["gitexp/" + path.relative_to(pkg).as_posix()] = path.read_bytes()
+    entries[f"{dist}/METADATA"] = (
+        f"Metadata-Version: 2.1\nName: gitexp\nVersion: {version}\n"
+        "Summary: gitexp tracking library (built from the host's gitexp for a container)\n"
+    ).encode()
+    entries[f"{dist}/WHEEL"] = (
+        b"Wheel-Version: 1.0\nGenerator: gitexp\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
+    entries[f"{dist}/RECORD"] = _record(entries, f"{dist}/RECORD")
+    return f"gitexp-{version}-py3-none-any.whl", _zip(entries)
+
+
+def _record(entries: dict[str, bytes], record_path: str) -> bytes:
+    lines = []
+    for path, data in entries.items():
+        digest = urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        lines.append(f"{path},sha256={digest},{len(data)}")
+    lines.append(f"{record_path},,")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path, data in entries.items():
+            info = zipfile.ZipInfo(path, _ZIP_TIME)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data)
+    return buf.getvalue()

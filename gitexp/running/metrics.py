@@ -1,0 +1,211 @@
+"""Collect a run's metrics from its three sources into final values and series.
+
+Sources: the tracking library's live file, metrics files the script writes
+(JSON/YAML final values, CSV/TSV series), and output lines matched by
+configured patterns. Metrics files win over the library, both over printed
+lines (see ``collect``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import yaml
+
+from gitexp.running.params import flatten, unflatten
+from gitexp.tracking.recorder import LIVE_DIR, METRICS_FILE, PARAMS_FILE
+
+Point = tuple[int | float, float, float | None]  # step, value, unix time
+
+
+@dataclass
+class Collected:
+    """Final values (flat, dotted names) and step series per metric."""
+
+    final: dict[str, Any] = field(default_factory=dict)
+    history: dict[str, list[Point]] = field(default_factory=dict)
+
+    def add_series(self, name: str, points: list[Point]) -> None:
+        if points:
+            self.history.setdefault(name, []).extend(points)
+            self.final[name] = points[-1][1]
+
+    def nested(self) -> dict[str, Any]:
+        return unflatten(self.final)
+
+
+def read_live(run_dir: Path) -> dict[str, list[Point]]:
+    """Series logged through the library; a missing step continues the series.
+
+    Malformed lines (cut short by a kill or a full disk) are skipped: recording
+    never fails because of what the script wrote.
+    """
+    path = run_dir / LIVE_DIR / METRICS_FILE
+    series: dict[str, list[Point]] = {}
+    if not path.exists():
+        return series
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for line in f:
+            parsed = _live_line(line)
+            if parsed is None:
+                continue
+            name, step, value, t = parsed
+            points = series.setdefault(name, [])
+            if step is None:
+                step = points[-1][0] + 1 if points else 0
+            points.append((step, value, t))
+    return series
+
+
+def _live_line(line: str) -> tuple[str, int | float | None, float, float] | None:
+    parts = line.rstrip("\n").split("\t")
+    if not line.endswith("\n") or len(parts) != 4:
+        return None
+    name, step, value, t = parts
+    try:
+        return name, _step(step), float(value), float(t)
+    except ValueError:
+        return None
+
+
+def _step(text: str) -> int | float | None:
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def read_logged_params(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / LIVE_DIR / PARAMS_FILE
+    out: dict[str, Any] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                out.update(json.loads(line))
+            except ValueError:
+                continue
+    return out
+
+
+def read_metrics_file(path: Path) -> tuple[dict[str, Any], dict[str, list[Point]]]:
+    """(final values, series) of one metrics file the script wrote."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix in (".csv", ".tsv"):
+        return {}, _table_series(text, "\t" if path.suffix == ".tsv" else ",")
+    data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    if not isinstance(data, dict):
+        return {}, {}
+    return {k: v for k, v in flatten(data).items() if _is_number(v)}, {}
+
+
+def _table_series(text: str, delimiter: str) -> dict[str, list[Point]]:
+    rows = list(csv.DictReader(io.StringIO(text), delimiter=delimiter))
+    series: dict[str, list[Point]] = {}
+    for i, row in enumerate(rows):
+        step = _table_step(row.get("step"), i)
+        for key, value in row.items():
+            if key in ("step", "time", "timestamp") or key is None:
+                continue
+            number = _float(value)
+            if number is not None:
+                series.setdefault(key, []).append((step, number, None))
+    return series
+
+
+def parse_output(lines: Iterable[str], patterns: Iterable[str]) -> dict[str, list[Point]]:
+    """Series from printed lines such as `loss: 0.3` or `acc=0.9`."""
+    compiled = [re.compile(p) for p in patterns]
+    series: dict[str, list[Point]] = {}
+    for line in lines:
+        for rx in compiled:
+            m = rx.search(line)
+            if m and m.group("name") and _float(m.group("value")) is not None:
+                points = series.setdefault(m.group("name"), [])
+                points.append((len(points), float(m.group("value")), None))
+                break
+    return series
+
+
+def collect(
+    run_dir: Path,
+    metrics_files: Iterable[str],
+    output: str,
+    patterns: Iterable[str],
+    succeeded: bool = True,
+) -> tuple[Collected, list[str]]:
+    """All sources combined, and warnings about metrics files.
+
+    Precision decides who wins a name: metrics files (full precision, written
+    last) over the library's values, and both over printed lines, which are
+    often rounded; a printed series is kept only for names no other source
+    gave. A file missing after a failed run is expected, so it is reported
+    only when the run succeeded.
+    """
+    out, warnings = Collected(), []
+    for name, points in read_live(run_dir).items():
+        out.add_series(name, points)
+    for rel in metrics_files:
+        path = run_dir / rel
+        if not path.exists():
+            if succeeded:
+                warnings.append(f"metrics file {rel} was not written")
+            continue
+        try:
+            final, series = read_metrics_file(path)
+        except (ValueError, yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+            warnings.append(f"metrics file {rel} cannot be read: {exc}")
+            continue
+        for name, points in series.items():
+            out.add_series(name, points)
+        out.final.update(final)
+    if patterns:
+        for name, points in parse_output(output.splitlines(), patterns).items():
+            if name not in out.final and name not in out.history:
+                out.add_series(name, points)
+    return out, warnings
+
+
+def history_files(history: dict[str, list[Point]]) -> dict[str, bytes]:
+    """``.gitexp/history/<metric>.tsv`` files: ``step<TAB>value<TAB>time`` lines."""
+    files = {}
+    for name, points in history.items():
+        lines = ["step\tvalue\ttime\n"]
+        lines += [f"{s}\t{v!r}\t{'' if t is None else f'{t:.3f}'}\n" for s, v, t in points]
+        files[f".gitexp/history/{metric_path(name)}.tsv"] = "".join(lines).encode()
+    return files
+
+
+def metric_path(name: str) -> str:
+    """A metric name as a safe relative path (slashes kept as folders)."""
+    parts = [quote(p, safe="._-") or "_" for p in name.split("/")]
+    return "/".join("_" + p if p in (".", "..") else p for p in parts)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _table_step(value: Any, default: int) -> int | float:
+    try:
+        step = _step(str(value).strip()) if value is not None else None
+    except ValueError:
+        step = None
+    return default if step is None else step

@@ -1,0 +1,247 @@
+"""Params files and ``-p`` overrides.
+
+``-p model.depth=6`` sets a nested key of the default params file;
+``-p other.yaml:key=v`` targets another file; ``-p +key=v`` adds a key that
+does not exist yet. Values are YAML scalars or flow lists/maps. Unknown keys
+are refused with a did-you-mean, because a typo would otherwise run a whole
+experiment with the wrong value.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import yaml
+
+from gitexp.common import suggest
+from gitexp.common.errors import ConfigError, ParamError
+from gitexp.config.settings import parse_error
+
+_OVERRIDE = re.compile(
+    r"^(?:(?P<file>[^=:]+\.(?:ya?ml|json)):)?(?P<add>\+)?(?P<key>[A-Za-z0-9_][\w.\-]*)=(?P<value>.*)$",
+    re.DOTALL,
+)
+_TEMPLATE = re.compile(r"\$\{([A-Za-z0-9_][\w.\-]*)\}")
+
+
+@dataclass(frozen=True)
+class Override:
+    """One parsed ``-p``: which file, which dotted key, the value, add or set."""
+
+    file: str | None
+    key: str
+    value: Any
+    add: bool
+    text: str
+
+
+def parse_override(text: str) -> Override:
+    match = _OVERRIDE.match(text)
+    if not match:
+        raise ParamError(
+            f"malformed param override {text!r}",
+            "write -p key=value, -p nested.key=value or -p file.yaml:key=value",
+        )
+    return Override(
+        match["file"], match["key"], _parse_value(match["value"]), bool(match["add"]), text
+    )
+
+
+_FLOAT = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
+def _parse_value(raw: str) -> Any:
+    if raw == "":
+        return ""
+    if _FLOAT.match(raw.strip()):
+        return float(raw)  # YAML 1.1 (PyYAML) reads `1e-3` as a string; users mean a number
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw  # not YAML: keep the text as a string
+
+
+def parse_file(name: str, text: str) -> dict[str, Any]:
+    """Parse a params file's text by its extension (JSON or YAML)."""
+    try:
+        data = json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot parse params file {parse_error(name, text, exc)}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"params file {name} must hold a mapping at the top level")
+    return data
+
+
+def dump_file(name: str, data: Mapping[str, Any], original: str | None = None) -> bytes:
+    """The params file with overrides applied, as the run will read it.
+
+    YAML is round-tripped through ruamel.yaml (what DVC uses for the same job)
+    so the experiment's copy keeps the user's comments, key order and quoting;
+    if the result would not read back as ``data`` with PyYAML (YAML 1.1 reads
+    some plain scalars differently), it is written plainly instead.
+    """
+    if name.endswith(".json"):
+        # default=str: a YAML-parsed -p value may be a date, which JSON cannot hold
+        return (json.dumps(data, indent=2, default=str) + "\n").encode()
+    if original is not None:
+        kept = _round_trip(original, data)
+        if kept is not None:
+            return kept
+    return yaml.safe_dump(dict(data), sort_keys=False, allow_unicode=True).encode()
+
+
+def _round_trip(original: str, data: Mapping[str, Any]) -> bytes | None:
+    import io
+
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError as RuamelError
+
+    rt = YAML()
+    rt.preserve_quotes = True
+    rt.width = 4096  # never fold a long value onto a second line
+    try:
+        doc = rt.load(original)
+        if not isinstance(doc, dict):
+            return None
+        _update_in_place(doc, data)
+        out = io.StringIO()
+        rt.dump(doc, out)
+    except (RuamelError, ValueError, TypeError):
+        return None
+    text = out.getvalue()
+    try:
+        same = yaml.safe_load(text) == dict(data)
+    except yaml.YAMLError:
+        same = False
+    return text.encode() if same else None
+
+
+def _update_in_place(doc: dict[str, Any], data: Mapping[str, Any]) -> None:
+    """Set ``doc`` to ``data`` key by key, so untouched keys keep their comments."""
+    for key in [k for k in doc if k not in data]:
+        del doc[key]
+    for key, value in data.items():
+        if isinstance(value, Mapping) and isinstance(doc.get(key), dict):
+            _update_in_place(doc[key], value)
+        elif key not in doc or doc[key] != value:
+            doc[key] = copy.deepcopy(value)
+
+
+def apply_overrides(
+    files: Mapping[str, dict[str, Any]], overrides: Iterable[Override], default_file: str
+) -> dict[str, dict[str, Any]]:
+    """Return new params per file with the overrides applied (inputs untouched)."""
+    result = {name: copy.deepcopy(data) for name, data in files.items()}
+    for ov in overrides:
+        target = ov.file or default_file
+        if target not in result:
+            raise ParamError(
+                f"params file {target!r} not found for override {ov.text!r}",
+                f"create {target} or list it under `params:` in gitexp.yaml",
+            )
+        _set(result[target], ov, target)
+    return result
+
+
+def _set(data: dict[str, Any], ov: Override, file: str) -> None:
+    *parents, leaf = ov.key.split(".")
+    node = data
+    for i, part in enumerate(parents):
+        child = node.get(part)
+        if child is None and ov.add:
+            child = node[part] = {}
+        if child is not None and not isinstance(child, dict):
+            where = ".".join(parents[: i + 1])
+            raise ParamError(
+                f"cannot set {ov.key!r} in {file}: {where!r} is a value, not a mapping",
+                f"set {where} itself, e.g. -p {where}=...",
+            )
+        if not isinstance(child, dict):
+            _unknown(data, ov, file, ".".join(parents[: i + 1]))
+        node = child
+    if leaf not in node and not ov.add:
+        _unknown(data, ov, file, ov.key)
+    node[leaf] = ov.value
+
+
+def _unknown(data: dict[str, Any], ov: Override, file: str, key: str) -> NoReturn:
+    hint = suggest.hint(ov.key, flatten(data), "did you mean `{}`?")
+    hint = hint or f"use -p +{ov.key}=... to add a new key"
+    raise ParamError(f"unknown param {key!r} in {file}", hint)
+
+
+def merge(files: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """One nested dict of all params files, later files winning per key."""
+    merged: dict[str, Any] = {}
+    for data in files.values():
+        _deep_update(merged, data)
+    return merged
+
+
+def _deep_update(dst: dict[str, Any], src: Mapping[str, Any]) -> None:
+    for key, value in src.items():
+        if isinstance(value, Mapping) and isinstance(dst.get(key), dict):
+            _deep_update(dst[key], value)
+        else:
+            dst[key] = copy.deepcopy(value)
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` → ``{"a.b": 1}``; lists stay values."""
+    out: dict[str, Any] = {}
+    for key, value in d.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """Inverse of flatten; a key that is both a value and a prefix stays flat."""
+    out: dict[str, Any] = {}
+    for key in sorted(flat, key=lambda k: k.count(".")):
+        node, parts = out, key.split(".")
+        for part in parts[:-1]:
+            if not isinstance(node.get(part, {}), dict):
+                node = out
+                parts = [key]
+                break
+            node = node.setdefault(part, {})
+        node[parts[-1]] = flat[key]
+    return out
+
+
+def render_command(argv: list[str], params: Mapping[str, Any], quote: bool) -> list[str]:
+    """Substitute ``${key}`` in the command from the run's params."""
+    flat = flatten(params)
+
+    def value(match: re.Match[str]) -> str:
+        key = match[1]
+        if key not in flat:
+            hint = suggest.hint(key, flat, "did you mean ${{{}}}?") or "define it in a params file"
+            raise ParamError(f"command refers to unknown param ${{{key}}}", hint)
+        text = _scalar_text(flat[key])
+        if quote:
+            import shlex
+
+            return shlex.quote(text)
+        return text
+
+    return [_TEMPLATE.sub(value, arg) for arg in argv]
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return str(value)

@@ -1,0 +1,322 @@
+"""Record a finished run: its .gitexp/ files, the tree of its run dir, the final commit.
+
+Recording must never lose a run. Every stage that can fail on what the
+script left behind (reading metrics, storing artifacts in DVC, hashing the
+run dir) degrades instead of failing: the error goes into run.json under
+``record_errors`` and the commit still holds output.log and whatever
+metrics were collected. Objects written here are unreachable until the ref
+moves, so a concurrent `git gc --prune=now` can delete them: the ref moves
+only to a commit whose new objects exist (checked before and after the
+move), and a record that lost objects is written again, up to
+``WRITE_ATTEMPTS`` times, re-hashing the files from disk.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any
+
+import pygit2
+
+from gitexp.common.errors import StoreError
+from gitexp.config.settings import Config
+from gitexp.dvcstore import artifacts
+from gitexp.gitstore import store
+from gitexp.gitstore.record import RunRecord, commit_message
+from gitexp.gitstore.repo import Repo
+from gitexp.gitstore.store import METRICS_JSON
+from gitexp.gitstore.trees import META_DIR, Manifest, tree_from_dir, tree_with_files
+from gitexp.running import metrics as M
+from gitexp.running.environment import EnvironmentProbe
+from gitexp.running.executors import OutputSink
+from gitexp.running.heartbeat import Heartbeat
+from gitexp.running.params import merge
+
+log = logging.getLogger(__name__)
+WRITE_ATTEMPTS = 5
+OUTPUT_LOG = f"{META_DIR}/output.log"
+
+
+@dataclass
+class Partial:
+    """What is known of a run so far, for a record cut short (gitexp crashed, or a
+    second Ctrl-C while recording): the latest record and the .gitexp/ files."""
+
+    record: RunRecord
+    files: dict[str, bytes] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def note(self, stage: str, exc: BaseException) -> None:
+        """Remember a failed recording stage; it goes into run.json."""
+        message = f"{stage}: {type(exc).__name__}: {exc}"
+        log.debug("recording failed at %s", stage, exc_info=exc)
+        self.errors.append(message)
+
+    def run_json(self, record: RunRecord | None = None) -> bytes:
+        chosen = record or self.record
+        if self.errors:
+            chosen = chosen.replace(extra={**chosen.extra, "record_errors": list(self.errors)})
+        return chosen.to_json()
+
+
+@dataclass
+class RunState:
+    """A run whose ref exists: where it runs, its heartbeat (which knows the commit the
+    ref points at), the snapshot it runs (reachable from the reservation), and what
+    recording has gathered so far."""
+
+    run_dir: Path
+    heartbeat: Heartbeat
+    partial: Partial
+    tree: pygit2.Oid
+    baseline: pygit2.Oid
+    links: dict[str, Path]
+    manifest: Manifest = field(default_factory=dict)
+
+
+def guarded(partial: Partial, stage: str, step: Callable[[], Any], fallback: Any) -> Any:
+    """``step()``, or ``fallback`` with the error noted: a stage never sinks the record."""
+    try:
+        return step()
+    except Exception as exc:
+        partial.note(stage, exc)
+        return fallback
+
+
+def commit_record(
+    repo: Repo,
+    name: str,
+    expected: pygit2.Oid,
+    baseline: pygit2.Oid,
+    known_tree: pygit2.Oid,
+    build: Callable[[bool], tuple[pygit2.Oid, str]],
+) -> pygit2.Oid:
+    """Write the record and move the ref from ``expected``; returns the final commit.
+
+    ``build(fresh)`` writes the tree and returns it with the commit message;
+    ``fresh`` asks it to re-hash files rather than reuse blob ids (a retry
+    after objects vanished).
+    """
+    problem = ""
+    for attempt in range(WRITE_ATTEMPTS):
+        try:
+            tree, message = build(attempt > 0)
+            commit = store.write_commit(repo, tree, baseline, message)
+            missing = store.missing_objects(repo, commit, known_tree)
+            if not missing:
+                store.finalize(repo, name, expected, commit)
+                missing = store.missing_objects(repo, commit, known_tree)
+                expected = commit
+            if not missing:
+                return commit
+            problem = f"objects vanished while recording ({', '.join(missing[:3])})"
+        except (*store.TRANSIENT, StoreError) as exc:  # StoreError: the ref was busy
+            problem = " ".join(str(exc).split())
+        log.debug("recording %s, attempt %d: %s", name, attempt + 1, problem)
+        time.sleep(store.backoff(attempt))
+    raise StoreError(f"could not record experiment {name!r}: {problem}", store.GC_HINT)
+
+
+def record_crash(repo: Repo, run: RunState, status: str, error: str) -> None:
+    """The run was cut short: commit what is known (the run's own files are lost,
+    its .gitexp/ files kept) so the ref never stays `running`."""
+    partial = run.partial
+    record = partial.record.replace(
+        status=status, ended=_now(), extra={**partial.record.extra, "error": error}
+    )
+    files = {**partial.files, store.RUN_JSON: partial.run_json(record)}
+
+    def build(fresh: bool) -> tuple[pygit2.Oid, str]:
+        metrics = _metrics(files.get(store.METRICS_JSON))
+        return tree_with_files(repo, run.tree, files), commit_message(record, metrics)
+
+    with _ignoring_interrupts():
+        try:
+            expected = run.heartbeat.stop()
+            commit_record(repo, record.name, expected, run.baseline, run.tree, build)
+        except Exception:  # the ref moved already, or the repository is gone
+            log.debug("could not record the crash of %s", record.name, exc_info=True)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The final commit and what it holds, for the run's result."""
+
+    commit: pygit2.Oid
+    record: RunRecord
+    metrics: dict[str, Any]
+    warnings: list[str]
+
+
+def record_run(
+    repo: Repo,
+    config: Config,
+    run: RunState,
+    exec_info: dict[str, Any],
+    sink: OutputSink,
+    probe: EnvironmentProbe,
+) -> Recorded:
+    """Collect metrics, store artifacts, commit the run dir and move the ref."""
+    partial, run_dir, record, manifest = run.partial, run.run_dir, run.partial.record, run.manifest
+    partial.files[OUTPUT_LOG] = sink.log_bytes()
+    output = partial.files[OUTPUT_LOG].decode("utf-8", "replace")
+    succeeded = record.status == "succeeded"
+    collected, warnings = guarded(
+        partial,
+        "reading metrics",
+        lambda: M.collect(run_dir, config.metrics_files, output, config.output_patterns, succeeded),
+        (M.Collected(), []),
+    )
+    partial.files.update(_metric_files(collected))
+    env_files = _env_files(exec_info)
+    record = guarded(
+        partial,
+        "reading logged params",
+        lambda: _finish(record, run_dir, exec_info),
+        record.replace(ended=_now(), extra={**record.extra, **exec_info}),
+    )
+    keep = _keeper(repo, config, manifest, run.links)
+    stored = guarded(
+        partial,
+        "storing artifacts",
+        lambda: artifacts.store_outputs(repo.root, config, run_dir, record.cwd, manifest, keep),
+        artifacts.Stored(),
+    )
+    record = stored.apply(record)
+    partial.record = record
+    partial.files.update({**probe.files(), **env_files})
+    warnings = [*warnings, *stored.warnings, *_no_metrics_hint(record, collected, config)]
+
+    def build(fresh: bool) -> tuple[pygit2.Oid, str]:
+        files = {**partial.files, **stored.pointers}
+        known = {} if fresh else manifest
+        tree = tree_from_dir(repo, run_dir, known, stored.keep(keep), files)
+        tree = store.with_meta_file(repo, tree, "run.json", partial.run_json(record))
+        return tree, commit_message(record, collected.nested())
+
+    reserved = run.heartbeat.stop()
+    commit = commit_record(repo, record.name, reserved, run.baseline, run.tree, build)
+    return Recorded(commit, record, collected.nested(), warnings)
+
+
+def _metric_files(collected: M.Collected) -> dict[str, bytes]:
+    import json
+
+    files = {METRICS_JSON: (json.dumps(collected.nested(), indent=2) + "\n").encode()}
+    files.update(M.history_files(collected.history))
+    return files
+
+
+def _no_metrics_hint(record: RunRecord, collected: M.Collected, config: Config) -> list[str]:
+    """A succeeded run that recorded no metric says, once, how to capture them."""
+    if record.status != "succeeded" or collected.final:
+        return []
+    sources = [
+        "call gitexp.log_metric() in the script",
+        "list the files it writes under `metrics:` in gitexp.yaml",
+    ]
+    if not config.output_patterns:
+        sources.append("set `metrics_from_output: true` to read printed `name: value` lines")
+    return ["no metrics were recorded; to capture them, " + ", or ".join(sources)]
+
+
+def _env_files(exec_info: dict[str, Any]) -> dict[str, bytes]:
+    """Files an executor hands back for .gitexp/env/: docker gives the Dockerfile it
+    built and the image's package list (which replaces the host's)."""
+    files = {"dockerfile": "Dockerfile", "requirements": "requirements.txt"}
+    texts = {name: exec_info.pop(key, None) for key, name in files.items()}
+    return {f"{META_DIR}/env/{name}": str(text).encode() for name, text in texts.items() if text}
+
+
+def _finish(record: RunRecord, run_dir: Path, exec_info: dict[str, Any]) -> RunRecord:
+    logged = M.read_logged_params(run_dir)
+    params = merge({"run": record.params, "logged": logged}) if logged else record.params
+    extra = {**record.extra, **exec_info}
+    if logged:
+        extra["logged_params"] = logged
+    return record.replace(ended=_now(), params=params, extra=extra)
+
+
+def _keeper(
+    repo: Repo, config: Config, manifest: dict[str, Any], links: dict[str, Path]
+) -> Callable[[str], bool]:
+    """Which run-dir files the commit keeps: snapshot files, outputs, metrics files
+    (even when .gitignore excludes them) and new files that are not ignored."""
+    link_paths = tuple(links)
+    metrics_files = {os.path.normpath(f) for f in config.metrics_files}
+
+    def keep(rel: str) -> bool:
+        if rel == META_DIR or rel.startswith(META_DIR + "/"):
+            return False
+        if any(rel == p or rel.startswith(p + "/") for p in link_paths):
+            return False
+        if rel in manifest or rel in metrics_files:
+            return True
+        if any(fnmatch(rel, pat) for pat in config.outputs):
+            return True
+        return not repo.git.path_is_ignored(rel)
+
+    return keep
+
+
+def _metrics(data: bytes | None) -> dict[str, Any]:
+    try:
+        value = json.loads(data) if data else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+@contextmanager
+def finishing(name: str) -> Iterator[None]:
+    """While recording: the first Ctrl-C (or SIGTERM) says the record is being
+    finished; a second one aborts it (KeyboardInterrupt: a partial record)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed = []
+
+    def handler(signum: int, frame: object) -> None:
+        pressed.append(signum)
+        if len(pressed) > 1:
+            raise KeyboardInterrupt
+        log.warning(
+            "gitexp: finishing the record of %s (its command has ended); "
+            "press Ctrl-C again to abort with a partial record",
+            name,
+        )
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextmanager
+def _ignoring_interrupts() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")

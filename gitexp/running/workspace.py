@@ -1,0 +1,135 @@
+"""Prepare what a run executes: params with overrides, the command, the run dir.
+
+Everything here happens before the experiment's ref exists, so every user
+mistake (bad -p, unknown key, missing file, unknown command) is reported
+before anything is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pygit2
+
+from gitexp.common.errors import CommandNotFoundError, ConfigError, UsageError, WorkspaceError
+from gitexp.config.settings import Config, command_argv
+from gitexp.gitstore.repo import Repo
+from gitexp.gitstore.trees import Manifest, materialize, read_blob, tree_with_files
+from gitexp.running import params as P
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Params:
+    """Params per file after overrides, their merge, and the files that changed."""
+
+    by_file: dict[str, dict[str, Any]]
+    merged: dict[str, Any]
+    changed: dict[str, bytes]
+
+
+def resolve_params(repo: Repo, tree: pygit2.Oid, config: Config, overrides: list[str]) -> Params:
+    parsed = [P.parse_override(text) for text in overrides]
+    files: dict[str, dict[str, Any]] = {}
+    texts: dict[str, str] = {}
+    # a file named by `-p file.yaml:key=v` is a params file of this run too
+    targeted = [ov.file for ov in parsed if ov.file and ov.file not in config.params_files]
+    for name in [*config.params_files, *dict.fromkeys(targeted)]:
+        data = read_blob(repo, tree, name)
+        if data is None:
+            if config.params_explicit and name in config.params_files:
+                raise ConfigError(
+                    f"params file {name!r} not found", "create it or fix `params:` in gitexp.yaml"
+                )
+            continue
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"params file {name} is not UTF-8 text ({exc.reason})") from exc
+        files[name], texts[name] = P.parse_file(name, text), text
+    new = P.apply_overrides(files, parsed, config.params_files[0])
+    changed = {n: P.dump_file(n, d, texts[n]) for n, d in new.items() if d != files[n]}
+    return Params(new, P.merge(new), changed)
+
+
+def apply_params(repo: Repo, tree: pygit2.Oid, params: Params) -> pygit2.Oid:
+    return tree_with_files(repo, tree, params.changed) if params.changed else tree
+
+
+def resolve_command(
+    command: list[str] | tuple[str, ...] | str | None, config: Config, merged: dict[str, Any]
+) -> tuple[list[str], bool]:
+    """The argv to execute (params substituted) and whether it goes through a shell."""
+    chosen = command if command else config.command
+    if not chosen:
+        raise UsageError(
+            "no command given and none configured",
+            "run `gitexp run -- python train.py` or set `command:` in gitexp.yaml",
+        )
+    argv, via_shell = command_argv(tuple(chosen) if isinstance(chosen, list) else chosen)
+    return P.render_command(argv, merged, quote=via_shell), via_shell
+
+
+def check_command(repo: Repo, tree: pygit2.Oid, argv: list[str], cwd: str) -> None:
+    """Refuse a program that exists neither in the snapshot nor on PATH."""
+    program = argv[0]
+    if "/" in program:
+        rel = os.path.normpath(os.path.join(cwd, program))
+        if os.path.isabs(program) and os.path.exists(program):
+            return
+        if read_blob(repo, tree, rel) is not None:
+            return
+        raise CommandNotFoundError(program)
+    if shutil.which(program) is None:
+        raise CommandNotFoundError(program)
+
+
+def check_links(repo: Repo, config: Config) -> dict[str, Path]:
+    links = {}
+    for rel in config.links:
+        source = (repo.root / rel).resolve()
+        if not source.exists():
+            raise ConfigError(f"link path {rel!r} does not exist", "fix `link:` in gitexp.yaml")
+        links[rel] = source
+    return links
+
+
+def make_run_dir(config: Config, name: str) -> Path:
+    root = config.run_root or os.environ.get("GITEXP_RUN_ROOT") or None
+    safe = name.replace("/", "--")
+    try:
+        if root:
+            Path(root).mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f"gitexp-{safe}-", dir=root))
+    except OSError as exc:
+        where = root or tempfile.gettempdir()
+        raise WorkspaceError(
+            f"cannot create a run directory under {where}: {exc.strerror or exc}",
+            "fix `run_root` in gitexp.yaml or GITEXP_RUN_ROOT",
+        ) from exc
+
+
+def populate(repo: Repo, tree: pygit2.Oid, run_dir: Path, links: dict[str, Path]) -> Manifest:
+    """Materialize the tree and put links to read-only inputs in place
+    (``link:`` paths, and data tracked with `dvc add`, from DVC's cache)."""
+    manifest = materialize(repo, tree, run_dir)
+    pointers = [rel for rel in manifest if rel.endswith(".dvc")]
+    if pointers:
+        from gitexp.dvcstore.artifacts import link_inputs
+
+        for rel in link_inputs(repo.root, run_dir, pointers):
+            log.warning("%s is tracked by DVC but not in the cache; run `dvc pull`", rel)
+    for rel, source in links.items():
+        target = run_dir / rel
+        if target.exists() or target.is_symlink():
+            continue  # a tracked file wins over a link of the same name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(source, target_is_directory=source.is_dir())
+    return manifest

@@ -1,0 +1,1 @@
+"""Sharing: push/pull of experiments, git hooks, reproduce and its trust policy."""

@@ -1,0 +1,252 @@
+"""Share experiments: refs/experiments/* through the `git` command line, artifacts through DVC.
+
+Refs travel in ONE `git push` / `git fetch` process for all names, so the
+user's remotes, credential helpers and SSH config work as with plain git.
+Before transferring, `git ls-remote` tells what the other side has: a name
+present on both sides with different commits is a conflict, reported and
+skipped (``force`` overwrites the other side, never silently).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitexp.common.errors import BackendError, ExperimentNameError
+from gitexp.dvcstore import artifacts
+from gitexp.gitstore import names, store
+from gitexp.gitstore.repo import Repo
+
+SKIP_HOOK_ENV = "GITEXP_SKIP_HOOK"  # our own push already sends artifacts
+
+
+@dataclass(frozen=True)
+class Conflict:
+    name: str
+    local: str
+    remote: str
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What a push or pull did, per experiment name."""
+
+    transferred: list[str] = field(default_factory=list)
+    up_to_date: list[str] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    forced: list[str] = field(default_factory=list)
+    artifacts: artifacts.Transfer | None = None
+    ignored: list[str] = field(default_factory=list)  # remote refs with invalid names
+
+
+@dataclass(frozen=True)
+class RemoteRefs:
+    """The experiments a remote has; refs whose names gitexp would never create are
+    kept apart (``invalid``, full ref names), never used."""
+
+    refs: dict[str, str]
+    invalid: list[str]
+
+
+def remote_refs(repo: Repo, remote: str) -> RemoteRefs:
+    """name → commit of the experiments the remote has (one `git ls-remote`)."""
+    out = _git(repo, "ls-remote", remote, store.REF_PREFIX + "*", capture=True)
+    refs, invalid = {}, []
+    for line in out.splitlines():
+        sha, _, ref = line.partition("\t")
+        if not ref.startswith(store.REF_PREFIX):
+            continue
+        name = ref[len(store.REF_PREFIX) :]
+        try:
+            refs[names.validate(name)] = sha
+        except ExperimentNameError:
+            invalid.append(ref)
+    return RemoteRefs(refs, invalid)
+
+
+def local_refs(repo: Repo) -> dict[str, str]:
+    return {name: str(oid) for name, oid in store.iter_refs(repo)}
+
+
+def select(
+    available: dict[str, str], specs: Iterable[str], where: str, invalid: Iterable[str] = ()
+) -> list[str]:
+    """Names matching each spec exactly, as a group (``sweep`` → ``sweep/*``) or as a prefix.
+
+    A spec that matches only a ref with an ``invalid`` name is an error.
+    """
+    chosen: list[str] = []
+    for spec in specs:
+        spec = spec.removeprefix(store.REF_PREFIX).rstrip("/")
+        found = [n for n in available if n == spec or n.startswith(spec + "/")]
+        if not found:
+            found = [n for n in available if n.startswith(spec)]
+            if len(found) > 1:
+                raise ExperimentNameError(f"{spec!r} is ambiguous {where}: {', '.join(found[:8])}")
+        if not found:
+            _check_invalid(spec, invalid, where)
+            raise ExperimentNameError(f"no experiment named {spec!r} {where}")
+        chosen += [n for n in sorted(found) if n not in chosen]
+    return chosen
+
+
+def _check_invalid(spec: str, invalid: Iterable[str], where: str) -> None:
+    for ref in invalid:
+        if ref[len(store.REF_PREFIX) :].startswith(spec):
+            raise ExperimentNameError(
+                f"refusing {ref} {where}: not a valid experiment name",
+                "gitexp never makes such a name; ask whoever pushed it to remove it",
+            )
+
+
+def _plan(
+    names: list[str], source: dict[str, str], dest: dict[str, str], force: bool
+) -> tuple[list[str], list[str], list[str]]:
+    """(names to transfer, names already equal, names that differ on the two sides)."""
+    moving, same, differ = [], [], []
+    for name in names:
+        there = dest.get(name)
+        if there is None:
+            moving.append(name)
+        elif there == source[name]:
+            same.append(name)
+        else:
+            differ.append(name)
+            if force:
+                moving.append(name)
+    return moving, same, differ
+
+
+def push(
+    repo: Repo,
+    remote: str,
+    specs: list[str],
+    *,
+    force: bool = False,
+    with_artifacts: bool = True,
+    dvc_remote: str | None = None,
+) -> SyncResult:
+    """Push experiments (all when ``specs`` is empty) and their DVC artifacts."""
+    local = local_refs(repo)
+    chosen = select(local, specs, "here") if specs else sorted(local)
+    there = remote_refs(repo, remote)
+    theirs = there.refs
+    moving, same, differ = _plan(chosen, local, theirs, force)
+    conflicts = [Conflict(n, local[n], theirs[n]) for n in differ]
+    records = _artifact_records(repo, local, moving + same) if with_artifacts else []
+    # artifacts first: a colleague must never get refs whose data is not there yet
+    sent = artifacts.push(repo.root, records, dvc_remote) if records else None
+    if moving:
+        _git(repo, "push", *_progress(), remote, *_push_refspecs(moving, local, theirs, force))
+    forced = [c.name for c in conflicts] if force else []
+    kept = [] if force else conflicts
+    return SyncResult(_minus(moving, forced), same, kept, forced, sent, there.invalid)
+
+
+def pull(
+    repo: Repo,
+    remote: str,
+    specs: list[str],
+    *,
+    force: bool = False,
+    with_artifacts: bool = False,
+    dvc_remote: str | None = None,
+) -> SyncResult:
+    """Fetch experiments (all when ``specs`` is empty); optionally their artifacts."""
+    there = remote_refs(repo, remote)
+    theirs = there.refs
+    where = f"on {remote}"
+    chosen = select(theirs, specs, where, there.invalid) if specs else sorted(theirs)
+    mine = local_refs(repo)
+    moving, same, differ = _plan(chosen, theirs, mine, force)
+    conflicts = [Conflict(n, mine[n], theirs[n]) for n in differ]
+    if moving:
+        refspecs = [_refspec(n, force and n in mine) for n in moving]
+        _git(repo, "fetch", *_progress(), "--no-tags", "--no-write-fetch-head", remote, *refspecs)
+    fetched = None
+    if with_artifacts:
+        records = _artifact_records(repo, local_refs(repo), moving + same)
+        fetched = artifacts.fetch(repo.root, records, dvc_remote) if records else None
+    forced = [c.name for c in conflicts] if force else []
+    kept = [] if force else conflicts
+    return SyncResult(_minus(moving, forced), same, kept, forced, fetched, there.invalid)
+
+
+def _minus(names: list[str], drop: list[str]) -> list[str]:
+    return [n for n in names if n not in drop]
+
+
+def _push_refspecs(
+    moving: list[str], local: dict[str, str], theirs: dict[str, str], force: bool
+) -> list[str]:
+    """One glob when every local experiment goes (or is already there), else one per name.
+
+    git matches explicit refspecs pairwise against all refs: 1,000 names cost
+    seconds before and after the transfer; the glob sends the same refs. It is
+    exact only when every local name not in ``moving`` is already equal there
+    (no conflict held back, no name left out by the user's selection).
+    """
+    going = set(moving)
+    if all(n in going or theirs.get(n) == sha for n, sha in local.items()):
+        return [f"{'+' if force else ''}{store.REF_PREFIX}*:{store.REF_PREFIX}*"]
+    return [_refspec(n, force and n in theirs) for n in moving]
+
+
+def _refspec(name: str, force: bool) -> str:
+    ref = store.ref_name(name)
+    return f"{'+' if force else ''}{ref}:{ref}"
+
+
+def _progress() -> list[str]:
+    return ["--progress"] if sys.stderr.isatty() else ["--quiet"]
+
+
+def _artifact_records(repo: Repo, refs: dict[str, str], names: list[str]) -> list[dict[str, Any]]:
+    """Artifacts and DVC inputs run.json lists for these experiments, one per object."""
+    seen: dict[str, dict[str, Any]] = {}
+    for name in names:
+        if name not in refs:
+            continue
+        exp = store.load(repo, name, repo.git[refs[name]].id)
+        listed = (exp.run.get("artifacts") or []) + (exp.run.get("dvc_inputs") or [])
+        for record in listed:
+            if isinstance(record, dict) and record.get("md5"):
+                seen.setdefault(str(record["md5"]), record)
+    return list(seen.values())
+
+
+def artifact_records_for(repo: Repo, commits: dict[str, str]) -> list[dict[str, Any]]:
+    """Public form of the lookup used by the pre-push hook (name → commit)."""
+    return _artifact_records(repo, commits, list(commits))
+
+
+def _git(repo: Repo, *args: str, capture: bool = False) -> str:
+    """Run git in the work tree; its stderr (progress, errors) goes to the user."""
+    env = {**os.environ, SKIP_HOOK_ENV: "1"}
+    live = not capture and sys.stderr.isatty()  # progress bars straight to the terminal
+    try:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=repo.root,
+            env=env,
+            stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+            stderr=None if live else subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise BackendError("git is not installed", "install git; gitexp pushes with it") from exc
+    if proc.returncode != 0:
+        detail = _last_error(proc.stderr or "") or f"exit code {proc.returncode}"
+        raise BackendError(f"git {args[0]} failed: {detail}")
+    return proc.stdout or ""
+
+
+def _last_error(stderr: str) -> str:
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith(("fatal:", "error:", "!"))]
+    return (errors or lines or [""])[-1]

@@ -1,0 +1,247 @@
+"""Re-run a recorded experiment exactly and compare its metrics (CI's `gitexp reproduce`).
+
+The rerun replays the experiment commit's tree (params already applied) with
+the recorded command, seed, executor and cwd; the original run.json (and its
+Dockerfile, when it ran in a container) travel in ``pinned``. The runner gets
+the experiment's own gitexp.yaml, but the sandbox it may ask for (outside
+links, host variables, network, GPUs) is bounded by the local gitexp.yaml
+unless the user trusts it (``gitexp.trust``). Without
+``save`` the rerun is recorded under a temporary name,
+``tmp-reproduce-<hex>``, whose ref is deleted afterwards, also when the rerun
+fails or is interrupted; with ``save`` it is kept as an experiment of its own,
+linked to the original through ``reproduces`` in its run.json.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitexp.common.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_METRICS_DIFFER, UsageError
+from gitexp.config.settings import CONFIG_FILE, Config, load_config
+from gitexp.dvcstore import artifacts
+from gitexp.gitstore import store, treewalk
+from gitexp.gitstore.repo import Repo
+from gitexp.gitstore.trees import read_blob
+from gitexp.running.params import flatten
+from gitexp.running.runner import RunRequest, run_experiment
+from gitexp.sharing.trust import merged, require_consent
+
+DOCKERFILE = ".gitexp/env/Dockerfile"
+TEMP_PREFIX = "tmp-reproduce-"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One compared metric."""
+
+    metric: str
+    recorded: Any
+    reproduced: Any
+    difference: float | None
+    ok: bool
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rtol: float = 0.0
+    atol: float = 0.0
+
+    def close(self, recorded: float, reproduced: float) -> bool:
+        if math.isnan(recorded) or math.isnan(reproduced):
+            return math.isnan(recorded) and math.isnan(reproduced)
+        return abs(reproduced - recorded) <= self.atol + self.rtol * abs(recorded)
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """The original, the rerun and the comparison; ``exit_code`` is what CI sees."""
+
+    name: str
+    commit: str
+    rerun_commit: str
+    status: str
+    saved_as: str | None
+    tolerance: Tolerance
+    rows: list[Row] = field(default_factory=list)
+    trusted: list[str] = field(default_factory=list)
+
+    @property
+    def match(self) -> bool:
+        return self.status == "succeeded" and all(row.ok for row in self.rows)
+
+    @property
+    def exit_code(self) -> int:
+        if self.status == "interrupted":
+            return EXIT_INTERRUPTED
+        if self.status != "succeeded":
+            return EXIT_FAILURE
+        return 0 if self.match else EXIT_METRICS_DIFFER
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(match=self.match, exit_code=self.exit_code)
+        return data
+
+
+def reproduce(
+    repo: Repo,
+    spec: str,
+    tolerance: Tolerance = Tolerance(),
+    metrics: list[str] | None = None,
+    save: bool = False,
+    name: str | None = None,
+    echo: bool = True,
+    trust: bool = False,
+    allow_empty: bool = False,
+) -> Reproduction:
+    """Re-run experiment ``spec`` and compare its metrics with the recorded ones.
+
+    Everything that can refuse (tolerances, metrics, the sandbox it asks
+    for) is checked before the rerun writes anything.
+    """
+    if tolerance.rtol < 0 or tolerance.atol < 0:
+        raise UsageError("tolerances must be >= 0")
+    original, commit = store.resolve(repo, spec)
+    exp = store.load(repo, original, commit)
+    treewalk.check(repo.git, _tree(repo, exp.commit), original)  # before the rerun's ref
+    _check_recorded(exp, metrics, allow_empty)
+    recorded, local = _config_of(repo, exp.commit), load_config(repo.root)
+    trusted = require_consent(repo, original, recorded, local, trust)
+    config = merged(recorded, local)
+    _fetch_inputs(repo, exp.run, config)
+    rerun_name = _rerun_name(original, name, save)
+    request = _request(repo, exp, rerun_name, echo, trusted)
+    try:
+        result = run_experiment(repo, config, request)
+    finally:
+        if not save:
+            _drop(repo, rerun_name)
+    rows = compare(exp.metrics, result.metrics, tolerance, metrics)
+    saved = result.name if save else None
+    return Reproduction(
+        original, exp.commit, result.commit, result.status, saved, tolerance, rows, trusted
+    )
+
+
+def _check_recorded(exp: store.StoredExperiment, wanted: list[str] | None, empty: bool) -> None:
+    """A command to re-run, and metrics to compare (unless only running is checked)."""
+    if not exp.run.get("command"):
+        raise UsageError(f"experiment {exp.name!r} has no recorded command to re-run")
+    if not flatten(exp.metrics) and not empty:
+        raise UsageError(
+            f"experiment {exp.name!r} recorded no metrics: nothing to compare",
+            "pass --allow-empty to check only that it runs",
+        )
+    _check_metrics(exp.metrics, wanted)
+
+
+def _rerun_name(original: str, name: str | None, save: bool) -> str:
+    if name:
+        return name
+    return (
+        f"{original}-repro-{secrets.token_hex(2)}" if save else TEMP_PREFIX + secrets.token_hex(4)
+    )
+
+
+def _request(
+    repo: Repo, exp: store.StoredExperiment, name: str, echo: bool, trusted: list[str]
+) -> RunRequest:
+    run = exp.run
+    pinned: dict[str, Any] = {"run": run}
+    dockerfile = read_blob(repo, _tree(repo, exp.commit), DOCKERFILE)
+    if dockerfile is not None:
+        pinned["dockerfile"] = dockerfile.decode("utf-8")
+    seed = run.get("seed")
+    extra: dict[str, Any] = {"reproduces": {"name": exp.name, "commit": exp.commit}}
+    if trusted:
+        extra["trusted"] = trusted
+    return RunRequest(
+        tree=exp.commit,
+        baseline=_baseline(repo, exp.commit),
+        command=[str(c) for c in run["command"]],
+        seed=seed if isinstance(seed, int) else None,
+        overrides=(),
+        executor=run.get("executor") or None,
+        cwd=str(run.get("cwd") or ""),
+        name=name,
+        pinned=pinned,
+        echo=echo,
+        extra=extra,
+    )
+
+
+def _baseline(repo: Repo, commit: str) -> str:
+    """The experiment commit's first parent, which is its baseline by construction
+    (run.json's copy may be missing or crafted); a root commit is its own."""
+    try:
+        return str(repo.git.revparse_single(f"{commit}^").id)
+    except KeyError:  # pygit2's NotFoundError: no parent
+        return commit
+
+
+def _fetch_inputs(repo: Repo, run: dict[str, Any], config: Config) -> None:
+    """In a fresh clone, bring the DVC-tracked inputs the run read from the DVC remote."""
+    inputs = [i for i in run.get("dvc_inputs") or [] if isinstance(i, dict) and i.get("md5")]
+    missing = artifacts.missing(repo.root, inputs)
+    if missing:
+        fetched = artifacts.fetch(repo.root, missing, artifacts.settings(config).remote)
+        if fetched.failed:
+            log.warning("DVC inputs not on the remote: %s", ", ".join(fetched.failed[:5]))
+
+
+def _tree(repo: Repo, commit: str) -> Any:
+    return repo.git.revparse_single(f"{commit}^{{tree}}").id
+
+
+def _config_of(repo: Repo, commit: str) -> Config:
+    """gitexp.yaml as the experiment had it (metrics files, outputs, threshold)."""
+    data = read_blob(repo, _tree(repo, commit), CONFIG_FILE)
+    if data is None:
+        return Config()
+    with tempfile.TemporaryDirectory(prefix="gitexp-config-") as tmp:
+        (Path(tmp) / CONFIG_FILE).write_bytes(data)
+        return load_config(Path(tmp))
+
+
+def _drop(repo: Repo, name: str) -> None:
+    """Delete the temporary rerun's ref (its commit becomes garbage for git gc)."""
+    target = store.ref_targets(repo).get(name)
+    if target is not None:
+        store.remove_refs(repo, {name: target})
+
+
+def _check_metrics(recorded: dict[str, Any], wanted: list[str] | None) -> None:
+    known = flatten(recorded)
+    for metric in wanted or []:
+        if metric not in known:
+            shown = ", ".join(sorted(known)[:8]) or "none"
+            raise UsageError(f"metric {metric!r} was not recorded", f"recorded: {shown}")
+
+
+def compare(
+    recorded: dict[str, Any],
+    reproduced: dict[str, Any],
+    tolerance: Tolerance,
+    only: list[str] | None = None,
+) -> list[Row]:
+    """A row per recorded metric (or per ``only``): values, difference, within tolerance?"""
+    old, new = flatten(recorded), flatten(reproduced)
+    rows = []
+    for metric in only or sorted(old):
+        a, b = old.get(metric), new.get(metric)
+        if isinstance(a, int | float) and isinstance(b, int | float) and _number(a) and _number(b):
+            rows.append(Row(metric, a, b, b - a, tolerance.close(a, b)))
+        else:
+            rows.append(Row(metric, a, b, None, metric in new and a == b))
+    return rows
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

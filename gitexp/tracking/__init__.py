@@ -1,0 +1,1 @@
+"""The tracking library: what training code imports (stdlib only at import time)."""

@@ -1,0 +1,1 @@
+"""Turning read-model data into terminal tables (and, later, web pages)."""
