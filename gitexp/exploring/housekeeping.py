@@ -14,10 +14,12 @@ from typing import Any
 import pygit2
 
 from gitexp.common.errors import UsageError
+from gitexp.common.layout import META_DIR, RUN_JSON
+from gitexp.common.paths import is_under, under_any
 from gitexp.exploring import readmodel as explore
 from gitexp.gitstore import names, store, treewalk
 from gitexp.gitstore.repo import Repo
-from gitexp.gitstore.trees import META_DIR
+from gitexp.gitstore.trees import read_json
 
 _TRACKED_CHANGES = (
     pygit2.enums.FileStatus.WT_MODIFIED
@@ -98,7 +100,7 @@ def apply(repo: Repo, spec: str, force: bool = False) -> Applied:
     run = explore.get_summaries(repo, [name])[0]
     keep = set(_links(repo, commit))
     head_files = _files(repo, repo.head_commit().tree_id) if not repo.git.head_is_unborn else {}
-    doomed = [p for p in head_files if p not in files and not _under(p, keep)]
+    doomed = [p for p in head_files if p not in files and not under_any(p, keep)]
     if not force:
         _check_clean(repo, files)
     with treewalk.SafeDir(repo.root) as out:
@@ -114,7 +116,7 @@ def _entries(repo: Repo, name: str, tree_id: pygit2.Oid) -> list[treewalk.Entry]
         found = treewalk.entries(repo.git, tree_id)
     except treewalk.UnsafeTreeError as exc:
         raise exc.naming(name) from None
-    return [e for e in found if not _under(e.path, {META_DIR})]
+    return [e for e in found if not is_under(e.path, META_DIR)]
 
 
 def _files(repo: Repo, tree_id: pygit2.Oid) -> dict[str, tuple[pygit2.Oid, int]]:
@@ -134,19 +136,8 @@ def _files(repo: Repo, tree_id: pygit2.Oid) -> dict[str, tuple[pygit2.Oid, int]]
 
 def _links(repo: Repo, commit: Any) -> list[str]:
     """Paths the run linked in (DVC data, shared inputs): apply leaves them alone."""
-    import json
-
-    try:
-        blob: Any = repo.git[commit.tree[store.RUN_JSON].id]
-        run = json.loads(blob.data)
-    except (KeyError, ValueError):
-        return []
-    links = run.get("links", []) if isinstance(run, dict) else []
-    return [str(p) for p in links]
-
-
-def _under(path: str, prefixes: set[str]) -> bool:
-    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
+    links = read_json(repo, commit.tree, RUN_JSON, lost_ok=True).get("links", [])
+    return [str(p) for p in links] if isinstance(links, list) else []
 
 
 def _check_clean(repo: Repo, files: dict[str, treewalk.Entry]) -> None:

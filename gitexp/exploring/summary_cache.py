@@ -18,7 +18,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gitexp.common.layout import META_DIR, METRICS_JSON_NAME, RUN_JSON_NAME
 from gitexp.gitstore.repo import MISSING_OBJECT, Repo
+from gitexp.gitstore.trees import read_json
 
 if TYPE_CHECKING:
     import sqlite3
@@ -27,7 +29,6 @@ log = logging.getLogger(__name__)
 
 INDEX_FILE = "index.sqlite"
 VERSION = 3  # bump when the summary's shape changes: old caches are dropped
-META_DIR = ".gitexp"
 PARALLEL_MIN = 1000  # commits to read before forking workers pays off
 
 
@@ -117,7 +118,7 @@ def read_entry(repo: Repo, commit: str) -> Entry:
 def _read_entry(repo: Repo, commit: str) -> Entry:
     obj: Any = repo.git[commit]
     meta = _meta_tree(repo, obj.tree)
-    run = _json(repo, meta, "run.json")
+    run = read_json(repo, meta, RUN_JSON_NAME)  # a lost blob raises: broken
     parents = obj.parent_ids
     status = str(run.get("status", "unknown"))
     created = str(run.get("started") or _iso(obj.commit_time))
@@ -127,7 +128,7 @@ def _read_entry(repo: Repo, commit: str) -> Entry:
         "created": created,
         "seed": run.get("seed"),
         "params": run.get("params") if isinstance(run.get("params"), dict) else {},
-        "metrics": _json(repo, meta, "metrics.json"),
+        "metrics": read_json(repo, meta, METRICS_JSON_NAME),
     }
     pid, lease = run.get("pid"), run.get("lease_until")
     return Entry(
@@ -146,17 +147,6 @@ def _meta_tree(repo: Repo, tree: Any) -> Any:
     if META_DIR not in tree:
         return None
     return repo.git[tree[META_DIR].id]
-
-
-def _json(repo: Repo, tree: Any, path: str) -> dict[str, Any]:
-    if tree is None or path not in tree:
-        return {}
-    blob: Any = repo.git[tree[path].id]
-    try:
-        value = json.loads(blob.data)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _iso(timestamp: int) -> str:

@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitexp.common.mappings import flatten
+
 SCHEMA = 1
 STATUSES = ("running", "succeeded", "failed", "interrupted")
 
@@ -63,8 +65,6 @@ class RunRecord:
 
 def commit_message(record: RunRecord, metrics: dict[str, Any]) -> str:
     """`gitexp: <name>` and one line of key params and metrics for `git log`."""
-    from gitexp.running.params import flatten
-
     items = [f"{k}={_short(v)}" for k, v in list(flatten(record.params).items())[:6]]
     items += [f"{k}={_short(v)}" for k, v in list(flatten(metrics).items())[:6]]
     line = f"{record.status} seed={record.seed}" + (" " + " ".join(items) if items else "")

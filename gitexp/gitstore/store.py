@@ -8,7 +8,6 @@ killed process leaves each ref either valid or absent.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,8 +16,11 @@ from typing import Any, TypeVar
 import pygit2
 
 from gitexp.common.errors import ExperimentNameError, StoreError
+from gitexp.common.layout import META_DIR
+from gitexp.common.layout import METRICS_JSON as METRICS_JSON  # recording: read them here
+from gitexp.common.layout import RUN_JSON as RUN_JSON
 from gitexp.gitstore.repo import Repo
-from gitexp.gitstore.trees import META_DIR, read_blob
+from gitexp.gitstore.trees import read_json
 
 REF_PREFIX = "refs/experiments/"
 # what `git gc` beside a run causes: ref lock files held by pack-refs, and objects
@@ -26,8 +28,6 @@ REF_PREFIX = "refs/experiments/"
 TRANSIENT = (pygit2.GitError, OSError, KeyError)
 GC_HINT = "is `git gc --prune=now` running beside it? plain `git gc` is safe (docs/sharing.md)"
 ATTEMPTS = 5
-RUN_JSON = f"{META_DIR}/run.json"
-METRICS_JSON = f"{META_DIR}/metrics.json"
 T = TypeVar("T")
 
 
@@ -190,19 +190,8 @@ def load(repo: Repo, name: str, commit: pygit2.Oid) -> StoredExperiment:
     """Read run.json and metrics.json of one experiment commit."""
     tree = repo.git[commit].peel(pygit2.Commit).tree_id
     return StoredExperiment(
-        name, str(commit), _json(repo, tree, RUN_JSON), _json(repo, tree, METRICS_JSON)
+        name, str(commit), read_json(repo, tree, RUN_JSON), read_json(repo, tree, METRICS_JSON)
     )
-
-
-def _json(repo: Repo, tree: pygit2.Oid, path: str) -> dict[str, Any]:
-    data = read_blob(repo, tree, path)
-    if data is None:
-        return {}
-    try:
-        value = json.loads(data)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def list_experiments(repo: Repo) -> list[StoredExperiment]:

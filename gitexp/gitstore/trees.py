@@ -8,18 +8,20 @@ file's stat so the final tree reuses blob ids of files the run left alone.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pygit2
 
+from gitexp.common.layout import META_DIR as META_DIR  # runner, recording: read it here
+from gitexp.common.paths import is_under, under_any
 from gitexp.gitstore import treewalk
-from gitexp.gitstore.repo import Repo
-
-META_DIR = ".gitexp"
+from gitexp.gitstore.repo import MISSING_OBJECT, Repo
 
 
 @dataclass(frozen=True)
@@ -54,9 +56,7 @@ def snapshot_workdir(repo: Repo, exclude: Iterable[str] = ()) -> pygit2.Oid:
 
 
 def _excluded(path: str, prefixes: tuple[str, ...]) -> bool:
-    if path == META_DIR or path.startswith(META_DIR + "/"):
-        return True
-    return any(path == p or path.startswith(p + "/") for p in prefixes)
+    return is_under(path, META_DIR) or under_any(path, prefixes)
 
 
 def _entry(git: pygit2.Repository, full: Path, path: str) -> pygit2.IndexEntry:
@@ -176,3 +176,35 @@ def read_blob(repo: Repo, tree_id: pygit2.Oid, path: str) -> bytes | None:
     if entry.type_str != "blob":
         return None
     return _blob(repo.git, entry.id)
+
+
+def read_json(
+    repo: Repo, tree: pygit2.Tree | pygit2.Oid | None, path: str, lost_ok: bool = False
+) -> dict[str, Any]:
+    """The JSON object a tree holds at ``path`` (run.json, metrics.json); {} when the
+    path is absent or holds no JSON object.
+
+    A blob the tree names but the object store has lost (`git gc --prune=now`
+    beside a run) raises ``MISSING_OBJECT`` so that a reader can say `broken`
+    (the summary cache); with ``lost_ok`` it reads as {} too.
+    """
+    root = repo.git[tree] if isinstance(tree, pygit2.Oid) else tree
+    if not isinstance(root, pygit2.Tree):
+        return {}
+    try:
+        entry = root[path]
+    except KeyError:
+        return {}
+    try:
+        blob = repo.git[entry.id]
+    except MISSING_OBJECT:
+        if lost_ok:
+            return {}
+        raise
+    if not isinstance(blob, pygit2.Blob):
+        return {}
+    try:
+        value = json.loads(blob.data)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

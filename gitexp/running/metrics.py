@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import yaml
 
-from gitexp.running.params import flatten, unflatten
+from gitexp.common.mappings import flatten, unflatten
 from gitexp.tracking.recorder import LIVE_DIR, METRICS_FILE, PARAMS_FILE
 
 Point = tuple[int | float, float, float | None]  # step, value, unix time

@@ -20,6 +20,7 @@ import yaml
 
 from gitexp.common import suggest
 from gitexp.common.errors import ConfigError, ParamError
+from gitexp.common.mappings import deep_merge, flatten
 from gitexp.config.settings import parse_error
 
 _OVERRIDE = re.compile(
@@ -179,45 +180,7 @@ def _unknown(data: dict[str, Any], ov: Override, file: str, key: str) -> NoRetur
 
 def merge(files: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """One nested dict of all params files, later files winning per key."""
-    merged: dict[str, Any] = {}
-    for data in files.values():
-        _deep_update(merged, data)
-    return merged
-
-
-def _deep_update(dst: dict[str, Any], src: Mapping[str, Any]) -> None:
-    for key, value in src.items():
-        if isinstance(value, Mapping) and isinstance(dst.get(key), dict):
-            _deep_update(dst[key], value)
-        else:
-            dst[key] = copy.deepcopy(value)
-
-
-def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` → ``{"a.b": 1}``; lists stay values."""
-    out: dict[str, Any] = {}
-    for key, value in d.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            out.update(flatten(value, name + "."))
-        else:
-            out[name] = value
-    return out
-
-
-def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
-    """Inverse of flatten; a key that is both a value and a prefix stays flat."""
-    out: dict[str, Any] = {}
-    for key in sorted(flat, key=lambda k: k.count(".")):
-        node, parts = out, key.split(".")
-        for part in parts[:-1]:
-            if not isinstance(node.get(part, {}), dict):
-                node = out
-                parts = [key]
-                break
-            node = node.setdefault(part, {})
-        node[parts[-1]] = flat[key]
-    return out
+    return deep_merge(files.values())
 
 
 def render_command(argv: list[str], params: Mapping[str, Any], quote: bool) -> list[str]:

@@ -30,13 +30,13 @@ import pygit2
 
 from gitexp.common.errors import StoreError
 from gitexp.config.settings import Config
-from gitexp.dvcstore import artifacts
 from gitexp.gitstore import store
 from gitexp.gitstore.record import RunRecord, commit_message
 from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.store import METRICS_JSON
 from gitexp.gitstore.trees import META_DIR, Manifest, tree_from_dir, tree_with_files
 from gitexp.running import metrics as M
+from gitexp.running import outputs
 from gitexp.running.environment import EnvironmentProbe
 from gitexp.running.executors import OutputSink
 from gitexp.running.heartbeat import Heartbeat
@@ -189,8 +189,8 @@ def record_run(
     stored = guarded(
         partial,
         "storing artifacts",
-        lambda: artifacts.store_outputs(repo.root, config, run_dir, record.cwd, manifest, keep),
-        artifacts.Stored(),
+        lambda: outputs.store_outputs(repo.root, config, run_dir, record.cwd, manifest, keep),
+        outputs.Stored(),
     )
     record = stored.apply(record)
     partial.record = record

@@ -122,7 +122,7 @@ def populate(repo: Repo, tree: pygit2.Oid, run_dir: Path, links: dict[str, Path]
     manifest = materialize(repo, tree, run_dir)
     pointers = [rel for rel in manifest if rel.endswith(".dvc")]
     if pointers:
-        from gitexp.dvcstore.artifacts import link_inputs
+        from gitexp.dvcstore.checkout import link_inputs
 
         for rel in link_inputs(repo.root, run_dir, pointers):
             log.warning("%s is tracked by DVC but not in the cache; run `dvc pull`", rel)

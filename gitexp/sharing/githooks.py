@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from gitexp.common.errors import UsageError
-from gitexp.dvcstore import artifacts
+from gitexp.dvcstore.transfer import Transfer, push
 from gitexp.gitstore import store
 from gitexp.gitstore.repo import Repo
 
@@ -108,7 +108,7 @@ def pushed_experiments(lines: Iterable[str]) -> dict[str, str]:
     return found
 
 
-def pre_push(repo: Repo, lines: Iterable[str], dvc_remote: str | None) -> artifacts.Transfer | None:
+def pre_push(repo: Repo, lines: Iterable[str], dvc_remote: str | None) -> Transfer | None:
     """The hook's work: push the DVC artifacts of the experiments being pushed."""
     from gitexp.sharing.remotes import artifact_records_for
 
@@ -118,4 +118,4 @@ def pre_push(repo: Repo, lines: Iterable[str], dvc_remote: str | None) -> artifa
     records = artifact_records_for(repo, commits) if commits else []
     if not records:
         return None
-    return artifacts.push(repo.root, records, dvc_remote)
+    return push(repo.root, records, dvc_remote)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitexp.common.errors import BackendError, ExperimentNameError
-from gitexp.dvcstore import artifacts
+from gitexp.dvcstore import transfer
 from gitexp.gitstore import names, store
 from gitexp.gitstore.repo import Repo
 
@@ -39,7 +39,7 @@ class SyncResult:
     up_to_date: list[str] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
     forced: list[str] = field(default_factory=list)
-    artifacts: artifacts.Transfer | None = None
+    artifacts: transfer.Transfer | None = None
     ignored: list[str] = field(default_factory=list)  # remote refs with invalid names
 
 
@@ -139,7 +139,7 @@ def push(
     conflicts = [Conflict(n, local[n], theirs[n]) for n in differ]
     records = _artifact_records(repo, local, moving + same) if with_artifacts else []
     # artifacts first: a colleague must never get refs whose data is not there yet
-    sent = artifacts.push(repo.root, records, dvc_remote) if records else None
+    sent = transfer.push(repo.root, records, dvc_remote) if records else None
     if moving:
         _git(repo, "push", *_progress(), remote, *_push_refspecs(moving, local, theirs, force))
     forced = [c.name for c in conflicts] if force else []
@@ -170,7 +170,7 @@ def pull(
     fetched = None
     if with_artifacts:
         records = _artifact_records(repo, local_refs(repo), moving + same)
-        fetched = artifacts.fetch(repo.root, records, dvc_remote) if records else None
+        fetched = transfer.fetch(repo.root, records, dvc_remote) if records else None
     forced = [c.name for c in conflicts] if force else []
     kept = [] if force else conflicts
     return SyncResult(_minus(moving, forced), same, kept, forced, fetched, there.invalid)

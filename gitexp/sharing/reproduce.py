@@ -23,16 +23,17 @@ from pathlib import Path
 from typing import Any
 
 from gitexp.common.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_METRICS_DIFFER, UsageError
+from gitexp.common.layout import DOCKERFILE
+from gitexp.common.mappings import flatten
 from gitexp.config.settings import CONFIG_FILE, Config, load_config
-from gitexp.dvcstore import artifacts
+from gitexp.dvcstore import cache, transfer
+from gitexp.dvcstore.settings import artifacts_settings
 from gitexp.gitstore import store, treewalk
 from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.trees import read_blob
-from gitexp.running.params import flatten
 from gitexp.running.runner import RunRequest, run_experiment
 from gitexp.sharing.trust import merged, require_consent
 
-DOCKERFILE = ".gitexp/env/Dockerfile"
 TEMP_PREFIX = "tmp-reproduce-"
 log = logging.getLogger(__name__)
 
@@ -189,9 +190,9 @@ def _baseline(repo: Repo, commit: str) -> str:
 def _fetch_inputs(repo: Repo, run: dict[str, Any], config: Config) -> None:
     """In a fresh clone, bring the DVC-tracked inputs the run read from the DVC remote."""
     inputs = [i for i in run.get("dvc_inputs") or [] if isinstance(i, dict) and i.get("md5")]
-    missing = artifacts.missing(repo.root, inputs)
+    missing = cache.missing(repo.root, inputs)
     if missing:
-        fetched = artifacts.fetch(repo.root, missing, artifacts.settings(config).remote)
+        fetched = transfer.fetch(repo.root, missing, artifacts_settings(config).remote)
         if fetched.failed:
             log.warning("DVC inputs not on the remote: %s", ", ".join(fetched.failed[:5]))
 

@@ -41,7 +41,9 @@ def pull(
 ) -> int:
     """Fetch an experiment's artifacts from the DVC remote and write them under --out."""
     from gitexp.config.settings import load_config
-    from gitexp.dvcstore.artifacts import check_records, checkout, fetch, settings
+    from gitexp.dvcstore.checkout import check_records, checkout
+    from gitexp.dvcstore.settings import artifacts_settings
+    from gitexp.dvcstore.transfer import fetch
 
     repo_root, exp, records = _records(name)
     chosen = _only(records, paths)
@@ -49,7 +51,7 @@ def pull(
         print(f"gitexp: {name} has no artifacts", file=sys.stderr)
         return 0
     check_records(chosen, exp)  # refuse an unsafe path before anything is fetched
-    remote = dvc_remote or settings(load_config(repo_root)).remote
+    remote = dvc_remote or artifacts_settings(load_config(repo_root)).remote
     result = fetch(repo_root, chosen, remote)
     if result.failed:
         from gitexp.common.errors import BackendError

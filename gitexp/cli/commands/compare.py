@@ -18,6 +18,7 @@ def compare(
     from gitexp.exploring import readmodel as explore
     from gitexp.gitstore.repo import open_repo
     from gitexp.views import render as output
+    from gitexp.views import terminal
 
     output.check_format(fmt)
     if len(names) < 2:
@@ -31,7 +32,7 @@ def compare(
     if fmt == "json":
         print(output.to_json(explore.compare_json(summaries, rows, diffs)))
         return 0
-    headers, cells = explore.compare_table(summaries, rows)
+    headers, cells = terminal.compare_table(summaries, rows)
     print(output.render(headers, cells, fmt)[0])
     for name, patch in (diffs or {}).items():
         print(f"\ndiff {summaries[0].name} -> {name}\n" + (patch or "(no code changes)\n"), end="")

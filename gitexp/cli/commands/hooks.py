@@ -43,12 +43,13 @@ def pre_push(
 ) -> int:
     """Called by the installed hook with git's pre-push arguments and stdin."""
     from gitexp.config.settings import load_config
-    from gitexp.dvcstore.artifacts import settings
+    from gitexp.dvcstore.settings import artifacts_settings
     from gitexp.gitstore.repo import open_repo
     from gitexp.sharing.githooks import pre_push as run_hook
 
     repo = open_repo()
-    result = run_hook(repo, sys.stdin.read().splitlines(), settings(load_config(repo.root)).remote)
+    lines = sys.stdin.read().splitlines()
+    result = run_hook(repo, lines, artifacts_settings(load_config(repo.root)).remote)
     if result is None:
         return 0
     print(f"gitexp: pushed {result.transferred} artifact object(s) to DVC", file=sys.stderr)

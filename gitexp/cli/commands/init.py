@@ -62,7 +62,7 @@ def _write_config(root: Path, command: str | None) -> None:
 
 
 def _dvc(root: Path, remote: str | None) -> None:
-    from gitexp.dvcstore.artifacts import init_dvc
+    from gitexp.dvcstore.transfer import init_dvc
 
     created = init_dvc(root, remote)
     print("set up DVC in .dvc/" if created else "DVC was already set up", file=sys.stderr)

@@ -52,7 +52,7 @@ def run(
 def _summary(result: RunResult) -> str:
     """One line per run: how it ended (a signal by name, not -9), time, metrics."""
     from gitexp.common.errors import describe_exit
-    from gitexp.running.params import flatten
+    from gitexp.common.mappings import flatten
 
     shown = " ".join(
         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"

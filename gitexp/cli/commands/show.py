@@ -55,6 +55,7 @@ def _table(query: q.Query, baseline: str | None, fmt: str, wide: bool) -> int:
     from gitexp.exploring.query import Query, run_query
     from gitexp.gitstore.repo import open_repo
     from gitexp.views import render as output
+    from gitexp.views import terminal
 
     summaries = explore.list_summaries(open_repo(), baseline)
     if fmt == "json" and query == Query(limit=query.limit, only_changed=query.only_changed):
@@ -68,7 +69,7 @@ def _table(query: q.Query, baseline: str | None, fmt: str, wide: bool) -> int:
     if not rows and fmt == "table":
         print("no experiments" + (" match" if summaries else " yet"), file=sys.stderr)
         return 0
-    headers, cells = explore.table(columns, rows)
+    headers, cells = terminal.table(columns, rows)
     width = None if wide else output.terminal_width()
     text, hidden = output.render(headers, cells, fmt, width, wide)
     print(text)
@@ -85,12 +86,13 @@ def _detail(name: str, fmt: str) -> int:
     from gitexp.exploring import readmodel as explore
     from gitexp.gitstore.repo import open_repo
     from gitexp.views import render as output
+    from gitexp.views import terminal
 
     d = explore.detail(open_repo(), name)
     if fmt == "json":
         print(output.to_json(d.to_json()))
     else:
-        print(output.render_sections(explore.detail_sections(d)))
+        print(output.render_sections(terminal.detail_sections(d)))
     return 0
 
 

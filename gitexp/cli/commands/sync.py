@@ -60,11 +60,11 @@ def pull(
 
 def _open(dvc_remote: str | None) -> tuple[Repo, str | None]:
     from gitexp.config.settings import load_config
-    from gitexp.dvcstore.artifacts import settings
+    from gitexp.dvcstore.settings import artifacts_settings
     from gitexp.gitstore.repo import open_repo
 
     repo = open_repo()
-    return repo, dvc_remote or settings(load_config(repo.root)).remote
+    return repo, dvc_remote or artifacts_settings(load_config(repo.root)).remote
 
 
 def _report(verb: str, prep: str, remote: str, result: SyncResult) -> int:

@@ -1,0 +1,42 @@
+"""The `artifacts:` section of gitexp.yaml: when an output goes to DVC, and where to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gitexp.common.errors import ConfigError
+from gitexp.config.settings import Config
+
+DEFAULT_THRESHOLD = 5 * 2**20
+_UNITS = {"": 1, "B": 1, "KB": 2**10, "K": 2**10, "MB": 2**20, "M": 2**20, "GB": 2**30, "G": 2**30}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """New files at least ``threshold`` bytes go to DVC; ``remote`` names the DVC remote."""
+
+    threshold: int = DEFAULT_THRESHOLD
+    remote: str | None = None
+
+
+def artifacts_settings(config: Config) -> Settings:
+    """Validate ``artifacts:`` (threshold as a size like 5MB, remote as a name)."""
+    raw = config.section("artifacts")
+    unknown = set(raw) - {"threshold", "remote"}
+    if unknown:
+        raise ConfigError(f"gitexp.yaml: unknown key `artifacts.{sorted(unknown)[0]}`")
+    remote = raw.get("remote")
+    return Settings(_size(raw.get("threshold", DEFAULT_THRESHOLD)), str(remote) if remote else None)
+
+
+def _size(value: Any) -> int:
+    text = str(value).strip().upper().replace(" ", "").replace("IB", "B")
+    digits = text.rstrip("KMGB")
+    unit = text[len(digits) :]
+    try:
+        if unit in _UNITS and float(digits) >= 0:
+            return int(float(digits) * _UNITS[unit])
+    except ValueError:
+        pass
+    raise ConfigError(f"gitexp.yaml: `artifacts.threshold` {value!r} is not a size like 5MB")

@@ -1,0 +1,141 @@
+"""One experiment in full: its record, metric histories and environment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from gitexp.common import layout
+from gitexp.common.errors import StoreError
+from gitexp.exploring import summary_cache as index
+from gitexp.exploring.summaries import ExperimentSummary, get_summaries
+from gitexp.gitstore.repo import Repo
+from gitexp.gitstore.trees import read_json
+
+
+@dataclass(frozen=True)
+class MetricHistory:
+    """A metric's step series summarised: first, last, min, max, steps."""
+
+    name: str
+    steps: int
+    first: float
+    last: float
+    min: float
+    max: float
+    values: list[float]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "steps": self.steps,
+            "first": self.first,
+            "last": self.last,
+            "min": self.min,
+            "max": self.max,
+        }
+
+
+@dataclass(frozen=True)
+class ExperimentDetail:
+    """One experiment in full, for `gitexp show NAME` / `gitexp log NAME`."""
+
+    summary: ExperimentSummary
+    run: dict[str, Any]
+    histories: list[MetricHistory]
+    environment: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.summary.to_json(),
+            "run": self.run,
+            "history": {h.name: h.to_json() for h in self.histories},
+            "environment": self.environment,
+        }
+
+
+def detail(repo: Repo, spec: str) -> ExperimentDetail:
+    """Everything about one experiment: its record, histories and environment."""
+    summary = get_summaries(repo, [spec])[0]
+    if summary.status == index.BROKEN:
+        raise StoreError(
+            f"experiment {summary.name!r} is broken: commit {summary.commit[:12]} is missing",
+            "fetch it again, or remove it with `gitexp remove`",
+        )
+    tree = _obj(repo, summary.commit).tree
+    run = read_json(repo, tree, layout.RUN_JSON, lost_ok=True)
+    histories = [
+        summarise_history(name, values)
+        for name, values in read_histories(repo, summary.commit).items()
+    ]
+    return ExperimentDetail(summary, run, histories, _environment(repo, tree, run))
+
+
+def read_histories(repo: Repo, commit: str) -> dict[str, list[float]]:
+    """{metric: values in step order} from .gitexp/history/*.tsv."""
+    tree = _obj(repo, commit).tree
+    out: dict[str, list[float]] = {}
+    try:
+        hist = _obj(repo, tree[layout.HISTORY_DIR].id)
+    except KeyError:
+        return out
+    for path, blob_id in _walk(repo, hist, ""):
+        if path.endswith(".tsv"):
+            out[_unquote(path[: -len(".tsv")])] = _tsv_values(_obj(repo, blob_id).data)
+    return dict(sorted(out.items()))
+
+
+def _walk(repo: Repo, tree: Any, prefix: str) -> Iterable[tuple[str, Any]]:
+    for entry in tree:
+        if entry.type_str == "tree":
+            yield from _walk(repo, _obj(repo, entry.id), prefix + entry.name + "/")
+        elif entry.type_str == "blob":
+            yield prefix + entry.name, entry.id
+
+
+def _unquote(path: str) -> str:
+    """The metric name of a history file (gitexp/running/metrics.py ``metric_path``)."""
+    from urllib.parse import unquote
+
+    return "/".join(unquote(p[1:] if p in ("_.", "_..") else p) for p in path.split("/"))
+
+
+def _tsv_values(data: bytes) -> list[float]:
+    values = []
+    for line in data.decode("utf-8", "replace").splitlines()[1:]:
+        parts = line.split("\t")
+        try:
+            values.append(float(parts[1]))
+        except (IndexError, ValueError):
+            continue
+    return values
+
+
+def summarise_history(name: str, values: list[float]) -> MetricHistory:
+    if not values:
+        return MetricHistory(name, 0, float("nan"), float("nan"), float("nan"), float("nan"), [])
+    return MetricHistory(name, len(values), values[0], values[-1], min(values), max(values), values)
+
+
+def _environment(repo: Repo, tree: Any, run: dict[str, Any]) -> dict[str, Any]:
+    system = read_json(repo, tree, layout.SYSTEM_JSON, lost_ok=True)
+    try:
+        freeze = _obj(repo, tree[layout.REQUIREMENTS_TXT].id).data.decode()
+        packages: int | None = len([line for line in freeze.splitlines() if line.strip()])
+    except KeyError:
+        packages = None
+    env = {
+        "python": run.get("python") or system.get("python"),
+        "platform": run.get("platform") or system.get("platform"),
+        "host": run.get("host") or system.get("host"),
+        "executor": run.get("executor"),
+        "docker_image": run.get("docker_image") or run.get("image_id"),
+        "packages": packages,
+        "cpu_count": system.get("cpu_count"),
+    }
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def _obj(repo: Repo, oid: Any) -> Any:
+    """A git object by id (commit, tree or blob), untyped for brevity at call sites."""
+    return repo.git[oid]

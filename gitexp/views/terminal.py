@@ -1,0 +1,125 @@
+"""Experiments for people at a terminal: table cells and text sections.
+
+The read model (gitexp/exploring) returns data; this module decides how it
+reads: bare column names, short shas, times to the second, the exit status
+in words, sparklines. ``render.py`` then draws the table or the sections.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gitexp.common.errors import describe_exit
+from gitexp.common.mappings import flatten
+from gitexp.exploring.comparison import CompareRow
+from gitexp.exploring.details import ExperimentDetail
+from gitexp.exploring.summaries import ExperimentSummary
+from gitexp.views.render import Section, cell, sparkline
+
+
+def table(columns: list[str], rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """Headers and cells for people: bare param/metric names unless two collide,
+    short baseline shas, creation time to the second."""
+    bare = [_bare(c) for c in columns]
+    headers = [b if bare.count(b) == 1 else c for b, c in zip(bare, columns, strict=True)]
+    cells = [[_display(c, row.get(c)) for c in columns] for row in rows]
+    return headers, cells
+
+
+def _bare(column: str) -> str:
+    for prefix in ("params.", "metrics."):
+        if column.startswith(prefix):
+            return column[len(prefix) :]
+    return column
+
+
+def _display(column: str, value: Any) -> Any:
+    if column in ("baseline", "commit") and isinstance(value, str):
+        return value[:7]
+    if column == "created" and isinstance(value, str):
+        return value[:19].replace("T", " ")
+    return value
+
+
+def detail_sections(d: ExperimentDetail) -> list[Section]:
+    """One experiment as titled sections of (label, value) for the text view."""
+    s, run = d.summary, d.run
+    overridden = {o.split("=", 1)[0].split(":")[-1].lstrip("+") for o in run.get("overrides", [])}
+    params = [(k + (" *" if k in overridden else ""), v) for k, v in flatten(s.params).items()]
+    artifacts = [(str(a.get("path", "?")), _artifact(a)) for a in run.get("artifacts", [])]
+    return [
+        (f"experiment {s.name}", _head(s, run)),
+        ("params (* = overridden)" if overridden else "params", params),
+        ("metrics", list(flatten(s.metrics).items())),
+        ("history", _histories(d)),
+        ("artifacts", artifacts),
+        ("environment", list(d.environment.items())),
+    ]
+
+
+def _head(s: ExperimentSummary, run: dict[str, Any]) -> list[tuple[str, Any]]:
+    duration = run.get("duration_s")
+    head = [
+        ("ref", s.ref),
+        ("commit", s.commit),
+        ("baseline", s.baseline),
+        ("status", _exit(s.status, run)),
+        ("command", _command(run.get("command"))),
+        ("seed", s.seed),
+        ("started", run.get("started")),
+        ("ended", run.get("ended")),
+        ("duration", f"{duration:.2f}s" if duration is not None else None),
+        ("dirty workspace", run.get("dirty")),
+    ]
+    return [(k, v) for k, v in head if v is not None]
+
+
+def _histories(d: ExperimentDetail) -> list[tuple[str, Any]]:
+    return [
+        (
+            h.name,
+            f"{sparkline(h.values)}  steps={h.steps} first={h.first:.6g} last={h.last:.6g} "
+            f"min={h.min:.6g} max={h.max:.6g}",
+        )
+        for h in d.histories
+    ]
+
+
+def _exit(status: str, run: dict[str, Any]) -> str:
+    code = run.get("exit_code")
+    return describe_exit(code if isinstance(code, int) else None, status)
+
+
+def _command(command: Any) -> str | None:
+    if isinstance(command, list):
+        import shlex
+
+        return shlex.join(str(c) for c in command)
+    return None if command is None else str(command)
+
+
+def _artifact(a: dict[str, Any]) -> str:
+    parts = [f"{k}={a[k]}" for k in ("size", "md5") if a.get(k) is not None]
+    return " ".join(parts) or "-"
+
+
+def compare_table(
+    summaries: list[ExperimentSummary], rows: list[CompareRow]
+) -> tuple[list[str], list[list[Any]]]:
+    """Headers and cells: identity rows, then params and metrics with (Δ) cells."""
+    headers = ["", "", *(s.name for s in summaries)]
+    cells: list[list[Any]] = [
+        ["", "status", *(s.status for s in summaries)],
+        ["", "baseline", *((s.baseline or "")[:7] for s in summaries)],
+        ["", "commit", *(s.commit[:7] for s in summaries)],
+    ]
+    last_kind = ""
+    for row in rows:
+        kind = row.kind + "s" if row.kind != last_kind else ""
+        last_kind = row.kind
+        shown = [
+            cell(v) + (f" ({d:+.4g})" if i and d else "")
+            for i, (v, d) in enumerate(zip(row.values, row.deltas, strict=True))
+        ]
+        cells.append([kind, row.key, *shown])
+    return headers, cells
