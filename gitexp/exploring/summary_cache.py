@@ -69,7 +69,8 @@ def summaries(repo: Repo, commits: Iterable[str], every_ref: bool = False) -> di
 
 def read_entries(repo: Repo, commits: list[str]) -> dict[str, Entry]:
     """Entries of commits not cached yet; many of them are read by forked workers
-    (a cold cache over 10,000 experiments is CPU-bound object inflation)."""
+    (a cold cache over 10,000 experiments is CPU-bound object inflation) when
+    forking is safe, else here; safe to call from several threads at once."""
     workers = _workers(len(commits))
     if workers > 1:
         try:
@@ -83,9 +84,21 @@ def _workers(count: int) -> int:
     import os
     import sys
 
-    if sys.platform != "linux" or count < PARALLEL_MIN:
+    if sys.platform != "linux" or count < PARALLEL_MIN or not fork_is_safe():
         return 1
     return max(1, min(len(os.sched_getaffinity(0)), 8, count // (PARALLEL_MIN // 2)))
+
+
+def fork_is_safe() -> bool:
+    """Only from the main thread of a process running no other thread.
+
+    A forked child holds a copy of every lock another thread held at that moment
+    (logging's, the allocator's, libgit2's), never to be released: a threaded
+    server or a Jupyter kernel (which runs threads of its own) reads serially.
+    """
+    import threading
+
+    return threading.current_thread() is threading.main_thread() and threading.active_count() == 1
 
 
 def _read_parallel(repo: Repo, commits: list[str], workers: int) -> dict[str, Entry]:
