@@ -1,10 +1,16 @@
 """gitexp: every run of an experiment is a git commit.
 
 This module is what training code imports. It stays light: no pygit2, dvc,
-optuna, docker or numpy at import time (checked by a test).
+optuna, docker, numpy or pandas at import time (checked by a test); the
+notebook functions (experiments, history, load) import the read model when
+first called.
 """
 
 from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from gitexp.tracking.recorder import (
     RunInfo,
@@ -18,11 +24,17 @@ from gitexp.tracking.recorder import (
 )
 from gitexp.tracking.seeding import seed_everything
 
+if TYPE_CHECKING:
+    from gitexp.exploring.notebook import ExperimentList, LoadedExperiment
+
 __version__ = "0.1.0"
 
 __all__ = [
     "RunInfo",
     "current_run",
+    "experiments",
+    "history",
+    "load",
     "log_artifact",
     "log_metric",
     "log_metrics",
@@ -31,3 +43,47 @@ __all__ = [
     "params",
     "seed_everything",
 ]
+
+
+def experiments(
+    filter: str | Sequence[str] | None = None,  # the word `gitexp show --filter` uses
+    *,
+    sort_by: str | None = None,
+    descending: bool | None = None,
+    limit: int | None = None,
+    baseline: str | None = None,
+    repo: str | os.PathLike[str] | None = None,
+) -> ExperimentList:
+    """The experiments `gitexp show` lists, as records (``.to_pandas()`` for a DataFrame).
+
+    ``filter``: one ``KEY OP VALUE`` or a list of them (all must hold);
+    ``sort_by`` a column (ascending unless ``descending``); newest first without;
+    ``baseline`` a git revision; ``repo`` a path inside another repository.
+    """
+    from gitexp.exploring.notebook import experiments as _experiments
+
+    return _experiments(
+        filter,
+        sort_by=sort_by,
+        descending=descending,
+        limit=limit,
+        baseline=baseline,
+        repo=repo,
+    )
+
+
+def history(
+    name: str, metric: str | None = None, *, repo: str | os.PathLike[str] | None = None
+) -> Any:
+    """A metric's step series as a pandas DataFrame (step, value, time); without
+    ``metric``, every series of the experiment in one frame with a metric column."""
+    from gitexp.exploring.notebook import history as _history
+
+    return _history(name, metric, repo=repo)
+
+
+def load(name: str, *, repo: str | os.PathLike[str] | None = None) -> LoadedExperiment:
+    """One experiment in full: run record, params, metrics, files (``.read(path)``)."""
+    from gitexp.exploring.notebook import load as _load
+
+    return _load(name, repo=repo)

@@ -12,7 +12,18 @@ from pathlib import Path
 from conftest import run_gitexp, write_files
 from run_support import metrics_json, run_json, show, tree_files
 
-HEAVY = ("pygit2", "dvc", "optuna", "docker", "numpy", "yaml", "typer", "torch", "tensorflow")
+HEAVY = (
+    "pygit2",
+    "dvc",
+    "optuna",
+    "docker",
+    "numpy",
+    "pandas",
+    "yaml",
+    "typer",
+    "torch",
+    "tensorflow",
+)
 
 
 def _python(
