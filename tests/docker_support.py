@@ -7,13 +7,10 @@ elsewhere those tests skip with the reason. `scripts/docker-up.sh` makes both.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import subprocess
-from pathlib import Path
-from typing import Any
 
-from conftest import git, require_backend
+from conftest import require_backend
 
 BASE_IMAGE = os.environ.get("GITEXP_DOCKER_BASE_IMAGE") or "gitexp-base:py311"
 
@@ -53,12 +50,3 @@ def containers_of(run_name: str) -> list[str]:
 
 def image_id(ref: str) -> str:
     return docker_cli("image", "inspect", "--format", "{{.Id}}", ref)
-
-
-def run_json(root: Path, name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(show(root, name, ".gitexp/run.json"))
-    return data
-
-
-def show(root: Path, name: str, path: str) -> str:
-    return git(root, "show", f"refs/experiments/{name}:{path}")

@@ -4,10 +4,8 @@ clones set up with DVC, and experiment files read back with plain git."""
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from conftest import git, make_repo, run_gitexp, write_files
 
@@ -62,24 +60,6 @@ def ok(*args: str, cwd: Path, env: dict[str, str] | None = None) -> str:
     proc = run_gitexp(*args, cwd=cwd, env=env)
     assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
     return proc.stdout + proc.stderr
-
-
-def exp_refs(root: Path) -> dict[str, str]:
-    out = git(root, "for-each-ref", "--format=%(refname) %(objectname)", "refs/experiments/")
-    return {
-        ref[len("refs/experiments/") :]: sha for ref, sha in (ln.split() for ln in out.splitlines())
-    }
-
-
-def run_json(root: Path, name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(
-        git(root, "show", f"refs/experiments/{name}:.gitexp/run.json")
-    )
-    return data
-
-
-def tree_files(root: Path, name: str) -> list[str]:
-    return git(root, "ls-tree", "-r", "--name-only", f"refs/experiments/{name}").split()
 
 
 def md5(path: Path) -> str:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import git, last_line, make_repo, run_gitexp, write_files
-from sharing_support import make_world, md5, ok, run_json, tree_files
+from run_support import run_json, tree_files
+from sharing_support import make_world, md5, ok
 
 pytestmark = pytest.mark.dvc  # conftest: skip, or fail under GITEXP_REQUIRE_DVC=1
 

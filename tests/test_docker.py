@@ -17,14 +17,8 @@ from pathlib import Path
 
 import pytest
 from conftest import git, last_line, run_gitexp, write_files
-from docker_support import (
-    BASE_IMAGE,
-    containers_of,
-    image_id,
-    require_docker,
-    run_json,
-    show,
-)
+from docker_support import BASE_IMAGE, containers_of, image_id, require_docker
+from run_support import run_json, show
 
 pytestmark = pytest.mark.docker
 
@@ -345,7 +339,8 @@ def test_unknown_docker_key_is_a_usage_error(git_repo: Path) -> None:
 
 def test_docker_settings_validate_and_env_overrides_base() -> None:
     from gitexp.common.errors import ConfigError
-    from gitexp.config.settings import Config, docker_settings
+    from gitexp.config.docker import docker_settings
+    from gitexp.config.settings import Config
 
     raw = {"base_image": "cfg:1", "gpus": 2, "environment": ["TOKEN"], "memory": "1g"}
     s = docker_settings(Config(sections={"docker": raw}), environ={})
@@ -358,7 +353,7 @@ def test_docker_settings_validate_and_env_overrides_base() -> None:
 
 
 def test_tag_follows_what_the_build_reads(tmp_path: Path) -> None:
-    from gitexp.config.settings import DockerSettings
+    from gitexp.config.docker import DockerSettings
     from gitexp.running.executors import images as C
 
     settings = DockerSettings(base_image="base:1")
@@ -394,7 +389,7 @@ def test_copy_sources_and_base_images_parse_dockerfiles() -> None:
 
 def test_unknown_placeholder_is_a_config_error(tmp_path: Path) -> None:
     from gitexp.common.errors import ConfigError
-    from gitexp.config.settings import DockerSettings
+    from gitexp.config.docker import DockerSettings
     from gitexp.running.executors import images as C
 
     write_files(tmp_path, {"T": "FROM {{ base_img }}\n"})

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 from conftest import git, write_files
-from docker_support import BASE_IMAGE, docker_cli, require_docker, run_json
+from docker_support import BASE_IMAGE, docker_cli, require_docker
+from run_support import run_json
 
 pytestmark = pytest.mark.docker
 

@@ -11,7 +11,8 @@ from typing import Any
 import pygit2
 import pytest
 from conftest import git, last_line, run_gitexp, write_files
-from sharing_support import exp_refs, ok, run_json
+from run_support import exp_refs, run_json
+from sharing_support import ok
 
 SEEDED = """\
 import random

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import git, last_line, make_repo, run_gitexp
 from docker_support import BASE_IMAGE, require_docker
-from sharing_support import exp_refs, ok, run_json
+from run_support import exp_refs, run_json
+from sharing_support import ok
 
 BENIGN = "command: python train.py\n"
 HINT = " (hint: review it, then pass --trust)"

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 from conftest import git, last_line, make_repo, run_gitexp
-from sharing_support import exp_refs, make_world, md5, ok, run_json
+from run_support import exp_refs, run_json
+from sharing_support import make_world, md5, ok
 
 pytestmark = pytest.mark.dvc  # conftest: skip, or fail under GITEXP_REQUIRE_DVC=1
 

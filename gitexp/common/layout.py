@@ -32,8 +32,8 @@ LIVE_PARAMS = "params.jsonl"
 LIVE_ARTIFACTS = "artifacts.jsonl"
 
 # a docker build context (not the run dir)
-CONTEXT_DOCKERFILE = f"{META_DIR}/Dockerfile"
-CONTEXT_WHEELS_DIR = f"{META_DIR}/wheels"
+DOCKERFILE_IN_CONTEXT = f"{META_DIR}/Dockerfile"
+WHEELS_DIR = f"{META_DIR}/wheels"  # the gitexp wheel the image installs
 
 # Seeds are 0..MAX_SEED: NumPy's legacy seeding takes < 2**32 and PYTHONHASHSEED
 # at most 4294967295, so every seed a run gets works for both. gitexp.yaml and

@@ -18,6 +18,7 @@ import yaml
 
 from gitexp.common import suggest
 from gitexp.common.errors import ConfigError
+from gitexp.common.layout import MAX_SEED
 
 CONFIG_FILE = "gitexp.yaml"
 DEFAULT_PARAMS = ("params.yaml",)
@@ -196,9 +197,14 @@ def _check_pattern(pattern: str) -> str:
 def _seed(value: Any) -> int | None:
     if value is None or value == "random":
         return None
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    raise ConfigError(f"{CONFIG_FILE}: `seed` must be a non-negative integer or `random`")
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ConfigError(f"{CONFIG_FILE}: `seed` must be a non-negative integer or `random`")
+    if value > MAX_SEED:
+        raise ConfigError(
+            f"{CONFIG_FILE}: `seed` {value} is above {MAX_SEED}, the largest seed NumPy "
+            "and PYTHONHASHSEED take"
+        )
+    return value
 
 
 def command_argv(command: tuple[str, ...] | str) -> tuple[list[str], bool]:
@@ -258,103 +264,3 @@ def _yaml_scalar(text: str) -> str:
     except yaml.YAMLError:
         plain_ok = False
     return text if plain_ok else json.dumps(text)
-
-
-DOCKER_KEYS = {
-    "base_image",
-    "template",
-    "requirements",
-    "build_args",
-    "build_network",
-    "network",
-    "gpus",
-    "shm_size",
-    "memory",
-    "environment",
-    "init",
-}
-BASE_IMAGE_ENV = "GITEXP_DOCKER_BASE_IMAGE"
-
-
-@dataclass(frozen=True)
-class DockerSettings:
-    """The `docker:` section: what the image is built from and how containers run."""
-
-    base_image: str
-    template: str | None = None
-    requirements: str | None = None
-    build_args: dict[str, str] = field(default_factory=dict)
-    build_network: str | None = "host"
-    network: str = "none"
-    gpus: str | int | list[str] | None = None
-    shm_size: str | None = None
-    memory: str | None = None
-    environment: dict[str, str] = field(default_factory=dict)
-    passthrough: tuple[str, ...] = ()
-    init: bool = True
-
-
-def docker_settings(config: Config, environ: dict[str, str] | None = None) -> DockerSettings:
-    """Validate ``docker:``; GITEXP_DOCKER_BASE_IMAGE overrides ``base_image``."""
-    import os
-    import sys
-
-    raw = config.section("docker")
-    for key in raw:
-        if key not in DOCKER_KEYS:
-            hint = suggest.hint(str(key), DOCKER_KEYS, "did you mean `docker.{}`?")
-            raise ConfigError(f"{CONFIG_FILE}: unknown key `docker.{key}`", hint)
-    env = os.environ if environ is None else environ
-    default_base = f"python:{sys.version_info.major}.{sys.version_info.minor}-slim"
-    environment, passthrough = _docker_environment(raw.get("environment"))
-    return DockerSettings(
-        base_image=env.get(BASE_IMAGE_ENV) or _opt_str(raw, "base_image") or default_base,
-        template=_opt_str(raw, "template"),
-        requirements=_opt_str(raw, "requirements"),
-        build_args=_str_map(raw.get("build_args"), "docker.build_args"),
-        build_network=_opt_str(raw, "build_network") or "host",
-        network=_opt_str(raw, "network") or "none",
-        gpus=_gpus(raw.get("gpus")),
-        shm_size=_opt_str(raw, "shm_size"),
-        memory=_opt_str(raw, "memory"),
-        environment=environment,
-        passthrough=passthrough,
-        init=bool(raw.get("init", True)),
-    )
-
-
-def _opt_str(raw: dict[str, Any], key: str) -> str | None:
-    value = raw.get(key)
-    if value is None:
-        return None
-    if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
-        return str(value).strip()
-    raise ConfigError(f"{CONFIG_FILE}: `docker.{key}` must be a non-empty string, got {value!r}")
-
-
-def _str_map(value: Any, where: str) -> dict[str, str]:
-    if value is None:
-        return {}
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {k: "" if v is None else str(v) for k, v in value.items()}
-    raise ConfigError(f"{CONFIG_FILE}: `{where}` must be a mapping of NAME: value")
-
-
-def _docker_environment(value: Any) -> tuple[dict[str, str], tuple[str, ...]]:
-    """A mapping sets fixed values; a list names host variables passed through."""
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return {}, tuple(value)
-    return _str_map(value, "docker.environment"), ()
-
-
-def _gpus(value: Any) -> str | int | list[str] | None:
-    if value is None or value is False:
-        return None
-    if value == "all" or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
-        return value  # type: ignore[no-any-return]
-    if isinstance(value, list) and value and all(isinstance(v, str | int) for v in value):
-        return [str(v) for v in value]
-    raise ConfigError(
-        f"{CONFIG_FILE}: `docker.gpus` must be `all`, a count or a list of device ids, "
-        f"got {value!r}"
-    )

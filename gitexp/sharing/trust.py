@@ -22,7 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gitexp.common.errors import UsageError
-from gitexp.config.settings import Config, DockerSettings, docker_settings
+from gitexp.config.docker import DockerSettings, docker_settings
+from gitexp.config.settings import Config
 from gitexp.gitstore.repo import Repo
 
 MACHINE_LOCAL_DOCKER = ("build_network",)

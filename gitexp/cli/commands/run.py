@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from gitexp.common.layout import MAX_SEED
+
 if TYPE_CHECKING:
     from gitexp.running.runner import RunResult
 
@@ -17,7 +19,9 @@ def run(
         [], "--param", "-p", help="Param override: key=value, +new=value, file.yaml:key=value."
     ),
     name: str = typer.Option(None, "--name", "-n", help="Experiment name (default: generated)."),
-    seed: int = typer.Option(None, "--seed", min=0, help="Seed (default: config, else random)."),
+    seed: int = typer.Option(
+        None, "--seed", min=0, max=MAX_SEED, help="Seed (default: config, else random)."
+    ),
     executor: str = typer.Option(None, "--executor", "-e", help="local (default) or docker."),
     docker: bool = typer.Option(False, "--docker", help="Same as --executor docker."),
     keep_run_dir: bool = typer.Option(False, "--keep-run-dir", help="Keep the run directory."),

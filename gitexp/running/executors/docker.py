@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from gitexp.common.errors import BackendError
-from gitexp.config.settings import Config, DockerSettings, docker_settings
+from gitexp.config.docker import DockerSettings, docker_settings
+from gitexp.config.settings import Config
 from gitexp.running.executors import images as C
 from gitexp.running.executors.base import ExecResult, Executor, Job, OutputSink
 

@@ -12,7 +12,6 @@ not copied) reuses the environment image.
 from __future__ import annotations
 
 import fnmatch
-import functools
 import hashlib
 import io
 import json
@@ -20,21 +19,23 @@ import os
 import re
 import shlex
 import tarfile
-import zipfile
-from base64 import urlsafe_b64encode
 from dataclasses import dataclass, field
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
 
+# `X as X`: docker.py and the tests read these names from here
 from gitexp.common.errors import ConfigError
-from gitexp.config.settings import DockerSettings
+from gitexp.common.layout import DOCKERFILE_IN_CONTEXT as DOCKERFILE_IN_CONTEXT
+from gitexp.common.layout import META_DIR
+from gitexp.common.layout import WHEELS_DIR as WHEELS_DIR
+from gitexp.common.paths import is_under
+from gitexp.config.docker import DockerSettings
+from gitexp.running.executors.wheel import gitexp_version as gitexp_version
+from gitexp.running.executors.wheel import gitexp_wheel
 
 IMAGE_REPO = "gitexp-env"
-DOCKERFILE_IN_CONTEXT = ".gitexp/Dockerfile"
-WHEELS_DIR = ".gitexp/wheels"
 DEFAULT_REQUIREMENTS = "requirements.txt"
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same gitexp gives the same wheel bytes
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,7 @@ def _matches(path: str, source: str) -> bool:
         return fnmatch.fnmatchcase(path, source) or any(
             fnmatch.fnmatchcase(path[:i], source) for i in _prefix_ends(path)
         )
-    return path == source or path.startswith(source.rstrip("/") + "/")
+    return is_under(path, source)
 
 
 def _prefix_ends(path: str) -> list[int]:
@@ -211,7 +212,7 @@ def _prefix_ends(path: str) -> list[int]:
 def _tree_files(run_dir: Path, exclude: tuple[str, ...]) -> dict[str, ContextFile]:
     """Files of the materialized tree: not .gitexp/, not linked inputs."""
     out: dict[str, ContextFile] = {}
-    skip = (".gitexp", *exclude)
+    skip = (META_DIR, *exclude)
     for dirpath, dirnames, filenames in os.walk(run_dir):
         rel_dir = os.path.relpath(dirpath, run_dir)
         prefix = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
@@ -245,57 +246,3 @@ def base_images(dockerfile: str) -> list[str]:
         if alias:
             stages.add(alias.lower())
     return images
-
-
-def gitexp_version() -> str:
-    try:
-        return metadata.version("gitexp")
-    except metadata.PackageNotFoundError:
-        import gitexp
-
-        return gitexp.__version__
-
-
-@functools.lru_cache(maxsize=1)
-def gitexp_wheel() -> tuple[str, bytes]:
-    """A wheel of the running gitexp package, built in memory, byte-for-byte reproducible.
-
-    gitexp may not be on any index the image can reach, so the image installs
-    this wheel (``--no-deps``: the tracking library needs only the stdlib).
-    """
-    pkg = Path(resources.files("gitexp").joinpath("__init__.py")).parent  # the whole package
-    version = gitexp_version()
-    dist = f"gitexp-{version}.dist-info"
-    entries: dict[str, bytes] = {}
-    for path in sorted(pkg.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-            entries["gitexp/" + path.relative_to(pkg).as_posix()] = path.read_bytes()
-    entries[f"{dist}/METADATA"] = (
-        f"Metadata-Version: 2.1\nName: gitexp\nVersion: {version}\n"
-        "Summary: gitexp tracking library (built from the host's gitexp for a container)\n"
-    ).encode()
-    entries[f"{dist}/WHEEL"] = (
-        b"Wheel-Version: 1.0\nGenerator: gitexp\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-    )
-    entries[f"{dist}/RECORD"] = _record(entries, f"{dist}/RECORD")
-    return f"gitexp-{version}-py3-none-any.whl", _zip(entries)
-
-
-def _record(entries: dict[str, bytes], record_path: str) -> bytes:
-    lines = []
-    for path, data in entries.items():
-        digest = urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        lines.append(f"{path},sha256={digest},{len(data)}")
-    lines.append(f"{record_path},,")
-    return ("\n".join(lines) + "\n").encode()
-
-
-def _zip(entries: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path, data in entries.items():
-            info = zipfile.ZipInfo(path, _ZIP_TIME)
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, data)
-    return buf.getvalue()
