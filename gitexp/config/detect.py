@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitexp.common.layout import META_DIR
+
 SCRIPTS = (
     "train.py",
     "main.py",
@@ -25,7 +27,7 @@ SCRIPTS = (
 METRIC_NAMES = re.compile(r"(metric|score|result|eval)", re.IGNORECASE)
 METRIC_SUFFIXES = (".json", ".yaml", ".yml", ".csv", ".tsv")
 _LITERAL = re.compile(r"""["']([\w./-]+\.(?:json|ya?ml|csv|tsv))["']""")
-SKIP_DIRS = {".git", ".dvc", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".gitexp"}
+SKIP_DIRS = {".git", ".dvc", ".venv", "venv", "node_modules", "__pycache__", ".tox", META_DIR}
 MAX_SOURCES = 200  # Python files read, so init stays instant in a large repository
 MAX_SOURCE_BYTES = 1_000_000
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +10,7 @@ from gitexp.common.errors import StoreError
 from gitexp.exploring import summary_cache as index
 from gitexp.exploring.summaries import ExperimentSummary, get_summaries
 from gitexp.gitstore.repo import Repo
-from gitexp.gitstore.trees import read_json
+from gitexp.gitstore.trees import blobs, read_json
 
 
 @dataclass(frozen=True)
@@ -76,21 +75,15 @@ def read_histories(repo: Repo, commit: str) -> dict[str, list[float]]:
     tree = _obj(repo, commit).tree
     out: dict[str, list[float]] = {}
     try:
-        hist = _obj(repo, tree[layout.HISTORY_DIR].id)
+        hist = tree[layout.HISTORY_DIR]
     except KeyError:
         return out
-    for path, blob_id in _walk(repo, hist, ""):
+    if hist.type_str != "tree":
+        return out
+    for path, blob_id, _ in blobs(repo, hist.id):
         if path.endswith(".tsv"):
             out[_unquote(path[: -len(".tsv")])] = _tsv_values(_obj(repo, blob_id).data)
     return dict(sorted(out.items()))
-
-
-def _walk(repo: Repo, tree: Any, prefix: str) -> Iterable[tuple[str, Any]]:
-    for entry in tree:
-        if entry.type_str == "tree":
-            yield from _walk(repo, _obj(repo, entry.id), prefix + entry.name + "/")
-        elif entry.type_str == "blob":
-            yield prefix + entry.name, entry.id
 
 
 def _unquote(path: str) -> str:

@@ -19,7 +19,7 @@ from gitexp.common.paths import is_under, under_any
 from gitexp.exploring import readmodel as explore
 from gitexp.gitstore import names, store, treewalk
 from gitexp.gitstore.repo import Repo
-from gitexp.gitstore.trees import read_json
+from gitexp.gitstore.trees import blobs, read_json
 
 _TRACKED_CHANGES = (
     pygit2.enums.FileStatus.WT_MODIFIED
@@ -121,17 +121,7 @@ def _entries(repo: Repo, name: str, tree_id: pygit2.Oid) -> list[treewalk.Entry]
 
 def _files(repo: Repo, tree_id: pygit2.Oid) -> dict[str, tuple[pygit2.Oid, int]]:
     """{path: (blob id, mode)} of every file of a (trusted) tree, submodules left out."""
-    out: dict[str, tuple[pygit2.Oid, int]] = {}
-    stack: list[tuple[str, Any]] = [("", repo.git[tree_id])]
-    while stack:
-        prefix, tree = stack.pop()
-        for entry in tree:
-            path = prefix + entry.name
-            if entry.type_str == "tree":
-                stack.append((path + "/", repo.git[entry.id]))
-            elif entry.type_str == "blob" and path != META_DIR:
-                out[path] = (entry.id, entry.filemode)
-    return out
+    return {path: (oid, mode) for path, oid, mode in blobs(repo, tree_id) if path != META_DIR}
 
 
 def _links(repo: Repo, commit: Any) -> list[str]:

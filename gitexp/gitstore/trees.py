@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,6 +154,23 @@ def tree_with_files(repo: Repo, tree_id: pygit2.Oid, files: dict[str, bytes]) ->
     for rel, data in files.items():
         index.add(pygit2.IndexEntry(rel, repo.git.create_blob(data), pygit2.enums.FileMode.BLOB))
     return index.write_tree(repo.git)
+
+
+def blobs(repo: Repo, tree_id: pygit2.Oid) -> Iterator[tuple[str, pygit2.Oid, int]]:
+    """(path, blob id, mode) of every file and symlink of a tree (submodules left out).
+
+    No path is checked: for reading a tree, never for writing it out
+    (`treewalk.entries` is the one walker for that).
+    """
+    stack: list[tuple[str, pygit2.Tree]] = [("", _tree(repo.git, tree_id))]
+    while stack:
+        prefix, tree = stack.pop()
+        for entry in tree:
+            path = prefix + str(entry.name)
+            if entry.type_str == "tree":
+                stack.append((path + "/", _tree(repo.git, entry.id)))
+            elif entry.type_str == "blob":
+                yield path, entry.id, entry.filemode
 
 
 def without_meta(repo: Repo, tree_id: pygit2.Oid) -> pygit2.Oid:
