@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitexp.common import layout
-from gitexp.common.errors import StoreError
-from gitexp.exploring import summary_cache as index
-from gitexp.exploring.summaries import ExperimentSummary, get_summaries
+from gitexp.exploring import histories
+from gitexp.exploring.summaries import ExperimentSummary, intact_summary
 from gitexp.gitstore.repo import Repo
-from gitexp.gitstore.trees import blobs, read_json
+from gitexp.gitstore.trees import read_json
 
 
 @dataclass(frozen=True)
@@ -55,12 +54,7 @@ class ExperimentDetail:
 
 def detail(repo: Repo, spec: str) -> ExperimentDetail:
     """Everything about one experiment: its record, histories and environment."""
-    summary = get_summaries(repo, [spec])[0]
-    if summary.status == index.BROKEN:
-        raise StoreError(
-            f"experiment {summary.name!r} is broken: commit {summary.commit[:12]} is missing",
-            "fetch it again, or remove it with `gitexp remove`",
-        )
+    summary = intact_summary(repo, spec)
     tree = _obj(repo, summary.commit).tree
     run = read_json(repo, tree, layout.RUN_JSON, lost_ok=True)
     histories = [
@@ -71,37 +65,9 @@ def detail(repo: Repo, spec: str) -> ExperimentDetail:
 
 
 def read_histories(repo: Repo, commit: str) -> dict[str, list[float]]:
-    """{metric: values in step order} from .gitexp/history/*.tsv."""
-    tree = _obj(repo, commit).tree
-    out: dict[str, list[float]] = {}
-    try:
-        hist = tree[layout.HISTORY_DIR]
-    except KeyError:
-        return out
-    if hist.type_str != "tree":
-        return out
-    for path, blob_id, _ in blobs(repo, hist.id):
-        if path.endswith(".tsv"):
-            out[_unquote(path[: -len(".tsv")])] = _tsv_values(_obj(repo, blob_id).data)
-    return dict(sorted(out.items()))
-
-
-def _unquote(path: str) -> str:
-    """The metric name of a history file (gitexp/running/metrics.py ``metric_path``)."""
-    from urllib.parse import unquote
-
-    return "/".join(unquote(p[1:] if p in ("_.", "_..") else p) for p in path.split("/"))
-
-
-def _tsv_values(data: bytes) -> list[float]:
-    values = []
-    for line in data.decode("utf-8", "replace").splitlines()[1:]:
-        parts = line.split("\t")
-        try:
-            values.append(float(parts[1]))
-        except (IndexError, ValueError):
-            continue
-    return values
+    """{metric: values in step order} from .gitexp/history/*.tsv, by metric name."""
+    found = histories.series_blobs(repo, commit)
+    return {name: [p[1] for p in histories.points(repo, found[name])] for name in sorted(found)}
 
 
 def summarise_history(name: str, values: list[float]) -> MetricHistory:

@@ -10,7 +10,6 @@ Every call opens its own repository handle, so threads may call at once.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -18,18 +17,17 @@ from datetime import datetime, timezone
 from typing import Any, overload
 
 from gitexp.common import suggest
-from gitexp.common.errors import BackendError, ExperimentNameError, StoreError, UsageError
+from gitexp.common.errors import BackendError, ExperimentNameError, UsageError
+from gitexp.common.layout import META_DIR, RUN_JSON
 from gitexp.common.mappings import flatten
+from gitexp.exploring import histories
 from gitexp.exploring import query as q
-from gitexp.exploring.readmodel import ExperimentSummary, get_summaries, list_summaries
-from gitexp.exploring.summary_cache import BROKEN
+from gitexp.exploring.readmodel import ExperimentSummary, intact_summary, list_summaries
 from gitexp.gitstore import store
 from gitexp.gitstore.repo import Repo, open_repo
+from gitexp.gitstore.trees import blobs, read_json
 
 PathArg = str | os.PathLike[str] | None
-META = ".gitexp"  # the record folder of every experiment tree
-HISTORY = f"{META}/history"
-RUN_JSON = f"{META}/run.json"
 COLUMNS = ("name", "commit", "created", "status", "baseline", "seed")
 
 
@@ -201,7 +199,7 @@ class LoadedExperiment(Experiment):
     def read(self, path: str) -> bytes:
         """A file of the experiment's tree; ``run.json``, ``output.log``… also name
         the record's files under ``.gitexp/`` when the workspace has no such file."""
-        full = path if path in self.files else f"{META}/{path}"
+        full = path if path in self.files else f"{META_DIR}/{path}"
         if full not in self.files:
             hint = suggest.hint(path, self.files) or "see .files"
             raise UnknownFileError(f"experiment {self.name!r} has no file {path!r}", hint)
@@ -215,27 +213,14 @@ class LoadedExperiment(Experiment):
 def load(spec: str, *, repo: PathArg = None) -> LoadedExperiment:
     """An experiment (name, unique prefix, ref or commit id) in full."""
     r = _open(repo)
-    summary = get_summaries(r, [_resolve(r, spec)[0]])[0]
-    if summary.status == BROKEN:
-        raise StoreError(
-            f"experiment {summary.name!r} is broken: commit {summary.commit[:12]} is missing",
-            "fetch it again, or remove it with `gitexp remove`",
-        )
+    summary = intact_summary(r, _resolve(r, spec)[0])
     tree = _git(r)[summary.commit].tree
-    files = tuple(sorted(path for path, _ in _blob_ids(r, tree, "")))
-    run = _run_json(r, tree)
+    files = tuple(sorted(path for path, _, _ in blobs(r, tree)))
+    run = read_json(r, tree, RUN_JSON, lost_ok=True)
     listed = run.get("artifacts")
     artifacts = tuple(a for a in listed if isinstance(a, dict)) if isinstance(listed, list) else ()
     base = vars(_experiment(summary, str(r.root)))
     return LoadedExperiment(**base, run=run, files=files, artifacts=artifacts)
-
-
-def _run_json(r: Repo, tree: Any) -> dict[str, Any]:
-    try:
-        value = json.loads(_git(r)[tree[RUN_JSON].id].data)
-    except (KeyError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def history(spec: str, metric: str | None = None, *, repo: PathArg = None) -> Any:
@@ -244,10 +229,10 @@ def history(spec: str, metric: str | None = None, *, repo: PathArg = None) -> An
     pd = _pandas()
     r = _open(repo)
     name, commit = _resolve(r, spec)
-    series = _series(r, commit)
+    series = histories.series_blobs(r, commit)
     if metric is not None:
-        return _frame(pd, _points(r, series[_metric(name, metric, series)]))
-    parts = [(m, _points(r, blob)) for m, blob in series.items()]
+        return _frame(pd, histories.points(r, series[_metric(name, metric, series)]))
+    parts = [(m, histories.points(r, blob)) for m, blob in series.items()]
     points = [p for _, ps in parts for p in ps]
     frame = _frame(pd, points)
     frame.insert(0, "metric", [m for m, ps in parts for _ in ps])
@@ -269,58 +254,7 @@ def _metric(name: str, metric: str, series: dict[str, Any]) -> str:
     raise UnknownMetricError(f"experiment {name!r} has no metric {metric!r}", hint)
 
 
-def _series(r: Repo, commit: str) -> dict[str, Any]:
-    """{metric name: blob id} of the commit's ``.gitexp/history/*.tsv``."""
-    try:
-        tree = _git(r)[_git(r)[commit].tree[HISTORY].id]
-    except KeyError:
-        return {}
-    paths = sorted(p for p in _blob_ids(r, tree, "") if p[0].endswith(".tsv"))
-    return {_metric_name(path[: -len(".tsv")]): oid for path, oid in paths}
-
-
-def _blob_ids(r: Repo, tree: Any, prefix: str) -> Iterator[tuple[str, Any]]:
-    """(path, blob id) of every file and symlink under ``tree``."""
-    for entry in tree:
-        if entry.type_str == "tree":
-            yield from _blob_ids(r, _git(r)[entry.id], prefix + entry.name + "/")
-        elif entry.type_str == "blob":
-            yield prefix + entry.name, entry.id
-
-
-def _metric_name(path: str) -> str:
-    """Undo the file naming of docs/storage-format.md: %-escapes, ``_.`` for ``.``."""
-    from urllib.parse import unquote
-
-    return "/".join(unquote(p[1:] if p in ("_.", "_..") else p) for p in path.split("/"))
-
-
-Point = tuple[int | float, float, float | None]
-
-
-def _points(r: Repo, blob_id: Any) -> list[Point]:
-    """``step<TAB>value<TAB>time`` lines after the header; a malformed line is skipped."""
-    out: list[Point] = []
-    for line in _git(r)[blob_id].data.decode("utf-8", "replace").splitlines()[1:]:
-        parts = line.split("\t")
-        try:
-            step = _step(parts[0])
-            value = float(parts[1])
-            when = float(parts[2]) if len(parts) > 2 and parts[2].strip() else None
-        except (IndexError, ValueError):
-            continue
-        out.append((step, value, when))
-    return out
-
-
-def _step(text: str) -> int | float:
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
-
-
-def _frame(pd: Any, points: list[Point]) -> Any:
+def _frame(pd: Any, points: list[histories.Point]) -> Any:
     """step (int64, or float64 when a step is a decimal), value, time (UTC datetime)."""
     steps = [p[0] for p in points]
     integral = all(isinstance(s, int) for s in steps)

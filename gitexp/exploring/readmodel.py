@@ -4,8 +4,10 @@ It returns data, never text: summaries (one row per experiment, through the
 commit-keyed cache), one experiment in full with its metric histories, and
 experiments side by side. Turning them into tables is gitexp/views' job.
 
-- ``summaries.py``: ``ExperimentSummary``, ``list_summaries``, ``get_summaries``
-- ``details.py``: ``detail``, ``read_histories``, ``MetricHistory``
+- ``summaries.py``: ``ExperimentSummary``, ``list_summaries``, ``get_summaries``,
+  ``intact_summary`` (a broken experiment is one line)
+- ``details.py``: ``detail``, ``read_histories``, ``MetricHistory``; the history
+  files themselves are read by ``histories.py``
 - ``comparison.py``: ``compare``, ``compare_json``, code diffs
 """
 
@@ -29,6 +31,7 @@ from gitexp.exploring.summaries import (
     FIXED_COLUMNS,
     ExperimentSummary,
     get_summaries,
+    intact_summary,
     list_summaries,
 )
 
@@ -44,6 +47,7 @@ __all__ = [
     "detail",
     "diffs_against_first",
     "get_summaries",
+    "intact_summary",
     "list_summaries",
     "read_histories",
     "summarise_history",

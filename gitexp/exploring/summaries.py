@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from gitexp.common.errors import StoreError
 from gitexp.common.mappings import flatten
 from gitexp.exploring import summary_cache as index
 from gitexp.gitstore import store
@@ -107,3 +108,14 @@ def get_summaries(repo: Repo, specs: Iterable[str]) -> list[ExperimentSummary]:
     resolved = [store.resolve(repo, spec) for spec in specs]
     found = index.summaries(repo, [str(oid) for _, oid in resolved])
     return [_summary(name, str(oid), found[str(oid)]) for name, oid in resolved]
+
+
+def intact_summary(repo: Repo, spec: str) -> ExperimentSummary:
+    """One experiment's summary, refused in one line when its objects are gone."""
+    summary = get_summaries(repo, [spec])[0]
+    if summary.status == index.BROKEN:
+        raise StoreError(
+            f"experiment {summary.name!r} is broken: commit {summary.commit[:12]} is missing",
+            "fetch it again, or remove it with `gitexp remove`",
+        )
+    return summary

@@ -156,13 +156,14 @@ def tree_with_files(repo: Repo, tree_id: pygit2.Oid, files: dict[str, bytes]) ->
     return index.write_tree(repo.git)
 
 
-def blobs(repo: Repo, tree_id: pygit2.Oid) -> Iterator[tuple[str, pygit2.Oid, int]]:
+def blobs(repo: Repo, tree: pygit2.Tree | pygit2.Oid) -> Iterator[tuple[str, pygit2.Oid, int]]:
     """(path, blob id, mode) of every file and symlink of a tree (submodules left out).
 
     No path is checked: for reading a tree, never for writing it out
     (`treewalk.entries` is the one walker for that).
     """
-    stack: list[tuple[str, pygit2.Tree]] = [("", _tree(repo.git, tree_id))]
+    top = tree if isinstance(tree, pygit2.Tree) else _tree(repo.git, tree)
+    stack: list[tuple[str, pygit2.Tree]] = [("", top)]
     while stack:
         prefix, tree = stack.pop()
         for entry in tree:
