@@ -12,9 +12,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitexp.common import suggest
 from gitexp.common.errors import ConfigError
-from gitexp.config.settings import CONFIG_FILE, Config
+from gitexp.config.settings import CONFIG_FILE, Config, check_keys
 
 DOCKER_KEYS = {
     "base_image",
@@ -53,10 +52,7 @@ class DockerSettings:
 def docker_settings(config: Config, environ: dict[str, str] | None = None) -> DockerSettings:
     """Validate ``docker:``; GITEXP_DOCKER_BASE_IMAGE overrides ``base_image``."""
     raw = config.section("docker")
-    for key in raw:
-        if key not in DOCKER_KEYS:
-            hint = suggest.hint(str(key), DOCKER_KEYS, "did you mean `docker.{}`?")
-            raise ConfigError(f"{CONFIG_FILE}: unknown key `docker.{key}`", hint)
+    check_keys(raw, DOCKER_KEYS, "docker")
     env = os.environ if environ is None else environ
     default_base = f"python:{sys.version_info.major}.{sys.version_info.minor}-slim"
     environment, passthrough = _docker_environment(raw.get("environment"))

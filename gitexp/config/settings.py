@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,7 @@ def load_config(root: Path) -> Config:
         return Config()
     if not isinstance(raw, dict):
         raise ConfigError(f"{CONFIG_FILE}: top level must be a mapping, got {type(raw).__name__}")
-    _check_keys(raw)
+    check_keys(raw, KNOWN_KEYS)
     return Config(
         command=_command(raw.get("command")),
         params_files=_str_list(raw, "params") or DEFAULT_PARAMS,
@@ -137,11 +138,14 @@ def _path(raw: dict[str, Any], key: str) -> str | None:
     raise ConfigError(f"{CONFIG_FILE}: `{key}` must be a path, got {value!r}")
 
 
-def _check_keys(raw: dict[str, Any]) -> None:
+def check_keys(raw: dict[str, Any], known: Collection[str], section: str = "") -> None:
+    """Refuse a key nothing reads, with a did-you-mean (``docker.gpu`` → ``docker.gpus``):
+    a typo would otherwise be ignored silently. ``section`` names a nested mapping."""
+    where = f"{section}." if section else ""
     for key in raw:
-        if key not in KNOWN_KEYS:
-            hint = suggest.hint(str(key), KNOWN_KEYS, "did you mean `{}`?")
-            raise ConfigError(f"{CONFIG_FILE}: unknown key `{key}`", hint)
+        if key not in known:
+            hint = suggest.hint(str(key), known, f"did you mean `{where}{{}}`?")
+            raise ConfigError(f"{CONFIG_FILE}: unknown key `{where}{key}`", hint)
 
 
 def _command(value: Any) -> tuple[str, ...] | str | None:

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitexp.common.errors import ConfigError
-from gitexp.config.settings import Config
+from gitexp.config.settings import Config, check_keys
 
 DEFAULT_THRESHOLD = 5 * 2**20
+KEYS = ("threshold", "remote")
 _UNITS = {"": 1, "B": 1, "KB": 2**10, "K": 2**10, "MB": 2**20, "M": 2**20, "GB": 2**30, "G": 2**30}
 
 
@@ -23,9 +24,7 @@ class Settings:
 def artifacts_settings(config: Config) -> Settings:
     """Validate ``artifacts:`` (threshold as a size like 5MB, remote as a name)."""
     raw = config.section("artifacts")
-    unknown = set(raw) - {"threshold", "remote"}
-    if unknown:
-        raise ConfigError(f"gitexp.yaml: unknown key `artifacts.{sorted(unknown)[0]}`")
+    check_keys(raw, KEYS, "artifacts")
     remote = raw.get("remote")
     return Settings(_size(raw.get("threshold", DEFAULT_THRESHOLD)), str(remote) if remote else None)
 
