@@ -353,8 +353,10 @@ def test_docker_settings_validate_and_env_overrides_base() -> None:
 
 
 def test_tag_follows_what_the_build_reads(tmp_path: Path) -> None:
+    from gitexp.common.layout import WHEELS_DIR
     from gitexp.config.docker import DockerSettings
     from gitexp.running.executors import images as C
+    from gitexp.running.executors.wheel import gitexp_wheel
 
     settings = DockerSettings(base_image="base:1")
     write_files(tmp_path, {"train.py": "print(1)\n", "requirements.txt": "six==1.16.0\n"})
@@ -370,7 +372,7 @@ def test_tag_follows_what_the_build_reads(tmp_path: Path) -> None:
     assert tag() != first
     context = C.build_context(tmp_path, C.dockerfile_for(tmp_path, settings, None)[0], (), {})
     assert sorted(context.files) == [
-        f"{C.WHEELS_DIR}/{C.gitexp_wheel()[0]}",
+        f"{WHEELS_DIR}/{gitexp_wheel()[0]}",
         "requirements.txt",
     ]
 
@@ -398,11 +400,11 @@ def test_unknown_placeholder_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_gitexp_wheel_is_reproducible_and_importable(tmp_path: Path) -> None:
-    from gitexp.running.executors import images as C
+    from gitexp.running.executors.wheel import gitexp_version, gitexp_wheel
 
-    name, data = C.gitexp_wheel()
-    C.gitexp_wheel.cache_clear()
-    assert C.gitexp_wheel() == (name, data)
+    name, data = gitexp_wheel()
+    gitexp_wheel.cache_clear()
+    assert gitexp_wheel() == (name, data)
     wheel = tmp_path / name
     wheel.write_bytes(data)
     code = "import gitexp, gitexp.tracking; print(gitexp.__file__, gitexp.__version__)"
@@ -412,4 +414,4 @@ def test_gitexp_wheel_is_reproducible_and_importable(tmp_path: Path) -> None:
         text=True,
         check=True,
     ).stdout
-    assert str(wheel) in out and C.gitexp_version() in out
+    assert str(wheel) in out and gitexp_version() in out

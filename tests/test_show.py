@@ -172,6 +172,7 @@ def _dead_pid() -> int:
 def test_running_experiment_whose_process_died_shows_interrupted(study: Path) -> None:
     import json
 
+    from gitexp.common.layout import RUN_JSON
     from gitexp.gitstore import store
     from gitexp.gitstore.repo import open_repo
     from gitexp.gitstore.trees import tree_with_files
@@ -184,7 +185,7 @@ def test_running_experiment_whose_process_died_shows_interrupted(study: Path) ->
         ("alive", socket.gethostname(), os.getpid()),
     ):
         run = {"name": name, "status": "running", "host": host, "pid": pid, "params": {}}
-        tree = tree_with_files(repo, head.tree_id, {store.RUN_JSON: json.dumps(run).encode()})
+        tree = tree_with_files(repo, head.tree_id, {RUN_JSON: json.dumps(run).encode()})
         assert store.reserve(repo, name, store.write_commit(repo, tree, head.id, f"gitexp: {name}"))
     status = {r["name"]: r["status"] for r in gitexp_json("show", cwd=study)}
     assert status["ghost"] == "interrupted"

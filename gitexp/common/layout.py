@@ -40,3 +40,6 @@ WHEELS_DIR = f"{META_DIR}/wheels"  # the gitexp wheel the image installs
 # --seed refuse a larger one (it would stop Python from starting); the runner
 # draws a random one below it; seed_everything() reduces a larger one modulo 2**32.
 MAX_SEED = 2**32 - 1
+# A seed gitexp draws itself stays below 2**31: LightGBM, XGBoost and other C
+# libraries take a signed 32-bit int, so a drawn seed works everywhere as is.
+DRAWN_SEED_LIMIT = 2**31

@@ -42,6 +42,7 @@ KNOWN_KEYS = {
     "run_root",
     "docker",
     "artifacts",
+    "callbacks",
 }
 SECTIONS = ("docker", "artifacts")
 
@@ -61,6 +62,7 @@ class Config:
     executor: str = "local"
     log_max_bytes: int = 1_000_000
     run_root: str | None = None
+    callbacks: tuple[str, ...] = ()  # "module:function" listeners of run events
     sections: dict[str, Any] = field(default_factory=dict)
 
     def section(self, name: str) -> dict[str, Any]:
@@ -93,8 +95,15 @@ def load_config(root: Path) -> Config:
         executor=str(raw.get("executor", "local")),
         log_max_bytes=_int(raw, "log_max_bytes", 1_000_000),
         run_root=_path(raw, "run_root"),
+        callbacks=_callbacks(raw.get("callbacks")),
         sections={k: raw[k] for k in SECTIONS if k in raw},
     )
+
+
+def _callbacks(value: Any) -> tuple[str, ...]:
+    from gitexp.events.callbacks import parse_specs
+
+    return parse_specs(value)
 
 
 def _read_yaml(path: Path) -> Any:

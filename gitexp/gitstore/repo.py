@@ -31,6 +31,10 @@ class Repo:
         """Where gitexp keeps derived data (caches, studies) inside .git."""
         return self.git_dir / "gitexp"
 
+    def reopen(self) -> Repo:
+        """A new handle on the same repository (one per thread: libgit2's are not shared)."""
+        return Repo(pygit2.Repository(str(self.git_dir)), self.root, self.git_dir)
+
     def head_commit(self) -> pygit2.Commit:
         if self.git.head_is_unborn:
             raise NoCommitsError()

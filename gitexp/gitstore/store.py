@@ -16,9 +16,7 @@ from typing import Any, TypeVar
 import pygit2
 
 from gitexp.common.errors import ExperimentNameError, StoreError
-from gitexp.common.layout import META_DIR
-from gitexp.common.layout import METRICS_JSON as METRICS_JSON  # recording: read them here
-from gitexp.common.layout import RUN_JSON as RUN_JSON
+from gitexp.common.layout import META_DIR, METRICS_JSON, RUN_JSON
 from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.trees import read_json
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pygit2
 
-from gitexp.common.layout import META_DIR as META_DIR  # runner, recording: read it here
+from gitexp.common.layout import META_DIR
 from gitexp.common.paths import is_under, under_any
 from gitexp.gitstore import treewalk
 from gitexp.gitstore.repo import MISSING_OBJECT, Repo

@@ -14,6 +14,8 @@ import sys
 import threading
 from pathlib import Path
 
+from gitexp.common.layout import REQUIREMENTS_TXT, SYSTEM_JSON
+
 
 def python_version() -> str:
     return platform.python_version()
@@ -90,8 +92,8 @@ class EnvironmentProbe:
 
     def _collect(self) -> None:
         self._result = {
-            ".gitexp/env/requirements.txt": freeze(self._cache).encode(),
-            ".gitexp/env/system.json": (json.dumps(describe(), indent=2) + "\n").encode(),
+            REQUIREMENTS_TXT: freeze(self._cache).encode(),
+            SYSTEM_JSON: (json.dumps(describe(), indent=2) + "\n").encode(),
         }
 
     def files(self) -> dict[str, bytes]:

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta, timezone
 
 import pygit2
 
+from gitexp.common.layout import RUN_JSON_NAME
 from gitexp.gitstore import store
 from gitexp.gitstore.record import RunRecord, commit_message
 from gitexp.gitstore.repo import Repo, open_repo
@@ -90,7 +91,7 @@ class Heartbeat:
 
     def _renew(self, repo: Repo) -> pygit2.Oid:
         record = self.record.replace(extra={**self.record.extra, "lease_until": lease_until()})
-        tree = store.with_meta_file(repo, self.tree, "run.json", record.to_json())
+        tree = store.with_meta_file(repo, self.tree, RUN_JSON_NAME, record.to_json())
         commit = store.write_commit(repo, tree, self.baseline, commit_message(record, {}))
         store.finalize(repo, record.name, self.commit, commit)
         return commit

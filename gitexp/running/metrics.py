@@ -21,8 +21,9 @@ from urllib.parse import quote
 
 import yaml
 
+from gitexp.common.layout import HISTORY_DIR
 from gitexp.common.mappings import flatten, unflatten
-from gitexp.tracking.recorder import LIVE_DIR, METRICS_FILE, PARAMS_FILE
+from gitexp.tracking.wire import LIVE_DIR, METRICS_FILE, PARAMS_FILE, parse_line, parse_step
 
 Point = tuple[int | float, float, float | None]  # step, value, unix time
 
@@ -55,7 +56,7 @@ def read_live(run_dir: Path) -> dict[str, list[Point]]:
         return series
     with path.open(encoding="utf-8", errors="replace") as f:
         for line in f:
-            parsed = _live_line(line)
+            parsed = parse_line(line)
             if parsed is None:
                 continue
             name, step, value, t = parsed
@@ -64,26 +65,6 @@ def read_live(run_dir: Path) -> dict[str, list[Point]]:
                 step = points[-1][0] + 1 if points else 0
             points.append((step, value, t))
     return series
-
-
-def _live_line(line: str) -> tuple[str, int | float | None, float, float] | None:
-    parts = line.rstrip("\n").split("\t")
-    if not line.endswith("\n") or len(parts) != 4:
-        return None
-    name, step, value, t = parts
-    try:
-        return name, _step(step), float(value), float(t)
-    except ValueError:
-        return None
-
-
-def _step(text: str) -> int | float | None:
-    if not text:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
 
 
 def read_logged_params(run_dir: Path) -> dict[str, Any]:
@@ -182,7 +163,7 @@ def history_files(history: dict[str, list[Point]]) -> dict[str, bytes]:
     for name, points in history.items():
         lines = ["step\tvalue\ttime\n"]
         lines += [f"{s}\t{v!r}\t{'' if t is None else f'{t:.3f}'}\n" for s, v, t in points]
-        files[f".gitexp/history/{metric_path(name)}.tsv"] = "".join(lines).encode()
+        files[f"{HISTORY_DIR}/{metric_path(name)}.tsv"] = "".join(lines).encode()
     return files
 
 
@@ -205,7 +186,7 @@ def _float(value: Any) -> float | None:
 
 def _table_step(value: Any, default: int) -> int | float:
     try:
-        step = _step(str(value).strip()) if value is not None else None
+        step = parse_step(str(value).strip()) if value is not None else None
     except ValueError:
         step = None
     return default if step is None else step

@@ -53,6 +53,16 @@ def parse_override(text: str) -> Override:
     )
 
 
+def typed_override(key: str, value: Any) -> Override:
+    """An override from a program: ``value`` is used as given, never parsed from text
+    (a sweep's ``"on"`` stays a string, ``None`` stays null)."""
+    match = _OVERRIDE.match(f"{key}=")
+    if not match:
+        raise ParamError(f"malformed param key {key!r}", "write key, nested.key or file.yaml:key")
+    text = f"{key}={json.dumps(value, default=str)}"
+    return Override(match["file"], match["key"], copy.deepcopy(value), bool(match["add"]), text)
+
+
 _FLOAT = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
 
@@ -132,7 +142,25 @@ def _update_in_place(doc: dict[str, Any], data: Mapping[str, Any]) -> None:
         if isinstance(value, Mapping) and isinstance(doc.get(key), dict):
             _update_in_place(doc[key], value)
         elif key not in doc or doc[key] != value:
-            doc[key] = copy.deepcopy(value)
+            doc[key] = _quoted(value)
+
+
+def _quoted(value: Any) -> Any:
+    """A copy in which every string PyYAML (YAML 1.1) would misread as plain text
+    (``on``, ``no``, ``1e3``, ``null``) is single-quoted: ruamel writes YAML 1.2."""
+    from ruamel.yaml.scalarstring import SingleQuotedScalarString
+
+    if isinstance(value, str):
+        try:
+            plain_ok = yaml.safe_load(value) == value and "\n" not in value
+        except yaml.YAMLError:
+            plain_ok = False
+        return value if plain_ok else SingleQuotedScalarString(value)
+    if isinstance(value, Mapping):
+        return {k: _quoted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_quoted(v) for v in value]
+    return copy.deepcopy(value)
 
 
 def apply_overrides(

@@ -16,11 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
@@ -29,22 +26,31 @@ from typing import Any
 import pygit2
 
 from gitexp.common.errors import StoreError
+from gitexp.common.layout import (
+    ENV_DIR,
+    META_DIR,
+    METRICS_JSON,
+    OUTPUT_LOG,
+    RUN_JSON,
+    RUN_JSON_NAME,
+)
+from gitexp.common.paths import is_under, under_any
 from gitexp.config.settings import Config
+from gitexp.events.bus import EventBus
 from gitexp.gitstore import store
 from gitexp.gitstore.record import RunRecord, commit_message
 from gitexp.gitstore.repo import Repo
-from gitexp.gitstore.store import METRICS_JSON
-from gitexp.gitstore.trees import META_DIR, Manifest, tree_from_dir, tree_with_files
+from gitexp.gitstore.trees import Manifest, tree_from_dir, tree_with_files
 from gitexp.running import metrics as M
 from gitexp.running import outputs
 from gitexp.running.environment import EnvironmentProbe
-from gitexp.running.executors import OutputSink
+from gitexp.running.executors import ExecResult, OutputSink
 from gitexp.running.heartbeat import Heartbeat
 from gitexp.running.params import merge
+from gitexp.running.signals import ignoring_interrupts
 
 log = logging.getLogger(__name__)
 WRITE_ATTEMPTS = 5
-OUTPUT_LOG = f"{META_DIR}/output.log"
 
 
 @dataclass
@@ -81,7 +87,13 @@ class RunState:
     tree: pygit2.Oid
     baseline: pygit2.Oid
     links: dict[str, Path]
+    bus: EventBus
     manifest: Manifest = field(default_factory=dict)
+
+    def publish(self, event: str, **payload: Any) -> None:
+        """An event about this run; every payload names the experiment and its ref."""
+        name = self.partial.record.name
+        self.bus.publish(event, {"name": name, "ref": store.ref_name(name), **payload})
 
 
 def guarded(partial: Partial, stage: str, step: Callable[[], Any], fallback: Any) -> Any:
@@ -129,23 +141,26 @@ def commit_record(
 
 def record_crash(repo: Repo, run: RunState, status: str, error: str) -> None:
     """The run was cut short: commit what is known (the run's own files are lost,
-    its .gitexp/ files kept) so the ref never stays `running`."""
+    its .gitexp/ files kept) so the ref never stays `running`; tell listeners."""
     partial = run.partial
     record = partial.record.replace(
         status=status, ended=_now(), extra={**partial.record.extra, "error": error}
     )
-    files = {**partial.files, store.RUN_JSON: partial.run_json(record)}
+    files = {**partial.files, RUN_JSON: partial.run_json(record)}
 
     def build(fresh: bool) -> tuple[pygit2.Oid, str]:
-        metrics = _metrics(files.get(store.METRICS_JSON))
+        metrics = _metrics(files.get(METRICS_JSON))
         return tree_with_files(repo, run.tree, files), commit_message(record, metrics)
 
-    with _ignoring_interrupts():
+    with ignoring_interrupts():
+        run.publish("run_finished", **_finished(record, _metrics(files.get(METRICS_JSON))))
         try:
             expected = run.heartbeat.stop()
-            commit_record(repo, record.name, expected, run.baseline, run.tree, build)
+            commit = commit_record(repo, record.name, expected, run.baseline, run.tree, build)
         except Exception:  # the ref moved already, or the repository is gone
             log.debug("could not record the crash of %s", record.name, exc_info=True)
+            return
+        run.publish("run_recorded", commit=str(commit), status=record.status)
 
 
 @dataclass(frozen=True)
@@ -162,12 +177,13 @@ def record_run(
     repo: Repo,
     config: Config,
     run: RunState,
-    exec_info: dict[str, Any],
+    result: ExecResult,
     sink: OutputSink,
     probe: EnvironmentProbe,
 ) -> Recorded:
     """Collect metrics, store artifacts, commit the run dir and move the ref."""
     partial, run_dir, record, manifest = run.partial, run.run_dir, run.partial.record, run.manifest
+    exec_info = dict(result.info)
     partial.files[OUTPUT_LOG] = sink.log_bytes()
     output = partial.files[OUTPUT_LOG].decode("utf-8", "replace")
     succeeded = record.status == "succeeded"
@@ -178,7 +194,8 @@ def record_run(
         (M.Collected(), []),
     )
     partial.files.update(_metric_files(collected))
-    env_files = _env_files(exec_info)
+    run.publish("run_finished", **_finished(record, collected.nested()))
+    env_files = _env_files(result.env_files)
     record = guarded(
         partial,
         "reading logged params",
@@ -201,12 +218,23 @@ def record_run(
         files = {**partial.files, **stored.pointers}
         known = {} if fresh else manifest
         tree = tree_from_dir(repo, run_dir, known, stored.keep(keep), files)
-        tree = store.with_meta_file(repo, tree, "run.json", partial.run_json(record))
+        tree = store.with_meta_file(repo, tree, RUN_JSON_NAME, partial.run_json(record))
         return tree, commit_message(record, collected.nested())
 
     reserved = run.heartbeat.stop()
     commit = commit_record(repo, record.name, reserved, run.baseline, run.tree, build)
+    run.publish("run_recorded", commit=str(commit), status=record.status)
     return Recorded(commit, record, collected.nested(), warnings)
+
+
+def _finished(record: RunRecord, metrics: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "status": record.status,
+        "exit_code": record.exit_code,
+        "duration_s": record.duration_s,
+        "metrics": metrics,
+        "host": record.host,
+    }
 
 
 def _metric_files(collected: M.Collected) -> dict[str, bytes]:
@@ -230,12 +258,10 @@ def _no_metrics_hint(record: RunRecord, collected: M.Collected, config: Config) 
     return ["no metrics were recorded; to capture them, " + ", or ".join(sources)]
 
 
-def _env_files(exec_info: dict[str, Any]) -> dict[str, bytes]:
-    """Files an executor hands back for .gitexp/env/: docker gives the Dockerfile it
-    built and the image's package list (which replaces the host's)."""
-    files = {"dockerfile": "Dockerfile", "requirements": "requirements.txt"}
-    texts = {name: exec_info.pop(key, None) for key, name in files.items()}
-    return {f"{META_DIR}/env/{name}": str(text).encode() for name, text in texts.items() if text}
+def _env_files(files: dict[str, bytes]) -> dict[str, bytes]:
+    """Files an executor hands back for .gitexp/env/ (docker: the Dockerfile it built
+    and the image's package list, which replaces the host's)."""
+    return {f"{ENV_DIR}/{name}": data for name, data in files.items() if "/" not in name}
 
 
 def _finish(record: RunRecord, run_dir: Path, exec_info: dict[str, Any]) -> RunRecord:
@@ -256,9 +282,7 @@ def _keeper(
     metrics_files = {os.path.normpath(f) for f in config.metrics_files}
 
     def keep(rel: str) -> bool:
-        if rel == META_DIR or rel.startswith(META_DIR + "/"):
-            return False
-        if any(rel == p or rel.startswith(p + "/") for p in link_paths):
+        if is_under(rel, META_DIR) or under_any(rel, link_paths):
             return False
         if rel in manifest or rel in metrics_files:
             return True
@@ -275,45 +299,6 @@ def _metrics(data: bytes | None) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-@contextmanager
-def finishing(name: str) -> Iterator[None]:
-    """While recording: the first Ctrl-C (or SIGTERM) says the record is being
-    finished; a second one aborts it (KeyboardInterrupt: a partial record)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    pressed = []
-
-    def handler(signum: int, frame: object) -> None:
-        pressed.append(signum)
-        if len(pressed) > 1:
-            raise KeyboardInterrupt
-        log.warning(
-            "gitexp: finishing the record of %s (its command has ended); "
-            "press Ctrl-C again to abort with a partial record",
-            name,
-        )
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-@contextmanager
-def _ignoring_interrupts() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _now() -> str:

@@ -14,41 +14,43 @@ import logging
 import os
 import secrets
 import shutil
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pygit2
 
-from gitexp.common.errors import ExperimentNameError, GitexpError, StoreError, WorkspaceError
+from gitexp.common.errors import GitexpError, WorkspaceError
+from gitexp.common.layout import DRAWN_SEED_LIMIT, PARAMS_JSON
 from gitexp.config.settings import Config
+from gitexp.events import bus_for
+from gitexp.events.bus import EventBus
 from gitexp.gitstore import names, store
-from gitexp.gitstore.record import RunRecord, commit_message
+from gitexp.gitstore.record import RunRecord
 from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.trees import (
-    META_DIR,
     Manifest,
     snapshot_workdir,
     without_meta,
 )
 from gitexp.running.environment import EnvironmentProbe, describe
-from gitexp.running.executors import Executor, Job, OutputSink, get_executor
-from gitexp.running.heartbeat import Heartbeat, lease_until
+from gitexp.running.executors import ExecResult, Executor, Job, OutputSink, get_executor
+from gitexp.running.heartbeat import Heartbeat
+from gitexp.running.live import LiveMetrics
 from gitexp.running.recording import (
-    WRITE_ATTEMPTS,
     Partial,
     RunState,
-    finishing,
+    guarded,
     record_crash,
     record_run,
 )
+from gitexp.running.reserve import intact, reserve
+from gitexp.running.signals import finishing, forwarding
+from gitexp.running.transport import unpack
 from gitexp.running.workspace import (
     Params,
     apply_params,
@@ -59,18 +61,25 @@ from gitexp.running.workspace import (
     resolve_command,
     resolve_params,
 )
+from gitexp.tracking.wire import LIVE_DIR, METRICS_FILE, Step
 
 log = logging.getLogger(__name__)
-NAME_ATTEMPTS = 20
-MAX_SEED = 2**31 - 1
 
 
 @dataclass(frozen=True)
 class RunRequest:
-    """What the user asked for; ``tree``/``baseline`` replay a recorded tree (reproduce)."""
+    """What the user asked for; ``tree``/``baseline`` replay a recorded tree (reproduce).
+
+    ``overrides`` are `-p` strings as a person types them (values parsed as
+    YAML: `on` is true); ``values`` are the typed path for programs (a sweep):
+    ``{"model.depth": 6, "act": "on"}`` reaches the script exactly as given.
+    Keys take the same forms as `-p` (``file.yaml:key``, ``+new``); ``values``
+    apply after ``overrides``.
+    """
 
     command: list[str] | str | None = None
     overrides: tuple[str, ...] = ()
+    values: dict[str, Any] = field(default_factory=dict)
     name: str | None = None
     seed: int | None = None
     executor: str | None = None
@@ -111,20 +120,31 @@ def run_experiment(
     request: RunRequest,
     executor: Executor | None = None,
     listeners: list[Callable[[str, str], None]] | None = None,
+    bus: EventBus | None = None,
 ) -> RunResult:
-    """Run one experiment end to end and return its recorded result."""
+    """Run one experiment end to end and return its recorded result.
+
+    Safe to call from several threads of one driver at once (each call opens
+    its own repository handle; only the main thread handles signals). Events
+    go to ``bus``; without one, a bus with the callbacks of gitexp.yaml.
+    """
+    repo = repo.reopen()  # libgit2 handles are not shared between threads
+    bus = bus or bus_for(config, repo.root)
     executor = executor or get_executor(request.executor or config.executor, config)
     prepared = prepare(repo, config, request, executor)
     run_dir = make_run_dir(config, request.name or "run")
     try:
         name, reserved = reserve(repo, prepared, auto=request.name is None)
-        prepared, reserved = _intact(repo, config, request, executor, prepared, name, reserved)
+        prepared, reserved = intact(repo, config, request, executor, prepared, name, reserved)
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)
         raise
     record = prepared.record.replace(name=name)
     beat = Heartbeat(repo, record, prepared.tree, prepared.baseline, reserved).start()
-    run = RunState(run_dir, beat, Partial(record), prepared.tree, prepared.baseline, prepared.links)
+    run = RunState(
+        run_dir, beat, Partial(record), prepared.tree, prepared.baseline, prepared.links, bus
+    )
+    run.publish("run_reserved", **_reserved_payload(record, reserved))
     try:
         result, error = _run_reserved(repo, config, request, executor, listeners, prepared, run)
     except BaseException as exc:
@@ -152,21 +172,63 @@ def _run_reserved(
     run.manifest = _populate(repo, prepared, run.run_dir)
     job = _job(run.partial.record, prepared, run.run_dir)
     sink = OutputSink(config.log_max_bytes, echo=request.echo, listeners=listeners)
-    record, exec_info, error = _execute_recorded(executor, job, sink, run.partial.record)
+    live = _live(run, executor, sink)
+    run.publish("run_started", executor=executor.name)
+    try:
+        record, result, error = _execute_recorded(executor, job, sink, run.partial.record)
+    finally:
+        if live is not None:
+            live.stop()
     run.partial.record = record
     with finishing(record.name):
-        done = record_run(repo, config, run, exec_info, sink, probe)
+        _take_back(run, result)
+        done = record_run(repo, config, run, result, sink, probe)
     final = done.record
-    result = RunResult(
-        final.name,
-        str(done.commit),
-        final.status,
-        final.exit_code,
-        done.metrics,
-        final,
+    summary = RunResult(
+        final.name, str(done.commit), final.status, final.exit_code, done.metrics, final,
         done.warnings,
+    )  # fmt: skip
+    return summary, error
+
+
+def _live(run: RunState, executor: Executor, sink: OutputSink) -> LiveMetrics | None:
+    """Follow the metrics the script logs, when someone listens to them."""
+    if not run.bus.wants("metric_logged"):
+        return None
+
+    def point(metric: str, step: Step, value: float, t: float) -> None:
+        run.publish("metric_logged", metric=metric, step=step, value=value, time=t)
+
+    live = LiveMetrics(point)
+    if executor.streams_metrics:
+        sink.on_metrics = live.feed
+        return live
+    return live.follow(run.run_dir / LIVE_DIR / METRICS_FILE)
+
+
+def _take_back(run: RunState, result: ExecResult) -> None:
+    """What an executor that ran elsewhere returned goes into the local run dir."""
+    if result.returned is None:
+        return
+    guarded(
+        run.partial,
+        "unpacking the returned files",
+        lambda: unpack(result.returned or b"", run.run_dir),
+        [],
     )
-    return result, error
+
+
+def _reserved_payload(record: RunRecord, commit: pygit2.Oid) -> dict[str, Any]:
+    return {
+        "commit": str(commit),
+        "baseline": record.baseline,
+        "params": record.params,
+        "seed": record.seed,
+        "command": record.command,
+        "executor": record.executor,
+        "host": record.host,
+        "pid": record.pid,
+    }
 
 
 def _populate(repo: Repo, prepared: Prepared, run_dir: Path) -> Manifest:
@@ -192,6 +254,20 @@ def _record_crash(repo: Repo, prepared: Prepared, run: RunState, exc: BaseExcept
     record_crash(repo, run, status, error)
 
 
+def _typed_texts(values: dict[str, Any]) -> list[str]:
+    """Typed values as run.json's `overrides` lists them: key=JSON."""
+    import json
+
+    return [f"{k}={json.dumps(v, default=str)}" for k, v in values.items()]
+
+
+def snapshot(repo: Repo, config: Config) -> str:
+    """The work tree as a tree id, taken once and reused by many runs of one driver
+    (``RunRequest(tree=...)``): a sweep's trials all run the same code."""
+    links = check_links(repo, config)
+    return str(store.retry(lambda: snapshot_workdir(repo, exclude=links), "cannot snapshot"))
+
+
 def prepare(
     repo: Repo, config: Config, request: RunRequest, executor: Executor, check_name: bool = True
 ) -> Prepared:
@@ -207,7 +283,7 @@ def prepare(
         if request.tree
         else store.retry(lambda: snapshot_workdir(repo, exclude=links), "cannot snapshot")
     )
-    params = resolve_params(repo, base_tree, config, list(request.overrides))
+    params = resolve_params(repo, base_tree, config, list(request.overrides), request.values)
     argv, via_shell = resolve_command(request.command, config, params.merged)
     tree = store.retry(lambda: apply_params(repo, base_tree, params), "cannot apply params")
     if executor.checks_host_path and not via_shell:
@@ -218,7 +294,7 @@ def prepare(
         name=request.name or "",
         command=argv,
         params=params.merged,
-        overrides=list(request.overrides),
+        overrides=[*request.overrides, *_typed_texts(request.values)],
         seed=seed,
         status="running",
         started=_now(),
@@ -237,72 +313,13 @@ def prepare(
     return Prepared(record, tree, baseline, argv, params, links, dict(request.pinned))
 
 
-def reserve(repo: Repo, prepared: Prepared, auto: bool) -> tuple[str, pygit2.Oid]:
-    """Create the ref on a `running` commit; auto names retry on collision."""
-    for _ in range(NAME_ATTEMPTS if auto else 1):
-        name = names.generate() if auto else prepared.record.name
-        commit = store.retry(partial(_reservation, repo, prepared, name), "cannot reserve")
-        if store.reserve(repo, name, commit):
-            return name, commit
-    if auto:
-        raise StoreError(f"could not find a free experiment name in {NAME_ATTEMPTS} tries")
-    raise ExperimentNameError(f"experiment name {prepared.record.name!r} is taken")
-
-
-def _reservation(repo: Repo, prepared: Prepared, name: str) -> pygit2.Oid:
-    """The `running` commit: the snapshot plus a run.json with a fresh lease."""
-    record = prepared.record.replace(
-        name=name, extra={**prepared.record.extra, "lease_until": lease_until()}
-    )
-    tree = store.with_meta_file(repo, prepared.tree, "run.json", record.to_json())
-    return store.write_commit(repo, tree, prepared.baseline, commit_message(record, {}))
-
-
-def _intact(
-    repo: Repo,
-    config: Config,
-    request: RunRequest,
-    executor: Executor,
-    prepared: Prepared,
-    name: str,
-    reserved: pygit2.Oid,
-) -> tuple[Prepared, pygit2.Oid]:
-    """Check that the reservation's objects exist: a `git gc --prune=now` beside us can
-    delete the snapshot's new blobs before the ref reaches them. Snapshot again if so."""
-    known = repo.git[prepared.baseline].peel(pygit2.Commit).tree_id
-    try:
-        for _ in range(WRITE_ATTEMPTS):
-            if not store.missing_objects(repo, reserved, known):
-                return prepared, reserved
-            request = replace(request, name=name)
-            prepared = prepare(repo, config, request, executor, check_name=False)
-            commit = store.retry(partial(_reservation, repo, prepared, name), "cannot reserve")
-            store.retry(partial(store.finalize, repo, name, reserved, commit), "cannot reserve")
-            reserved = commit
-    except BaseException:
-        _unreserve(repo, name, reserved)
-        raise
-    _unreserve(repo, name, reserved)
-    raise StoreError(
-        f"could not reserve experiment {name!r}: git objects vanished while snapshotting",
-        store.GC_HINT,
-    )
-
-
-def _unreserve(repo: Repo, name: str, reserved: pygit2.Oid) -> None:
-    try:
-        store.remove_refs(repo, {name: str(reserved)})
-    except Exception:  # it moved or went: nothing of ours to remove
-        log.debug("could not remove the reservation of %s", name, exc_info=True)
-
-
 def _job(record: RunRecord, prepared: Prepared, run_dir: Path) -> Job:
     env = {
         "GITEXP_RUN_DIR": str(run_dir),
         "GITEXP_RUN_NAME": record.name,
         "GITEXP_SEED": str(record.seed),
         "PYTHONHASHSEED": str(record.seed),
-        "GITEXP_PARAMS_FILE": str(run_dir / META_DIR / "params.json"),
+        "GITEXP_PARAMS_FILE": str(run_dir / PARAMS_JSON),
         "PYTHONUNBUFFERED": "1",
     }
     return Job(
@@ -312,23 +329,23 @@ def _job(record: RunRecord, prepared: Prepared, run_dir: Path) -> Job:
 
 def _execute_recorded(
     executor: Executor, job: Job, sink: OutputSink, record: RunRecord
-) -> tuple[RunRecord, dict[str, Any], Exception | None]:
+) -> tuple[RunRecord, ExecResult, Exception | None]:
     """Execute; an executor error (image build, lost daemon) is still recorded as failed."""
     try:
         return (*_execute(executor, job, sink, record), None)
     except Exception as exc:
         sink.write("stderr", f"gitexp: {exc}\n".encode())
         failed = record.replace(status="failed", extra={**record.extra, "error": str(exc)})
-        return failed, {}, exc
+        return failed, ExecResult(None), exc
 
 
 def _execute(
     executor: Executor, job: Job, sink: OutputSink, record: RunRecord
-) -> tuple[RunRecord, dict[str, Any]]:
+) -> tuple[RunRecord, ExecResult]:
     info = executor.prepare(job)
     started = time.monotonic()
     interrupted = threading.Event()
-    with _forward_signals(executor, interrupted):
+    with forwarding(executor, interrupted):
         result = executor.execute(job, sink)
     if interrupted.is_set():
         status = "interrupted"
@@ -339,36 +356,16 @@ def _execute(
         exit_code=result.exit_code,
         duration_s=round(time.monotonic() - started, 3),
     )
-    return record, {**info, **result.info}
-
-
-@contextmanager
-def _forward_signals(executor: Executor, flag: threading.Event) -> Iterator[None]:
-    """Ctrl-C / SIGTERM stop the job instead of gitexp, so the run is still recorded."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        if executor.command_running():
-            flag.set()
-        executor.stop()
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    return record, replace(result, info={**info, **result.info})
 
 
 def _write_params_json(run_dir: Path, params: dict[str, Any]) -> None:
     import json
 
-    meta = run_dir / META_DIR
-    meta.mkdir(exist_ok=True)
+    path = run_dir / PARAMS_JSON
+    path.parent.mkdir(exist_ok=True)
     # default=str: YAML params may hold dates, which JSON cannot
-    (meta / "params.json").write_text(json.dumps(params, indent=2, default=str), encoding="utf-8")
+    path.write_text(json.dumps(params, indent=2, default=str), encoding="utf-8")
 
 
 def _seed(requested: int | None, config: Config) -> int:
@@ -376,7 +373,7 @@ def _seed(requested: int | None, config: Config) -> int:
         return requested
     if config.seed is not None:
         return config.seed
-    return secrets.randbelow(MAX_SEED)
+    return secrets.randbelow(DRAWN_SEED_LIMIT)
 
 
 def _now() -> str:

@@ -35,8 +35,16 @@ class Params:
     changed: dict[str, bytes]
 
 
-def resolve_params(repo: Repo, tree: pygit2.Oid, config: Config, overrides: list[str]) -> Params:
+def resolve_params(
+    repo: Repo,
+    tree: pygit2.Oid,
+    config: Config,
+    overrides: list[str],
+    values: dict[str, Any] | None = None,
+) -> Params:
+    """Params files of ``tree`` with `-p` strings, then typed ``values``, applied."""
     parsed = [P.parse_override(text) for text in overrides]
+    parsed += [P.typed_override(key, value) for key, value in (values or {}).items()]
     files: dict[str, dict[str, Any]] = {}
     texts: dict[str, str] = {}
     # a file named by `-p file.yaml:key=v` is a params file of this run too

@@ -5,11 +5,8 @@ appends a tuple to a list; a flush formats the buffer into one append-only
 file that the runner tails and records. Outside ``gitexp run`` every call is a
 no-op after a single notice, so the same script still runs on its own.
 
-Wire format (``$GITEXP_RUN_DIR/.gitexp/live/``), read by ``gitexp.metrics``:
-``metrics.tsv`` lines ``name<TAB>step<TAB>value<TAB>unix_time`` (step empty
-when not given, else an integer or a decimal number) and ``params.jsonl`` /
-``artifacts.jsonl`` JSON lines. Every line ends with a newline; a line
-without one is unfinished and readers skip it.
+The format it appends, the contract with the runner, is documented in
+``gitexp/tracking/wire.py``.
 """
 
 from __future__ import annotations
@@ -25,10 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-LIVE_DIR = os.path.join(".gitexp", "live")
-METRICS_FILE = "metrics.tsv"
-PARAMS_FILE = "params.jsonl"
-ARTIFACTS_FILE = "artifacts.jsonl"
+from gitexp.tracking.wire import ARTIFACTS_FILE, LIVE_DIR, METRICS_FILE, PARAMS_FILE
+
 FLUSH_EVERY = 50_000  # entries; bounds memory and keeps flushes large
 FLUSH_INTERVAL_S = 1.0  # a killed run loses at most this much
 

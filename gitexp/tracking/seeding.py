@@ -11,7 +11,7 @@ import os
 import random
 import sys
 
-MAX_SEED = 2**32 - 1
+from gitexp.common.layout import MAX_SEED
 
 
 def seed_everything(seed: int | None = None, *, deterministic: bool = False) -> int:

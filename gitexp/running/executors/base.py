@@ -1,4 +1,33 @@
-"""What every executor receives and returns, and where output goes."""
+"""The executor contract: what every executor receives and returns, and where output goes.
+
+The runner owns the lifecycle and the experiment's `running` record: it
+snapshots, reserves the ref, materializes the run dir, renews the lease and
+records. An executor only executes, in this order:
+
+1. ``prepare(job)``: work before the clock starts (an image build); returns
+   fields for run.json. It may raise a ``GitexpError``: the run is recorded
+   as failed with that message.
+2. ``execute(job, sink)``: run ``job.argv`` with ``job.env`` in
+   ``job.run_dir / job.cwd`` (or a copy of it elsewhere), stream stdout and
+   stderr into ``sink.write`` as they come, and return an ``ExecResult``:
+   the exit code (negative: killed by that signal), fields for run.json,
+   files for ``.gitexp/env/`` (a Dockerfile, the package list of the
+   environment the command ran in), and — for an executor that ran the job
+   away from ``job.run_dir`` — ``returned``, the archive of what the run
+   changed (gitexp/running/transport.py ``pack``), which the runner unpacks
+   into the run dir before recording. Such an executor sets
+   ``streams_metrics`` and passes the bytes the library appends to its live
+   metrics file to ``sink.metrics`` while the job runs; for the others the
+   runner follows the file in the run dir itself. Paths in ``job.env`` that
+   start with ``job.run_dir`` are to be rewritten to where the run dir is
+   for the command (``Job.env_at``).
+3. ``stop()``: may come at any time from another thread (a signal handler,
+   a sweep pruning a trial); it asks the job to end and returns at once.
+
+Threads: one executor instance runs one job. ``OutputSink`` is
+thread-safe; the runner may be called from several driver threads at once,
+each with its own executor and sink.
+"""
 
 from __future__ import annotations
 
@@ -30,19 +59,30 @@ class Job:
     #: text, ``image_id``); empty for a fresh run
     pinned: dict[str, Any] = field(default_factory=dict)
 
+    def env_at(self, where: str) -> dict[str, str]:
+        """``env`` with run-dir paths moved to ``where`` (a mount, a remote copy)."""
+        root = str(self.run_dir)
+        return {k: where + v[len(root) :] if v.startswith(root) else v for k, v in self.env.items()}
+
 
 @dataclass(frozen=True)
 class ExecResult:
-    """The exit code (negative: killed by that signal) and fields for run.json."""
+    """How the job ended and what comes back from it (see the module doc)."""
 
     exit_code: int | None
     info: dict[str, Any] = field(default_factory=dict)
+    #: files for .gitexp/env/ by name: ``Dockerfile``, ``requirements.txt``
+    env_files: dict[str, bytes] = field(default_factory=dict)
+    #: a transport.pack archive of the run dir's changes, when the job ran elsewhere
+    returned: bytes | None = None
 
 
 class Executor(ABC):
     name: str = "abstract"
     #: whether argv[0] must exist on this host's PATH before the run starts
     checks_host_path: bool = True
+    #: whether execute() streams the live metrics file through sink.metrics itself
+    streams_metrics: bool = False
 
     def prepare(self, job: Job) -> dict[str, Any]:
         """Work before the clock starts (e.g. an image build); fields for run.json."""
@@ -88,6 +128,13 @@ class OutputSink:
         self.partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
         self.log_partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
         self.lock = threading.Lock()
+        #: receives the live metrics bytes a remote executor streams back
+        self.on_metrics: Callable[[bytes], None] | None = None
+
+    def metrics(self, data: bytes) -> None:
+        """Bytes the library appended to the live metrics file, from a remote run."""
+        if self.on_metrics is not None:
+            self.on_metrics(data)
 
     def write(self, stream: str, data: bytes) -> None:
         with self.lock:

@@ -23,10 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from gitexp.common.errors import BackendError
+from gitexp.common.layout import DOCKERFILE_IN_CONTEXT
 from gitexp.config.docker import DockerSettings, docker_settings
 from gitexp.config.settings import Config
 from gitexp.running.executors import images as C
 from gitexp.running.executors.base import ExecResult, Executor, Job, OutputSink
+from gitexp.running.executors.wheel import gitexp_version
 
 log = logging.getLogger(__name__)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -58,6 +60,7 @@ class DockerExecutor(Executor):
         self.build_failure: BuildFailedError | None = None
         self.stop_requested = False
         self.escalating = False
+        self.env_files: dict[str, bytes] = {}
 
     def prepare(self, job: Job) -> dict[str, Any]:
         """Render (or take the pinned Dockerfile), build unless the tag exists."""
@@ -68,12 +71,13 @@ class DockerExecutor(Executor):
         )
         bases = [_base_image(self.client, b) for b in C.base_images(dockerfile)]
         self.build = {**self._image(context), "dockerfile": source, **(bases[0] if bases else {})}
-        info: dict[str, Any] = {"dockerfile": dockerfile, "docker": self.build}
+        self.env_files = {"Dockerfile": dockerfile.encode()}
         if self.image_id is not None:
             probe = _probe(self.client, self.image_id)
             self.build.update(python=probe.get("python"), platform=probe.get("platform"))
-            info["requirements"] = "".join(f"{p}\n" for p in probe.get("packages", []))
-        return info
+            packages = "".join(f"{p}\n" for p in probe.get("packages", []))
+            self.env_files["requirements.txt"] = packages.encode()  # the image's, not the host's
+        return {"docker": self.build}
 
     def _image(self, context: C.BuildContext) -> dict[str, Any]:
         """The image for this context: the existing tag, else a fresh build."""
@@ -87,7 +91,7 @@ class DockerExecutor(Executor):
             "image_id": self.image_id,
             "reused": reused,
             "build_s": round(time.monotonic() - started, 3),
-            "gitexp_version": C.gitexp_version(),
+            "gitexp_version": gitexp_version(),
         }
 
     def _build(self, context: C.BuildContext) -> Any:
@@ -103,7 +107,7 @@ class DockerExecutor(Executor):
         chunks = self.client.api.build(
             fileobj=context.tar(),
             custom_context=True,
-            dockerfile=C.DOCKERFILE_IN_CONTEXT,
+            dockerfile=DOCKERFILE_IN_CONTEXT,
             tag=context.tag,
             buildargs=context.build_args or None,
             network_mode=self.settings.build_network,
@@ -141,7 +145,7 @@ class DockerExecutor(Executor):
             _stream(output, sink)
             code = int(self.container.wait().get("StatusCode", -1))
             self.container.reload()
-            return ExecResult(code, self._outcome(code, sink))
+            return ExecResult(code, self._outcome(code, sink), self.env_files)
         finally:
             sink.close()
             self._remove()
@@ -200,9 +204,8 @@ class DockerExecutor(Executor):
         sink.close()
         self._remove()
         code = 127 if "not found" in str(reason) else 126
-        return ExecResult(
-            code, {"docker": self.build, "error": f"container did not start: {reason}"}
-        )
+        info = {"docker": self.build, "error": f"container did not start: {reason}"}
+        return ExecResult(code, info, self.env_files)
 
     def _remove(self) -> None:
         container, self.container = self.container, None
@@ -275,13 +278,11 @@ def _stream(output: Any, sink: OutputSink) -> None:
 
 def _environment(job: Job, s: DockerSettings) -> dict[str, str]:
     """gitexp's variables (run-dir paths rewritten to the mount) win over configured ones."""
-    run_dir = str(job.run_dir)
     env = {k: os.environ[k] for k in s.passthrough if k in os.environ}
     if os.getuid() != 0:
         env["HOME"] = "/tmp"  # our uid has no home in the image; caches must go somewhere
     env.update(s.environment)
-    for key, value in job.env.items():
-        env[key] = RUN_MOUNT + value[len(run_dir) :] if value.startswith(run_dir) else value
+    env.update(job.env_at(RUN_MOUNT))
     return env
 
 

@@ -25,13 +25,10 @@ from pathlib import Path
 
 # `X as X`: docker.py and the tests read these names from here
 from gitexp.common.errors import ConfigError
-from gitexp.common.layout import DOCKERFILE_IN_CONTEXT as DOCKERFILE_IN_CONTEXT
-from gitexp.common.layout import META_DIR
-from gitexp.common.layout import WHEELS_DIR as WHEELS_DIR
+from gitexp.common.layout import DOCKERFILE_IN_CONTEXT, META_DIR, WHEELS_DIR
 from gitexp.common.paths import is_under
 from gitexp.config.docker import DockerSettings
-from gitexp.running.executors.wheel import gitexp_version as gitexp_version
-from gitexp.running.executors.wheel import gitexp_wheel
+from gitexp.running.executors.wheel import gitexp_version, gitexp_wheel
 
 IMAGE_REPO = "gitexp-env"
 DEFAULT_REQUIREMENTS = "requirements.txt"

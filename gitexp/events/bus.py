@@ -1,0 +1,106 @@
+"""An in-process event bus: the runner publishes, listeners it never knows subscribe.
+
+Events and their payloads (plain dicts of JSON-able values; every payload has
+``name``, the experiment name, and ``ref``):
+
+- ``run_reserved``: the ref exists. ``commit`` (the running commit),
+  ``baseline``, ``params``, ``seed``, ``command``, ``executor``, ``host``,
+  ``pid``.
+- ``run_started``: the command starts. ``executor``.
+- ``metric_logged``: the script logged a metric (read live while it runs;
+  throttled to at most one event per metric per ``THROTTLE_S``, and the
+  last point of every metric is always published). ``metric``, ``step``,
+  ``value``, ``time``.
+- ``run_finished``: the command ended and its metrics were read.
+  ``status``, ``exit_code``, ``duration_s``, ``metrics`` (nested),
+  ``host``.
+- ``run_recorded``: the final commit is in place. ``commit``, ``status``.
+
+Room is left for ``sweep_*``, ``experiment_pushed`` and ``model_*``.
+
+Contract: ``publish`` calls each subscriber in the publisher's thread, in
+subscription order, with its own deep copy of the payload, so a listener
+can neither change the run nor another listener's view of it. A
+subscriber that raises is reported once per (subscriber, event) through
+``on_error`` and never stops the publisher. Subscribing and publishing are
+thread-safe; several runs may share one bus.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+Payload = dict[str, Any]
+Listener = Callable[[str, Payload], None]
+EVENTS = ("run_reserved", "run_started", "metric_logged", "run_finished", "run_recorded")
+THROTTLE_S = 0.5
+
+
+@dataclass
+class _Subscription:
+    listener: Listener
+    events: frozenset[str] | None
+    label: str
+
+
+def _warn(label: str, event: str, exc: BaseException) -> None:
+    log.warning("gitexp: warning: %s failed on %s: %s: %s", label, event, type(exc).__name__, exc)
+
+
+@dataclass
+class EventBus:
+    """Publish/subscribe within one process (see the module doc for the contract)."""
+
+    on_error: Callable[[str, str, BaseException], None] = _warn
+    _subs: list[_Subscription] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _reported: set[tuple[str, str]] = field(default_factory=set)
+
+    def subscribe(
+        self, listener: Listener, events: Iterable[str] | None = None, label: str | None = None
+    ) -> Callable[[], None]:
+        """Call ``listener(event, payload)`` for ``events`` (all when None); returns
+        a function that unsubscribes it."""
+        name = label or str(getattr(listener, "__qualname__", None) or repr(listener))
+        sub = _Subscription(listener, frozenset(events) if events is not None else None, name)
+        with self._lock:
+            self._subs.append(sub)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if sub in self._subs:
+                    self._subs.remove(sub)
+
+        return unsubscribe
+
+    def wants(self, event: str) -> bool:
+        """Whether anyone listens to ``event`` (costly payloads are built only then)."""
+        with self._lock:
+            return any(s.events is None or event in s.events for s in self._subs)
+
+    def publish(self, event: str, payload: Payload) -> None:
+        with self._lock:
+            subs = [s for s in self._subs if s.events is None or event in s.events]
+        for sub in subs:
+            try:
+                sub.listener(event, copy.deepcopy(payload))
+            except Exception as exc:  # a listener never breaks the run
+                self._report(sub.label, event, exc)
+
+    def _report(self, label: str, event: str, exc: BaseException) -> None:
+        key = (label, event)
+        with self._lock:
+            if key in self._reported:
+                return
+            self._reported.add(key)
+        try:
+            self.on_error(label, event, exc)
+        except Exception:  # the reporter itself failed: nothing more to do
+            log.debug("error reporter failed", exc_info=True)
