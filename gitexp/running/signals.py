@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from gitexp.running.executors import Executor
@@ -35,12 +35,8 @@ def forwarding(executor: Executor, flag: threading.Event) -> Iterator[None]:
             flag.set()
         executor.stop()
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with _handling(handler):
         yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 @contextmanager
@@ -62,6 +58,13 @@ def finishing(name: str) -> Iterator[None]:
             name,
         )
 
+    with _handling(handler):
+        yield
+
+
+@contextmanager
+def _handling(handler: Callable[[int, object], None]) -> Iterator[None]:
+    """``handler`` for Ctrl-C and SIGTERM, the previous handlers back afterwards."""
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
