@@ -61,8 +61,14 @@ def freeze(cache: Path | None = None) -> str:
 
 
 def _freeze_key() -> list[object]:
+    """The interpreter and its install folders' mtimes. The current directory (``''``
+    for `python -m gitexp`) is left out: it is the user's repository, whose mtime
+    every new file changes, not where packages are installed."""
     stamps: list[object] = [sys.executable]
+    here = os.getcwd()
     for entry in sys.path:
+        if not entry or os.path.abspath(entry) == here:
+            continue
         try:
             stamps.append([entry, os.stat(entry or ".").st_mtime_ns])
         except OSError:
