@@ -18,6 +18,9 @@ HERE = Path(__file__).resolve().parent
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=10_000, help="experiments for bench_show")
+    parser.add_argument(
+        "--big-sizes", default="1000,20000,100000", help="tracked files for bench_big_repo"
+    )
     args = parser.parse_args(argv)
     # An installed gitexp has compiled bytecode; a checkout run with
     # PYTHONDONTWRITEBYTECODE=1 would recompile it at every start (~80 ms).
@@ -31,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         ["bench_run_overhead.py"],
         ["bench_show.py", "-n", str(args.n)],
         ["bench_push.py"],
+        ["bench_big_repo.py", "--sizes", args.big_sizes, "--runs", "3"],
     ]
     failed = []
     for bench in benches:

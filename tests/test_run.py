@@ -140,7 +140,8 @@ def test_run_from_a_subdirectory_runs_there(tmp_path: Path) -> None:
     proc = run_gitexp("run", "-n", "sub", "--", "python", "job.py", cwd=root / "src")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("/src")
-    assert not proc.stdout.startswith(str(root))  # a private run dir, not the work tree
+    ran_in = Path(proc.stdout.strip())
+    assert ran_in != root / "src" and (root / ".git") in ran_in.parents  # a private run dir
     assert run_json(root, "sub")["cwd"] == "src"
 
 
@@ -162,7 +163,8 @@ def test_env_given_to_the_process(git_repo: Path) -> None:
     env = json.loads(show(git_repo, "envy", "env.json"))
     assert env["GITEXP_RUN_NAME"] == "envy"
     assert env["GITEXP_SEED"] == env["PYTHONHASHSEED"] == "7"
-    assert env["GITEXP_RUN_DIR"] and not Path(env["GITEXP_RUN_DIR"]).exists()  # cleaned up
+    run_dir = Path(env["GITEXP_RUN_DIR"])
+    assert run_dir.parent == git_repo / ".git" / "gitexp" / "workdirs"  # a reused slot
     # stdin is /dev/null (a script never waits for input), own process group
     assert json.loads(show(git_repo, "envy", "proc.json")) == {"stdin": "", "pgid": True}
 

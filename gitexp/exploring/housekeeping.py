@@ -16,6 +16,7 @@ import pygit2
 from gitexp.common.errors import UsageError
 from gitexp.common.layout import META_DIR, RUN_JSON
 from gitexp.common.paths import is_under, under_any
+from gitexp.config.settings import Config
 from gitexp.exploring import readmodel as explore
 from gitexp.gitstore import names, store, treewalk
 from gitexp.gitstore.repo import Repo
@@ -213,3 +214,14 @@ def _delete(out: treewalk.SafeDir, rel: str) -> bool:
         return False
     out.unlink(rel)
     return True
+
+
+def clean_workdirs(repo: Repo, config: Config) -> tuple[int, int]:
+    """Remove the idle reusable run directories (gitexp/running/workdirs.py): how
+    many, and the bytes they held. A run going on keeps its own."""
+    import os
+
+    from gitexp.running.workdirs import clean
+
+    removed = clean(repo, config.run_root or os.environ.get("GITEXP_RUN_ROOT") or None)
+    return len(removed), sum(size for _, size in removed)

@@ -3,7 +3,8 @@
 The snapshot never touches the user's index, HEAD, files or stash: it starts
 from HEAD's tree in a private in-memory index and adds what `git status`
 reports as changed or untracked (not ignored). Materializing records each
-file's stat so the final tree reuses blob ids of files the run left alone.
+file's stat, so recording (gitexp/gitstore/changes.py) rehashes only what the
+run changed.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pygit2
 
@@ -24,9 +24,9 @@ from gitexp.gitstore import treewalk
 from gitexp.gitstore.repo import MISSING_OBJECT, Repo
 
 
-@dataclass(frozen=True)
-class FileState:
-    """A materialized file: its blob id and mode, and the stat it was written with."""
+class FileState(NamedTuple):
+    """A materialized file: its blob id and mode, and the stat it was written with
+    (a tuple: a manifest of 20,000 is built on every run)."""
 
     oid: pygit2.Oid
     mode: int
@@ -47,11 +47,13 @@ def snapshot_workdir(repo: Repo, exclude: Iterable[str] = ()) -> pygit2.Oid:
             continue
         full = repo.root / path
         if full.is_symlink() or full.is_file():
-            index.add(_entry(repo.git, full, path))
+            index.add(entry_from_disk(repo.git, full, path))
         elif path in index:
             index.remove(path)
-    for path in [e.path for e in index if _excluded(e.path, skip)]:
-        index.remove(path)
+    for prefix in (META_DIR, *skip):  # in C: no Python loop over 20,000 entries
+        if prefix in index:
+            index.remove(prefix)
+        index.remove_directory(prefix)
     return index.write_tree(repo.git)
 
 
@@ -59,7 +61,8 @@ def _excluded(path: str, prefixes: tuple[str, ...]) -> bool:
     return is_under(path, META_DIR) or under_any(path, prefixes)
 
 
-def _entry(git: pygit2.Repository, full: Path, path: str) -> pygit2.IndexEntry:
+def entry_from_disk(git: pygit2.Repository, full: Path, path: str) -> pygit2.IndexEntry:
+    """An index entry for a file or symlink on disk (its blob written)."""
     st = full.lstat()
     if stat.S_ISLNK(st.st_mode):
         oid = git.create_blob(os.readlink(full).encode())
@@ -85,34 +88,15 @@ def materialize(repo: Repo, tree_id: pygit2.Oid, dest: Path) -> Manifest:
                 out.make_dir(entry.path)
             elif entry.mode == treewalk.LINK:
                 out.symlink(entry.path, entry.target)
+                st = out.lstat(entry.path)
+                if st is not None:  # a symlink is a snapshot file too (recording, reuse)
+                    manifest[entry.path] = FileState(
+                        entry.oid, entry.mode, st.st_size, st.st_mtime_ns
+                    )
             else:
                 st = out.write_file(entry.path, treewalk.blob_data(repo.git, entry), entry.mode)
                 manifest[entry.path] = FileState(entry.oid, entry.mode, st.st_size, st.st_mtime_ns)
     return manifest
-
-
-def tree_from_dir(
-    repo: Repo,
-    root: Path,
-    manifest: Manifest,
-    keep: Callable[[str], bool],
-    extra: dict[str, bytes] | None = None,
-) -> pygit2.Oid:
-    """Tree of a run dir: files ``keep`` accepts (blob ids reused when unchanged),
-    plus ``extra`` files given as bytes (the run's .gitexp/ record)."""
-    index = pygit2.Index()
-    for rel, full in _walk(root):
-        if not keep(rel):
-            continue
-        known = manifest.get(rel)
-        st = full.lstat()
-        if known and not stat.S_ISLNK(st.st_mode) and _unchanged(known, st):
-            index.add(pygit2.IndexEntry(rel, known.oid, pygit2.enums.FileMode(known.mode)))
-        else:
-            index.add(_entry(repo.git, full, rel))
-    for rel, data in (extra or {}).items():
-        index.add(pygit2.IndexEntry(rel, repo.git.create_blob(data), pygit2.enums.FileMode.BLOB))
-    return index.write_tree(repo.git)
 
 
 def _tree(git: pygit2.Repository, oid: pygit2.Oid) -> pygit2.Tree:
@@ -125,26 +109,6 @@ def _blob(git: pygit2.Repository, oid: pygit2.Oid) -> bytes:
     blob = git[oid]
     assert isinstance(blob, pygit2.Blob)
     return bytes(blob.data)
-
-
-def _unchanged(known: FileState, st: os.stat_result) -> bool:
-    return known.size == st.st_size and known.mtime_ns == st.st_mtime_ns
-
-
-def _walk(root: Path) -> Iterable[tuple[str, Path]]:
-    """Files and symlinks under root, relative posix paths; symlinked dirs not followed."""
-    for dirpath, dirnames, filenames in os.walk(root):
-        base = Path(dirpath)
-        rel_dir = base.relative_to(root).as_posix()
-        prefix = "" if rel_dir == "." else rel_dir + "/"
-        for name in list(dirnames):
-            if (base / name).is_symlink():
-                dirnames.remove(name)
-                filenames.append(name)
-            elif prefix + name == ".git":
-                dirnames.remove(name)
-        for name in filenames:
-            yield prefix + name, base / name
 
 
 def tree_with_files(repo: Repo, tree_id: pygit2.Oid, files: dict[str, bytes]) -> pygit2.Oid:

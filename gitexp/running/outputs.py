@@ -65,15 +65,18 @@ def store_outputs(
     cwd: str,
     manifest: Manifest,
     keep: Callable[[str], bool],
+    changed: Iterable[str] | None = None,
 ) -> Stored:
     """Choose the run's artifacts and move them into DVC's cache (see module doc).
 
     ``manifest`` says which files the run found in place (unchanged ones are
-    never artifacts); ``keep`` is the runner's rule for what the commit holds.
+    never artifacts); ``changed``, when known, lists the others, so only they
+    are looked at; ``keep`` is the runner's rule for what the commit holds.
     A DVC failure never loses the run: the files are committed to git instead.
     """
     logged = _logged(run_dir, cwd)
-    chosen, inputs = _choose(root, config, run_dir, manifest, keep, logged)
+    candidates = _files(run_dir) if changed is None else [(r, run_dir / r) for r in changed]
+    chosen, inputs = _choose(root, config, candidates, manifest, keep, logged)
     base = Stored(
         replaced=frozenset(inputs), forced=frozenset(logged), inputs=_inputs(run_dir, manifest)
     )
@@ -93,7 +96,7 @@ def store_outputs(
 def _choose(
     root: Path,
     config: Config,
-    run_dir: Path,
+    candidates: Iterable[tuple[str, Path]],
     manifest: Manifest,
     keep: Callable[[str], bool],
     logged: list[str],
@@ -103,7 +106,7 @@ def _choose(
     linked_from = cache.cache_dir(root)
     chosen: dict[str, str] = {p: "logged" for p in logged}
     inputs = []
-    for rel, full in _files(run_dir):
+    for rel, full in candidates:
         if _links_into(full, linked_from):
             inputs.append(rel)  # a DVC-tracked input linked in: never committed
         elif rel in chosen or under_any(rel, chosen) or not _changed(manifest, rel, full):

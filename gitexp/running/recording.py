@@ -37,10 +37,11 @@ from gitexp.common.layout import (
 from gitexp.common.paths import is_under, under_any
 from gitexp.config.settings import Config
 from gitexp.events.bus import EventBus
+from gitexp.gitstore import changes as C
 from gitexp.gitstore import store
 from gitexp.gitstore.record import RunRecord, commit_message
 from gitexp.gitstore.repo import Repo
-from gitexp.gitstore.trees import Manifest, tree_from_dir, tree_with_files
+from gitexp.gitstore.trees import Manifest, tree_with_files
 from gitexp.running import metrics as M
 from gitexp.running import outputs
 from gitexp.running.environment import EnvironmentProbe
@@ -171,6 +172,9 @@ class Recorded:
     record: RunRecord
     metrics: dict[str, Any]
     warnings: list[str]
+    #: what the run changed in its dir (files, and the folders there are): a reused
+    #: run dir repairs only these for the next run
+    touched: tuple[list[str], list[str]] = ([], [])
 
 
 def record_run(
@@ -203,10 +207,14 @@ def record_run(
         record.replace(ended=_now(), extra={**record.extra, **exec_info}),
     )
     keep = _keeper(repo, config, manifest, run.links)
+    found = C.scan(run_dir)  # one stat per entry: only what the run changed is read
+    delta = C.changes(manifest, found)
     stored = guarded(
         partial,
         "storing artifacts",
-        lambda: outputs.store_outputs(repo.root, config, run_dir, record.cwd, manifest, keep),
+        lambda: outputs.store_outputs(
+            repo.root, config, run_dir, record.cwd, manifest, keep, delta.changed
+        ),
         outputs.Stored(),
     )
     record = stored.apply(record)
@@ -216,15 +224,18 @@ def record_run(
 
     def build(fresh: bool) -> tuple[pygit2.Oid, str]:
         files = {**partial.files, **stored.pointers}
-        known = {} if fresh else manifest
-        tree = tree_from_dir(repo, run_dir, known, stored.keep(keep), files)
+        base, changed = (None, C.Changes(sorted(found.files), [])) if fresh else (run.tree, delta)
+        tree = C.tree_from_changes(
+            repo, base, run_dir, changed, stored.keep(keep), files, stored.replaced
+        )
         tree = store.with_meta_file(repo, tree, RUN_JSON_NAME, partial.run_json(record))
         return tree, commit_message(record, collected.nested())
 
     reserved = run.heartbeat.stop()
     commit = commit_record(repo, record.name, reserved, run.baseline, run.tree, build)
     run.publish("run_recorded", commit=str(commit), status=record.status)
-    return Recorded(commit, record, collected.nested(), warnings)
+    touched = ([*delta.changed, *delta.deleted], found.dirs)
+    return Recorded(commit, record, collected.nested(), warnings, touched)
 
 
 def _finished(record: RunRecord, metrics: dict[str, Any]) -> dict[str, Any]:

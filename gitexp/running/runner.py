@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -51,12 +50,12 @@ from gitexp.running.recording import (
 from gitexp.running.reserve import intact, reserve
 from gitexp.running.signals import finishing, forwarding
 from gitexp.running.transport import unpack
+from gitexp.running.workdirs import RunDir, open_run_dir
 from gitexp.running.workspace import (
     Params,
     apply_params,
     check_command,
     check_links,
-    make_run_dir,
     populate,
     resolve_command,
     resolve_params,
@@ -132,28 +131,29 @@ def run_experiment(
     bus = bus or bus_for(config, repo.root)
     executor = executor or get_executor(request.executor or config.executor, config)
     prepared = prepare(repo, config, request, executor)
-    run_dir = make_run_dir(config, request.name or "run")
+    where = open_run_dir(repo, config, request.name or "run", request.keep_run_dir)
     try:
         name, reserved = reserve(repo, prepared, auto=request.name is None)
         prepared, reserved = intact(repo, config, request, executor, prepared, name, reserved)
     except BaseException:
-        shutil.rmtree(run_dir, ignore_errors=True)
+        where.done()
         raise
     record = prepared.record.replace(name=name)
     beat = Heartbeat(repo, record, prepared.tree, prepared.baseline, reserved).start()
     run = RunState(
-        run_dir, beat, Partial(record), prepared.tree, prepared.baseline, prepared.links, bus
+        where.path, beat, Partial(record), prepared.tree, prepared.baseline, prepared.links, bus
     )
     run.publish("run_reserved", **_reserved_payload(record, reserved))
     try:
-        result, error = _run_reserved(repo, config, request, executor, listeners, prepared, run)
+        result, error = _run_reserved(
+            repo, config, request, executor, listeners, prepared, run, where
+        )
     except BaseException as exc:
         _record_crash(repo, prepared, run, exc)
         raise
     finally:
         beat.stop()
-        if not request.keep_run_dir:
-            shutil.rmtree(run.run_dir, ignore_errors=True)
+        where.done()
     if error is not None:
         raise error  # an executor error: recorded as failed, then reported
     return result
@@ -167,9 +167,10 @@ def _run_reserved(
     listeners: list[Callable[[str, str], None]] | None,
     prepared: Prepared,
     run: RunState,
+    where: RunDir,
 ) -> tuple[RunResult, Exception | None]:
     probe = EnvironmentProbe(repo.state_dir / "env-freeze.json")
-    run.manifest = _populate(repo, prepared, run.run_dir)
+    run.manifest = _populate(repo, prepared, where)
     job = _job(run.partial.record, prepared, run.run_dir)
     sink = OutputSink(config.log_max_bytes, echo=request.echo, listeners=listeners)
     live = _live(run, executor, sink)
@@ -183,6 +184,7 @@ def _run_reserved(
     with finishing(record.name):
         _take_back(run, result)
         done = record_run(repo, config, run, result, sink, probe)
+    where.touched = done.touched
     final = done.record
     summary = RunResult(
         final.name, str(done.commit), final.status, final.exit_code, done.metrics, final,
@@ -231,15 +233,16 @@ def _reserved_payload(record: RunRecord, commit: pygit2.Oid) -> dict[str, Any]:
     }
 
 
-def _populate(repo: Repo, prepared: Prepared, run_dir: Path) -> Manifest:
+def _populate(repo: Repo, prepared: Prepared, where: RunDir) -> Manifest:
     """The run dir, or one line naming what could not be written (a full disk)."""
+    run_dir = where.path
     try:
-        manifest = populate(repo, prepared.tree, run_dir, prepared.links)
+        manifest = populate(repo, prepared.tree, run_dir, prepared.links, where.write)
         _write_params_json(run_dir, prepared.params.merged)
     except OSError as exc:
-        where = exc.filename or run_dir
+        path = exc.filename or run_dir
         raise WorkspaceError(
-            f"cannot write the run directory: {exc.strerror or exc}: {where}"
+            f"cannot write the run directory: {exc.strerror or exc}: {path}"
         ) from exc
     return manifest
 
@@ -321,6 +324,8 @@ def _job(record: RunRecord, prepared: Prepared, run_dir: Path) -> Job:
         "PYTHONHASHSEED": str(record.seed),
         "GITEXP_PARAMS_FILE": str(run_dir / PARAMS_JSON),
         "PYTHONUNBUFFERED": "1",
+        # a run dir may sit below .git/ (reused slots): git in the script finds no repository
+        "GIT_CEILING_DIRECTORIES": str(run_dir.parent),
     }
     return Job(
         record.name, prepared.argv, run_dir, record.cwd, env, prepared.links, prepared.pinned

@@ -19,12 +19,12 @@ archive; sending them by content address (DVC) is the executor's choice.
 from __future__ import annotations
 
 import io
-import os
 import stat
 import tarfile
 from pathlib import Path
 
 from gitexp.common.errors import UsageError
+from gitexp.gitstore.changes import scan
 from gitexp.gitstore.treewalk import EXECUTABLE, SafeDir, check_path
 
 DELETED = ".gitexp-deleted"
@@ -33,11 +33,7 @@ Snapshot = dict[str, tuple[int, int]]  # path -> (size, mtime_ns)
 
 def snapshot(root: Path) -> Snapshot:
     """Size and mtime of every file under ``root`` (what the remote side received)."""
-    out: Snapshot = {}
-    for rel, full in _files(root):
-        st = full.lstat()
-        out[rel] = (st.st_size, st.st_mtime_ns)
-    return out
+    return {rel: (st.st_size, st.st_mtime_ns) for rel, st in scan(root).files.items()}
 
 
 def pack(root: Path, before: Snapshot) -> bytes:
@@ -97,17 +93,3 @@ def _delete(out: SafeDir, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None
         check_path(rel, "deleted path in the returned archive")
         if out.lstat(rel) is not None:
             out.unlink(rel)
-
-
-def _files(root: Path) -> list[tuple[str, Path]]:
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        base = Path(dirpath)
-        for name in list(dirnames):
-            if (base / name).is_symlink():
-                dirnames.remove(name)
-                filenames.append(name)
-        for name in filenames:
-            full = base / name
-            found.append((full.relative_to(root).as_posix(), full))
-    return found

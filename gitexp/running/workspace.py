@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,10 +125,17 @@ def make_run_dir(config: Config, name: str) -> Path:
         ) from exc
 
 
-def populate(repo: Repo, tree: pygit2.Oid, run_dir: Path, links: dict[str, Path]) -> Manifest:
-    """Materialize the tree and put links to read-only inputs in place
-    (``link:`` paths, and data tracked with `dvc add`, from DVC's cache)."""
-    manifest = materialize(repo, tree, run_dir)
+def populate(
+    repo: Repo,
+    tree: pygit2.Oid,
+    run_dir: Path,
+    links: dict[str, Path],
+    write: Callable[[Repo, pygit2.Oid, Path], Manifest] = materialize,
+) -> Manifest:
+    """Write the tree (``write``: in full, or a reused run dir brought up to date) and
+    put links to read-only inputs in place (``link:`` paths, and data tracked with
+    `dvc add`, from DVC's cache)."""
+    manifest = write(repo, tree, run_dir)
     pointers = [rel for rel in manifest if rel.endswith(".dvc")]
     if pointers:
         from gitexp.dvcstore.checkout import link_inputs

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "pull": "sync",
     "hooks": "hooks",
     "reproduce": "reproduce",
+    "gc": "gc",
 }
 
 
