@@ -20,7 +20,7 @@ import pygit2
 
 from gitexp.common.paths import under_any
 from gitexp.gitstore.repo import Repo
-from gitexp.gitstore.trees import FileState, Manifest, entry_from_disk
+from gitexp.gitstore.trees import FileState, Manifest
 
 _COMMIT = pygit2.enums.FileMode.COMMIT
 
@@ -91,6 +91,10 @@ def tree_from_changes(
     extra: dict[str, bytes],
     dropped: Iterable[str] = (),
 ) -> pygit2.Oid:
+    from gitexp.gitstore import contents
+
+    entry = contents.entry_for(repo)
+    foreign = contents.foreign(repo, base) if base is not None else ()
     """``base`` (the snapshot) with the run's changes: changed files that ``keep``
     accepts are hashed in, others removed; deleted files and anything under
     ``dropped`` (replaced by DVC pointers) removed; ``extra`` files added.
@@ -98,7 +102,7 @@ def tree_from_changes(
     index = pygit2.Index()
     if base is not None:
         index.read_tree(repo.git[base].peel(pygit2.Tree))
-    gone = set(delta.deleted)
+    gone = {rel for rel in delta.deleted if not under_any(rel, foreign)}
     drop = tuple(dropped)
     if drop:
         gone |= {e.path for e in index if under_any(e.path, drop) and e.mode != _COMMIT}
@@ -106,8 +110,10 @@ def tree_from_changes(
         if rel in index:
             index.remove(rel)
     for rel in delta.changed:
+        if under_any(rel, foreign):
+            continue  # a submodule's files: its commit is what the experiment records
         if keep(rel):
-            index.add(entry_from_disk(repo.git, root / rel, rel))
+            index.add(entry(repo.git, root / rel, rel))
         elif rel in index:
             index.remove(rel)
     for rel, data in extra.items():

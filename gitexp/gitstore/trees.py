@@ -38,18 +38,26 @@ Manifest = dict[str, FileState]
 
 
 def snapshot_workdir(repo: Repo, exclude: Iterable[str] = ()) -> pygit2.Oid:
-    """Tree of the work tree as it is now: HEAD + changes + untracked files."""
+    """Tree of the work tree as it is now: HEAD + changes + untracked files.
+
+    Files are stored as `git add` would (LFS pointers for LFS-tracked ones) and
+    submodules at the commit they have checked out (gitexp/gitstore/contents.py).
+    """
+    from gitexp.gitstore import contents
+
     index = pygit2.Index()
     index.read_tree(repo.head_commit().tree)
     skip = tuple(exclude)
+    entry = contents.entry_for(repo)
     for path in repo.git.status(untracked_files="all", ignored=False):
         if _excluded(path, skip):
             continue
         full = repo.root / path
         if full.is_symlink() or full.is_file():
-            index.add(entry_from_disk(repo.git, full, path))
-        elif path in index:
+            index.add(entry(repo.git, full, path))
+        elif path in index and index[path].mode != pygit2.enums.FileMode.COMMIT:
             index.remove(path)
+    contents.fix_snapshot(repo, index)
     for prefix in (META_DIR, *skip):  # in C: no Python loop over 20,000 entries
         if prefix in index:
             index.remove(prefix)

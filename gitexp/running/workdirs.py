@@ -44,7 +44,7 @@ import pygit2
 
 from gitexp.config.settings import Config
 from gitexp.gitstore import changes as C
-from gitexp.gitstore import treewalk
+from gitexp.gitstore import contents, treewalk
 from gitexp.gitstore.repo import MISSING_OBJECT, Repo
 from gitexp.gitstore.trees import FileState, Manifest, materialize
 from gitexp.running.workspace import make_run_dir
@@ -126,9 +126,10 @@ def sync(repo: Repo, slot: Slot, tree: pygit2.Oid) -> Manifest:
     _forget(slot)  # until this sync completes, the state on disk says "unknown"
     try:
         if _reusable(repo, slot):
-            slot.files = _update(repo, slot, tree, touched)
+            files = _update(repo, slot, tree, touched)
         else:
-            slot.files = _fill(repo, slot, tree)
+            files = _fill(repo, slot, tree)
+        slot.files = contents.complete(repo, tree, slot.path, files)
     except BaseException:
         shutil.rmtree(slot.path, ignore_errors=True)
         slot.tree, slot.files = None, {}
@@ -290,8 +291,11 @@ class RunDir:
     keep: bool = False
 
     def write(self, repo: Repo, tree: pygit2.Oid, dest: Path) -> Manifest:
-        """``populate``'s writer: only what differs in a slot, everything otherwise."""
-        return sync(repo, self.slot, tree) if self.slot else materialize(repo, tree, dest)
+        """``populate``'s writer: only what differs in a slot, everything otherwise;
+        then what blobs do not hold (submodule files, LFS contents)."""
+        if self.slot is None:
+            return contents.checkout(repo, tree, dest)
+        return sync(repo, self.slot, tree)
 
     touched: tuple[list[str], list[str]] | None = None  # set once recording has scanned
 

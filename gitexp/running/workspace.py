@@ -20,8 +20,9 @@ import pygit2
 
 from gitexp.common.errors import CommandNotFoundError, ConfigError, UsageError, WorkspaceError
 from gitexp.config.settings import Config, command_argv
+from gitexp.gitstore import contents
 from gitexp.gitstore.repo import Repo
-from gitexp.gitstore.trees import Manifest, materialize, read_blob, tree_with_files
+from gitexp.gitstore.trees import Manifest, read_blob, tree_with_files
 from gitexp.running import params as P
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ def populate(
     tree: pygit2.Oid,
     run_dir: Path,
     links: dict[str, Path],
-    write: Callable[[Repo, pygit2.Oid, Path], Manifest] = materialize,
+    write: Callable[[Repo, pygit2.Oid, Path], Manifest] = contents.checkout,
 ) -> Manifest:
     """Write the tree (``write``: in full, or a reused run dir brought up to date) and
     put links to read-only inputs in place (``link:`` paths, and data tracked with
