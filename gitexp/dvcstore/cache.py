@@ -64,9 +64,10 @@ def cache_path(cache: Path, md5: str) -> Path:
 
 
 def add(
-    root: Path, run_dir: Path, chosen: dict[str, str]
+    root: Path, run_dir: Path, chosen: dict[str, str], mark: str = MARK
 ) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
-    """Move ``{path: reason}`` of the run dir into the cache: (run.json records, pointers)."""
+    """Move ``{path: reason}`` of the run dir into the cache: (run.json records, pointers).
+    ``mark``: what gitexp's pointers say they are (``input``: linked into runs)."""
     from dvc_data.hashfile.build import build
     from dvc_data.hashfile.transfer import transfer
 
@@ -79,7 +80,7 @@ def add(
         if meta.nfiles is not None:
             record["nfiles"] = meta.nfiles
         records.append(record)
-        pointers[rel + ".dvc"] = pointer(record)
+        pointers[rel + ".dvc"] = pointer(record, mark)
     return records, pointers
 
 
@@ -93,13 +94,13 @@ def object_ids(obj: Any) -> set[Any]:
     return ids
 
 
-def pointer(record: dict[str, Any]) -> bytes:
+def pointer(record: dict[str, Any], mark: str = MARK) -> bytes:
     """A DVC 3 `.dvc` file for one artifact (``path`` relative to the pointer's folder)."""
     out: dict[str, Any] = {"md5": record["md5"], "size": record["size"]}
     if "nfiles" in record:
         out["nfiles"] = record["nfiles"]
     out.update({"hash": "md5", "path": record["path"].rsplit("/", 1)[-1]})
-    data = {"meta": {"gitexp": MARK}, "outs": [out]}
+    data = {"meta": {"gitexp": mark}, "outs": [out]}
     return yaml.safe_dump(data, sort_keys=False).encode()
 
 

@@ -37,7 +37,9 @@ class FileState(NamedTuple):
 Manifest = dict[str, FileState]
 
 
-def snapshot_workdir(repo: Repo, exclude: Iterable[str] = ()) -> pygit2.Oid:
+def snapshot_workdir(
+    repo: Repo, exclude: Iterable[str] = (), status: dict[str, int] | None = None
+) -> pygit2.Oid:
     """Tree of the work tree as it is now: HEAD + changes + untracked files.
 
     Files are stored as `git add` would (LFS pointers for LFS-tracked ones) and
@@ -49,7 +51,7 @@ def snapshot_workdir(repo: Repo, exclude: Iterable[str] = ()) -> pygit2.Oid:
     index.read_tree(repo.head_commit().tree)
     skip = tuple(exclude)
     entry = contents.entry_for(repo)
-    for path in repo.git.status(untracked_files="all", ignored=False):
+    for path in status if status is not None else work_tree_status(repo):
         if _excluded(path, skip):
             continue
         full = repo.root / path
@@ -63,6 +65,12 @@ def snapshot_workdir(repo: Repo, exclude: Iterable[str] = ()) -> pygit2.Oid:
             index.remove(prefix)
         index.remove_directory(prefix)
     return index.write_tree(repo.git)
+
+
+def work_tree_status(repo: Repo) -> dict[str, int]:
+    """{path: flags} of what differs from HEAD, untracked files listed one by one."""
+    status: dict[str, int] = repo.git.status(untracked_files="all", ignored=False)
+    return status
 
 
 def _excluded(path: str, prefixes: tuple[str, ...]) -> bool:

@@ -34,8 +34,11 @@ from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.trees import (
     Manifest,
     snapshot_workdir,
+    tree_with_files,
     without_meta,
+    work_tree_status,
 )
+from gitexp.running import largefiles
 from gitexp.running.environment import EnvironmentProbe, describe
 from gitexp.running.executors import ExecResult, Executor, Job, OutputSink, get_executor
 from gitexp.running.heartbeat import Heartbeat
@@ -79,6 +82,7 @@ class RunRequest:
     command: list[str] | str | None = None
     overrides: tuple[str, ...] = ()
     values: dict[str, Any] = field(default_factory=dict)
+    allow_large: bool = False  # snapshot large untracked files into git anyway
     name: str | None = None
     seed: int | None = None
     executor: str | None = None
@@ -264,11 +268,21 @@ def _typed_texts(values: dict[str, Any]) -> list[str]:
     return [f"{k}={json.dumps(v, default=str)}" for k, v in values.items()]
 
 
-def snapshot(repo: Repo, config: Config) -> str:
+def snapshot(repo: Repo, config: Config, allow_large: bool = False) -> str:
     """The work tree as a tree id, taken once and reused by many runs of one driver
     (``RunRequest(tree=...)``): a sweep's trials all run the same code."""
-    links = check_links(repo, config)
-    return str(store.retry(lambda: snapshot_workdir(repo, exclude=links), "cannot snapshot"))
+    return str(_snapshot(repo, config, tuple(check_links(repo, config)), allow_large))
+
+
+def _snapshot(repo: Repo, config: Config, links: tuple[str, ...], allow_large: bool) -> pygit2.Oid:
+    """The work tree's tree; large untracked files as DVC pointers (or refused)."""
+    status = work_tree_status(repo)
+    large = largefiles.handle(repo, config, links, status, allow_large)
+    exclude = (*links, *large.paths)
+    tree = store.retry(lambda: snapshot_workdir(repo, exclude, status), "cannot snapshot")
+    if large.pointers:
+        tree = tree_with_files(repo, tree, large.pointers)
+    return tree
 
 
 def prepare(
@@ -284,7 +298,7 @@ def prepare(
     base_tree = (
         without_meta(repo, repo.git[request.tree].peel(pygit2.Tree).id)
         if request.tree
-        else store.retry(lambda: snapshot_workdir(repo, exclude=links), "cannot snapshot")
+        else _snapshot(repo, config, tuple(links), request.allow_large)
     )
     params = resolve_params(repo, base_tree, config, list(request.overrides), request.values)
     argv, via_shell = resolve_command(request.command, config, params.merged)

@@ -26,6 +26,9 @@ def run(
     docker: bool = typer.Option(False, "--docker", help="Same as --executor docker."),
     keep_run_dir: bool = typer.Option(False, "--keep-run-dir", help="Keep the run directory."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not echo the command's output."),
+    allow_large: bool = typer.Option(
+        False, "--allow-large", help="Snapshot large untracked files into git anyway."
+    ),
 ) -> int:
     """Run an experiment: snapshot, execute in isolation, commit to refs/experiments/NAME."""
     from gitexp.common.errors import RunFailedError
@@ -43,6 +46,7 @@ def run(
         executor="docker" if docker else executor,
         keep_run_dir=keep_run_dir,
         echo=not quiet,
+        allow_large=allow_large,
     )
     result = run_experiment(repo, config, request)
     for warning in result.warnings:
