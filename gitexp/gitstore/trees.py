@@ -10,6 +10,7 @@ run changed.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 from collections.abc import Iterable, Iterator
@@ -22,6 +23,8 @@ from gitexp.common.layout import META_DIR
 from gitexp.common.paths import is_under, under_any
 from gitexp.gitstore import treewalk
 from gitexp.gitstore.repo import MISSING_OBJECT, Repo
+
+log = logging.getLogger(__name__)
 
 
 class FileState(NamedTuple):
@@ -51,12 +54,16 @@ def snapshot_workdir(
     index.read_tree(repo.head_commit().tree)
     skip = tuple(exclude)
     entry = contents.entry_for(repo)
-    for path in status if status is not None else work_tree_status(repo):
+    status = status if status is not None else work_tree_status(repo)
+    sparse = _outside_sparse_checkout(repo, status)
+    for path in status:
         if _excluded(path, skip):
             continue
         full = repo.root / path
         if full.is_symlink() or full.is_file():
             index.add(entry(repo.git, full, path))
+        elif path in sparse:
+            continue  # not checked out (sparse checkout): the snapshot keeps HEAD's file
         elif path in index and index[path].mode != pygit2.enums.FileMode.COMMIT:
             index.remove(path)
     contents.fix_snapshot(repo, index)
@@ -65,6 +72,31 @@ def snapshot_workdir(
             index.remove(prefix)
         index.remove_directory(prefix)
     return index.write_tree(repo.git)
+
+
+def _outside_sparse_checkout(repo: Repo, status: dict[str, int]) -> set[str]:
+    """Files `git status` (libgit2) calls deleted that are only outside a sparse
+    checkout (skip-worktree): they are in the commit, not gone."""
+    gone = [p for p, flags in status.items() if flags & pygit2.enums.FileStatus.WT_DELETED]
+    if not gone or not _config_bool(repo, "core.sparseCheckout"):
+        return set()
+    import subprocess
+
+    proc = subprocess.run(
+        ["git", "ls-files", "-v", "-z", "--", *gone],
+        cwd=repo.root,
+        capture_output=True,
+        check=False,
+    )
+    entries = proc.stdout.decode("utf-8", "surrogateescape").split("\0")
+    return {e[2:] for e in entries if e.startswith("S ")}
+
+
+def _config_bool(repo: Repo, key: str) -> bool:
+    try:
+        return bool(repo.git.config.get_bool(key))
+    except (KeyError, ValueError, pygit2.GitError):
+        return False
 
 
 def work_tree_status(repo: Repo) -> dict[str, int]:
@@ -89,14 +121,18 @@ def entry_from_disk(git: pygit2.Repository, full: Path, path: str) -> pygit2.Ind
     return pygit2.IndexEntry(path, oid, mode)
 
 
-def materialize(repo: Repo, tree_id: pygit2.Oid, dest: Path) -> Manifest:
-    """Write every file of the tree under ``dest``; return what was written.
+def materialize(
+    repo: Repo, tree_id: pygit2.Oid, dest: Path, missing: list[str] | None = None
+) -> Manifest:
+    """Write every file of the tree under ``dest``; return what was written. Files
+    whose blob this clone lacks are reported, and added to ``missing``.
 
     The whole tree is validated first (`treewalk.entries`): an unsafe path
     raises `treewalk.UnsafeTreeError` before anything is written, and no write
     goes through a symlink.
     """
     manifest: Manifest = {}
+    missing = [] if missing is None else missing
     found = treewalk.entries(repo.git, tree_id)
     with treewalk.SafeDir(dest) as out:
         for entry in found:
@@ -110,9 +146,30 @@ def materialize(repo: Repo, tree_id: pygit2.Oid, dest: Path) -> Manifest:
                         entry.oid, entry.mode, st.st_size, st.st_mtime_ns
                     )
             else:
-                st = out.write_file(entry.path, treewalk.blob_data(repo.git, entry), entry.mode)
+                try:
+                    data = treewalk.blob_data(repo.git, entry)
+                except MISSING_OBJECT:  # a partial clone: not fetched here
+                    missing.append(entry.path)
+                    continue
+                st = out.write_file(entry.path, data, entry.mode)
                 manifest[entry.path] = FileState(entry.oid, entry.mode, st.st_size, st.st_mtime_ns)
+    report_missing(missing)
     return manifest
+
+
+def report_missing(paths: list[str]) -> None:
+    """One warning for files of a tree whose contents this clone does not have
+    (a partial clone): the run goes on without them, never silently."""
+    if not paths:
+        return
+    shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+    log.warning(
+        "gitexp: warning: %d file(s) of the snapshot are not in this clone, so not in the "
+        "run directory: %s (hint: fetch them, e.g. `git sparse-checkout add` or "
+        "`git fetch` without --filter)",
+        len(paths),
+        shown,
+    )
 
 
 def _tree(git: pygit2.Repository, oid: pygit2.Oid) -> pygit2.Tree:

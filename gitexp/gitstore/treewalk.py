@@ -177,6 +177,8 @@ def _file(git: pygit2.Repository, path: str, obj: pygit2.Object, mode: int) -> E
 def blob_data(git: pygit2.Repository, entry: Entry) -> bytes:
     """The bytes of a file entry; a mode that lies about its object is refused."""
     blob = git.get(entry.oid)
+    if blob is None:  # not in this clone (a partial clone): the caller decides
+        raise KeyError(f"{entry.path}: object {entry.oid} is missing")
     if not isinstance(blob, pygit2.Blob):
         raise UsageError(f"the tree is malformed: {entry.path!r} is not a file (stopped)")
     return bytes(blob.data)

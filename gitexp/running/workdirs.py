@@ -46,11 +46,11 @@ from gitexp.config.settings import Config
 from gitexp.gitstore import changes as C
 from gitexp.gitstore import contents, treewalk
 from gitexp.gitstore.repo import MISSING_OBJECT, Repo
-from gitexp.gitstore.trees import FileState, Manifest, materialize
+from gitexp.gitstore.trees import FileState, Manifest, materialize, report_missing
 from gitexp.running.workspace import make_run_dir
 
 SLOT_LIMIT = 16
-STATE_VERSION = "gitexp-slot 2"
+STATE_VERSION = "gitexp-slot 3"
 
 
 @dataclass
@@ -62,6 +62,9 @@ class Slot:
     lock_fd: int
     tree: str | None = None
     files: Manifest = field(default_factory=dict)
+    #: files of the tree whose blobs this clone lacks (partial clone): tried, and
+    #: reported, again on every run
+    missing: list[str] = field(default_factory=list)
 
     @property
     def dirty_path(self) -> Path:
@@ -152,7 +155,13 @@ def _reusable(repo: Repo, slot: Slot) -> bool:
 
 def _fill(repo: Repo, slot: Slot, tree: pygit2.Oid) -> Manifest:
     shutil.rmtree(slot.path, ignore_errors=True)
-    return materialize(repo, tree, slot.path)
+    files = materialize(repo, tree, slot.path)
+    slot.missing = sorted(
+        b.path
+        for b in treewalk.entries(repo.git, tree)
+        if b.mode != treewalk.TREE and b.path not in files
+    )
+    return files
 
 
 def _update(
@@ -169,7 +178,7 @@ def _update(
     differ = {p for d in deltas for p in (d.old_file.path, d.new_file.path)}
     for rel in differ:  # from a tree: checked before anything is written
         treewalk.check_path(rel)
-    redo = sorted(set(stale.changed) | set(stale.deleted) | differ)
+    redo = sorted(set(stale.changed) | set(stale.deleted) | differ | set(slot.missing))
     files = {rel: s for rel, s in slot.files.items() if rel not in differ}
     with treewalk.SafeDir(slot.path) as out:
         for rel in redo:
@@ -177,10 +186,17 @@ def _update(
                 _remove(slot.path, out, rel)
             files.pop(rel, None)
         _remove_empty_dirs(slot.path, dirs, new)
+        missing = []
         for rel in redo:
-            written = _write(repo, out, new, rel)
+            try:
+                written = _write(repo, out, new, rel)
+            except MISSING_OBJECT:  # a partial clone: this blob was never fetched
+                missing.append(rel)
+                continue
             if written is not None:
                 files[rel] = written
+    report_missing(missing)
+    slot.missing = missing
     return files
 
 
@@ -227,7 +243,7 @@ def _load(slot: Slot) -> None:
     """Read what the slot holds; anything unexpected means "unknown" (a full write).
     marshal: plain tuples, no code, and 20,000 entries load in milliseconds."""
     try:
-        version, tree, rows = marshal.loads(slot.state_path.read_bytes())
+        version, tree, rows, missing = marshal.loads(slot.state_path.read_bytes())
         files = {
             rel: FileState(pygit2.Oid(raw=oid), mode, size, mtime)
             for rel, oid, mode, size, mtime in rows
@@ -235,13 +251,13 @@ def _load(slot: Slot) -> None:
     except (OSError, ValueError, TypeError, EOFError):
         return
     if version == STATE_VERSION and isinstance(tree, str):
-        slot.tree, slot.files = tree, files
+        slot.tree, slot.files, slot.missing = tree, files, list(missing)
 
 
 def _save(slot: Slot) -> None:
     rows = [(rel, s.oid.raw, s.mode, s.size, s.mtime_ns) for rel, s in slot.files.items()]
     tmp = slot.state_path.with_suffix(".tmp")
-    tmp.write_bytes(marshal.dumps((STATE_VERSION, slot.tree, rows)))
+    tmp.write_bytes(marshal.dumps((STATE_VERSION, slot.tree, rows, slot.missing)))
     tmp.replace(slot.state_path)
 
 
