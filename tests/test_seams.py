@@ -224,3 +224,47 @@ def test_runs_from_two_threads_of_one_driver_share_one_snapshot(git_repo: Path) 
         assert "changed after" not in show(git_repo, name, "job.py")
     fsck = subprocess.run(["git", "fsck", "--strict"], cwd=git_repo, capture_output=True, text=True)
     assert fsck.returncode == 0, fsck.stderr
+
+
+LONG = """\
+import time, gitexp
+for step in range(100):
+    gitexp.log_metric("loss", 1.0 / (step + 1), step=step)
+    time.sleep(0.1)
+"""
+
+
+def test_a_driver_stops_a_run_on_a_live_metric_and_it_is_recorded_pruned(git_repo: Path) -> None:
+    from gitexp.running.control import RunControl
+
+    write_files(git_repo, {"long.py": LONG})
+    control = RunControl()
+    bus = EventBus()
+
+    def prune(event: str, payload: dict[str, Any]) -> None:
+        if payload["step"] >= 3:
+            control.stop("pruned", f"pruned at step {payload['step']}")
+
+    bus.subscribe(prune, ["metric_logged"])
+    repo = open_repo(git_repo)
+    request = RunRequest(command=["python", "long.py"], name="pruned", echo=False, control=control)
+    result = run_experiment(repo, load_config(git_repo), request, bus=bus)
+    assert result.status == "pruned"
+    record = run_json(git_repo, "pruned")
+    assert record["status"] == "pruned" and record["stop_reason"].startswith("pruned at step")
+    steps = show(git_repo, "pruned", ".gitexp/history/loss.tsv").splitlines()[1:]
+    assert 3 < len(steps) < 60  # stopped early, its history kept
+
+
+def test_a_run_stopped_before_it_starts_never_starts(git_repo: Path, tmp_path: Path) -> None:
+    from gitexp.running.control import RunControl
+
+    marker = tmp_path / "ran"
+    write_files(git_repo, {"m.py": f"open({str(marker)!r}, 'w').write('x')\n"})
+    control = RunControl()
+    control.stop("interrupted", "the sweep was stopped")
+    repo = open_repo(git_repo)
+    request = RunRequest(command=["python", "m.py"], name="never", echo=False, control=control)
+    result = run_experiment(repo, load_config(git_repo), request)
+    assert result.status == "interrupted" and not marker.exists()
+    assert run_json(git_repo, "never")["stop_reason"] == "the sweep was stopped"

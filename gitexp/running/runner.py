@@ -13,10 +13,8 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -39,7 +37,9 @@ from gitexp.gitstore.trees import (
     work_tree_status,
 )
 from gitexp.running import largefiles
+from gitexp.running.control import RunControl
 from gitexp.running.environment import EnvironmentProbe, describe
+from gitexp.running.execute import execute_recorded, stopped_before
 from gitexp.running.executors import ExecResult, Executor, Job, OutputSink, get_executor
 from gitexp.running.heartbeat import Heartbeat
 from gitexp.running.live import LiveMetrics
@@ -51,7 +51,7 @@ from gitexp.running.recording import (
     record_run,
 )
 from gitexp.running.reserve import intact, reserve
-from gitexp.running.signals import finishing, forwarding
+from gitexp.running.signals import finishing
 from gitexp.running.transport import unpack
 from gitexp.running.workdirs import RunDir, open_run_dir
 from gitexp.running.workspace import (
@@ -83,6 +83,7 @@ class RunRequest:
     overrides: tuple[str, ...] = ()
     values: dict[str, Any] = field(default_factory=dict)
     allow_large: bool = False  # snapshot large untracked files into git anyway
+    control: RunControl | None = None  # lets a driver stop this run (running/control.py)
     name: str | None = None
     seed: int | None = None
     executor: str | None = None
@@ -180,7 +181,12 @@ def _run_reserved(
     live = _live(run, executor, sink)
     run.publish("run_started", executor=executor.name)
     try:
-        record, result, error = _execute_recorded(executor, job, sink, run.partial.record)
+        if request.control is not None and request.control.stopped:
+            record, result, error = stopped_before(run.partial.record, request.control)
+        else:
+            record, result, error = execute_recorded(
+                executor, job, sink, run.partial.record, request.control
+            )
     finally:
         if live is not None:
             live.stop()
@@ -344,38 +350,6 @@ def _job(record: RunRecord, prepared: Prepared, run_dir: Path) -> Job:
     return Job(
         record.name, prepared.argv, run_dir, record.cwd, env, prepared.links, prepared.pinned
     )
-
-
-def _execute_recorded(
-    executor: Executor, job: Job, sink: OutputSink, record: RunRecord
-) -> tuple[RunRecord, ExecResult, Exception | None]:
-    """Execute; an executor error (image build, lost daemon) is still recorded as failed."""
-    try:
-        return (*_execute(executor, job, sink, record), None)
-    except Exception as exc:
-        sink.write("stderr", f"gitexp: {exc}\n".encode())
-        failed = record.replace(status="failed", extra={**record.extra, "error": str(exc)})
-        return failed, ExecResult(None), exc
-
-
-def _execute(
-    executor: Executor, job: Job, sink: OutputSink, record: RunRecord
-) -> tuple[RunRecord, ExecResult]:
-    info = executor.prepare(job)
-    started = time.monotonic()
-    interrupted = threading.Event()
-    with forwarding(executor, interrupted):
-        result = executor.execute(job, sink)
-    if interrupted.is_set():
-        status = "interrupted"
-    else:
-        status = "succeeded" if result.exit_code == 0 else "failed"
-    record = record.replace(
-        status=status,
-        exit_code=result.exit_code,
-        duration_s=round(time.monotonic() - started, 3),
-    )
-    return record, replace(result, info={**info, **result.info})
 
 
 def _write_params_json(run_dir: Path, params: dict[str, Any]) -> None:
