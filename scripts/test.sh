@@ -4,9 +4,10 @@
 # Installs gitexp with every extra, starts a Docker engine and builds the local
 # base image when run as root (scripts/docker-up.sh), then runs ruff, mypy and
 # the whole pytest suite, slow tests included. Extra arguments go to pytest.
-# GITEXP_REQUIRE_DOCKER=1 / GITEXP_REQUIRE_DVC=1 / GITEXP_REQUIRE_MOUNT=1 (a tmpfs for the
-# full-disk tests, root only) turn a missing backend into a failure instead of a skip
-# (.ci/run sets them).
+# Installs Debian's git-lfs when run as root and it is missing (the Git LFS tests).
+# GITEXP_REQUIRE_DOCKER=1 / GITEXP_REQUIRE_DVC=1 / GITEXP_REQUIRE_LFS=1 /
+# GITEXP_REQUIRE_MOUNT=1 (a tmpfs for the full-disk tests, root only) turn a missing
+# backend into a failure instead of a skip (.ci/run sets them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,23 @@ elif [ "${GITEXP_REQUIRE_DOCKER:-0}" = 1 ]; then
     exit 1
 else
     echo "not root: Docker tests run only if an engine is already reachable"
+fi
+
+step "git-lfs"
+if command -v git-lfs >/dev/null 2>&1; then
+    git-lfs version
+elif [ "$(id -u)" = 0 ]; then
+    # Debian's package, as scripts/docker-up.sh installs docker.io (log kept for CI)
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get update && apt-get install -y --no-install-recommends git-lfs; } \
+        >>/var/log/gitexp-lfs-apt.log 2>&1 \
+        || { tail -n 30 /var/log/gitexp-lfs-apt.log >&2; echo "apt-get install git-lfs failed" >&2; exit 1; }
+    git-lfs version
+elif [ "${GITEXP_REQUIRE_LFS:-0}" = 1 ]; then
+    echo "GITEXP_REQUIRE_LFS=1 but git-lfs is missing and not root: cannot install it" >&2
+    exit 1
+else
+    echo "not root: the Git LFS tests run only if git-lfs is already installed"
 fi
 
 step "ruff"

@@ -58,12 +58,22 @@ def dvc_problem() -> str | None:
     return None
 
 
+@functools.cache
+def lfs_problem() -> str | None:
+    """Why Git LFS tests cannot run here, or None when they can."""
+    if shutil.which("git-lfs") is None:
+        return "git-lfs is not installed (apt-get install git-lfs)"
+    return None
+
+
 @pytest.fixture(autouse=True)
 def _require_marked_backends(request: pytest.FixtureRequest) -> None:
-    """Tests marked `dvc` skip without DVC, or fail when GITEXP_REQUIRE_DVC=1 (CI)."""
-    if request.node.get_closest_marker("dvc") is None:
-        return
-    require_backend("GITEXP_REQUIRE_DVC", dvc_problem())
+    """Tests marked `dvc` (`lfs`) skip without DVC (git-lfs), or fail when
+    GITEXP_REQUIRE_DVC=1 (GITEXP_REQUIRE_LFS=1) in CI."""
+    if request.node.get_closest_marker("dvc") is not None:
+        require_backend("GITEXP_REQUIRE_DVC", dvc_problem())
+    if request.node.get_closest_marker("lfs") is not None:
+        require_backend("GITEXP_REQUIRE_LFS", lfs_problem())
 
 
 def require_backend(switch: str, problem: str | None) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pygit2
 
+from gitexp.gitstore import lfs
 from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.trees import Manifest, entry_from_disk, materialize
 
@@ -33,7 +34,7 @@ EntryFn = Callable[[pygit2.Repository, Path, str], pygit2.IndexEntry]
 
 def entry_for(repo: Repo) -> EntryFn:
     """The function that turns a work-tree file into an index entry."""
-    return entry_from_disk
+    return lfs.entry_for(repo, entry_from_disk)
 
 
 def fix_snapshot(repo: Repo, index: pygit2.Index) -> None:
@@ -42,7 +43,7 @@ def fix_snapshot(repo: Repo, index: pygit2.Index) -> None:
 
 def complete(repo: Repo, tree: pygit2.Oid, dest: Path, manifest: Manifest) -> Manifest:
     """Fill in submodule files and LFS contents after ``tree`` was written to ``dest``."""
-    return manifest
+    return lfs.complete(repo, dest, manifest)
 
 
 def foreign(repo: Repo, tree: pygit2.Oid) -> tuple[str, ...]:

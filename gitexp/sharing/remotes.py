@@ -20,6 +20,7 @@ from gitexp.common.errors import BackendError, ExperimentNameError
 from gitexp.dvcstore import transfer
 from gitexp.gitstore import names, store
 from gitexp.gitstore.repo import Repo
+from gitexp.sharing import lfstransfer
 
 SKIP_HOOK_ENV = "GITEXP_SKIP_HOOK"  # our own push already sends artifacts
 
@@ -140,6 +141,7 @@ def push(
     records = _artifact_records(repo, local, moving + same) if with_artifacts else []
     # artifacts first: a colleague must never get refs whose data is not there yet
     sent = transfer.push(repo.root, records, dvc_remote) if records else None
+    lfstransfer.push(repo, remote, {n: local[n] for n in moving})
     if moving:
         _git(repo, "push", *_progress(), remote, *_push_refspecs(moving, local, theirs, force))
     forced = [c.name for c in conflicts] if force else []
@@ -167,6 +169,7 @@ def pull(
     if moving:
         refspecs = [_refspec(n, force and n in mine) for n in moving]
         _git(repo, "fetch", *_progress(), "--no-tags", "--no-write-fetch-head", remote, *refspecs)
+        lfstransfer.fetch(repo, remote, {n: theirs[n] for n in moving})
     fetched = None
     if with_artifacts:
         records = _artifact_records(repo, local_refs(repo), moving + same)
@@ -226,7 +229,7 @@ def artifact_records_for(repo: Repo, commits: dict[str, str]) -> list[dict[str, 
 
 def _git(repo: Repo, *args: str, capture: bool = False) -> str:
     """Run git in the work tree; its stderr (progress, errors) goes to the user."""
-    env = {**os.environ, SKIP_HOOK_ENV: "1"}
+    env = {**os.environ, SKIP_HOOK_ENV: "1", lfstransfer.SKIP_PUSH_ENV: "1"}
     live = not capture and sys.stderr.isatty()  # progress bars straight to the terminal
     try:
         proc = subprocess.run(

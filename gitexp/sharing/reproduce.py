@@ -32,6 +32,7 @@ from gitexp.gitstore import store, treewalk
 from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.trees import read_blob
 from gitexp.running.runner import RunRequest, run_experiment
+from gitexp.sharing import lfstransfer
 from gitexp.sharing.trust import merged, require_consent
 
 TEMP_PREFIX = "tmp-reproduce-"
@@ -117,6 +118,7 @@ def reproduce(
     trusted = require_consent(repo, original, recorded, local, trust)
     config = merged(recorded, local)
     _fetch_inputs(repo, exp.run, config)
+    lfstransfer.prefetch(repo, original, exp.commit)
     rerun_name = _rerun_name(original, name, save)
     request = _request(repo, exp, rerun_name, echo, trusted)
     try:
