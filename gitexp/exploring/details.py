@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gitexp.common import layout
 from gitexp.exploring import histories
 from gitexp.exploring.summaries import ExperimentSummary, intact_summary
+from gitexp.gitstore.gitmodules import links
 from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.trees import read_json
 
@@ -42,6 +43,8 @@ class ExperimentDetail:
     run: dict[str, Any]
     histories: list[MetricHistory]
     environment: dict[str, Any]
+    #: (path, commit) of each submodule the experiment ran with
+    submodules: list[tuple[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -49,6 +52,7 @@ class ExperimentDetail:
             "run": self.run,
             "history": {h.name: h.to_json() for h in self.histories},
             "environment": self.environment,
+            "submodules": [{"path": p, "commit": c} for p, c in self.submodules],
         }
 
 
@@ -61,7 +65,8 @@ def detail(repo: Repo, spec: str) -> ExperimentDetail:
         summarise_history(name, values)
         for name, values in read_histories(repo, summary.commit).items()
     ]
-    return ExperimentDetail(summary, run, histories, _environment(repo, tree, run))
+    subs = [(link.path, str(link.commit)) for link in links(repo.git, tree)]
+    return ExperimentDetail(summary, run, histories, _environment(repo, tree, run), subs)
 
 
 def read_histories(repo: Repo, commit: str) -> dict[str, list[float]]:

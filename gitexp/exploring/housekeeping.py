@@ -1,7 +1,9 @@
 """Housekeeping on experiments: remove, rename, apply to the work tree, branch.
 
 Only `apply` writes into the user's work tree, and it never touches the
-index or HEAD: the applied files show up as ordinary uncommitted changes.
+index or HEAD: the applied files show up as ordinary uncommitted changes, and
+a submodule at another commit is checked out there, detached, in the
+submodule's own repository.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from gitexp.common.layout import META_DIR, RUN_JSON
 from gitexp.common.paths import is_under, under_any
 from gitexp.config.settings import Config
 from gitexp.exploring import readmodel as explore
-from gitexp.gitstore import names, store, treewalk
+from gitexp.gitstore import names, store, submodules, treewalk
+from gitexp.gitstore.gitmodules import links
 from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.trees import blobs, read_json
 
@@ -93,6 +96,7 @@ def apply(repo: Repo, spec: str, force: bool = False) -> Applied:
     that git could not give back. The experiment's tree is untrusted (it may
     come from a remote): it is validated as a whole first, and nothing is
     ever written through a symlink, one of the tree's or one in the work tree.
+    A submodule with uncommitted changes is refused even with ``force``.
     """
     name, oid = store.resolve(repo, spec)
     commit: Any = repo.git[oid]
@@ -102,13 +106,14 @@ def apply(repo: Repo, spec: str, force: bool = False) -> Applied:
     keep = set(_links(repo, commit))
     head_files = _files(repo, repo.head_commit().tree_id) if not repo.git.head_is_unborn else {}
     doomed = [p for p in head_files if p not in files and not under_any(p, keep)]
+    moves = submodules.plan_restore(repo, commit.tree)  # each checked on its own
     if not force:
-        _check_clean(repo, files)
+        _check_clean(repo, files, {link.path for link in links(repo.git, commit.tree)})
     with treewalk.SafeDir(repo.root) as out:
         _check_way(out, name, found, set(doomed))
         deleted = [p for p in doomed if _delete(out, p)]
         written = [e.path for e in files.values() if _write(repo, out, e)]
-    return Applied(run.name, run.commit, written, deleted)
+    return Applied(run.name, run.commit, written + submodules.restore(moves), deleted)
 
 
 def _entries(repo: Repo, name: str, tree_id: pygit2.Oid) -> list[treewalk.Entry]:
@@ -131,9 +136,12 @@ def _links(repo: Repo, commit: Any) -> list[str]:
     return [str(p) for p in links] if isinstance(links, list) else []
 
 
-def _check_clean(repo: Repo, files: dict[str, treewalk.Entry]) -> None:
+def _check_clean(repo: Repo, files: dict[str, treewalk.Entry], subs: set[str]) -> None:
+    """Refuse uncommitted changes (submodules: `submodules.plan_restore` checks them)."""
     dirty, clobbered = [], []
     for path, flags in repo.git.status(untracked_files="all", ignored=False).items():
+        if path in subs:
+            continue
         if flags & _TRACKED_CHANGES:
             dirty.append(path)
         elif (

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pygit2
 
-from gitexp.gitstore import lfs
+from gitexp.gitstore import lfs, submodules
 from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.trees import Manifest, entry_from_disk, materialize
 
@@ -39,16 +39,18 @@ def entry_for(repo: Repo) -> EntryFn:
 
 def fix_snapshot(repo: Repo, index: pygit2.Index) -> None:
     """Set each gitlink of the snapshot's index to what the work tree has checked out."""
+    submodules.fix_snapshot(repo, index)
 
 
 def complete(repo: Repo, tree: pygit2.Oid, dest: Path, manifest: Manifest) -> Manifest:
     """Fill in submodule files and LFS contents after ``tree`` was written to ``dest``."""
+    manifest = submodules.complete(repo, tree, dest, manifest)
     return lfs.complete(repo, dest, manifest)
 
 
 def foreign(repo: Repo, tree: pygit2.Oid) -> tuple[str, ...]:
     """Paths below which files belong to another repository (submodules)."""
-    return ()
+    return submodules.foreign(repo, tree)
 
 
 def checkout(repo: Repo, tree: pygit2.Oid, dest: Path) -> Manifest:

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import pygit2
 
+from gitexp.common.paths import under_any
 from gitexp.config.settings import Config
 from gitexp.gitstore import changes as C
 from gitexp.gitstore import contents, treewalk
@@ -185,7 +186,8 @@ def _update(
             if out.lstat(rel) is not None:
                 _remove(slot.path, out, rel)
             files.pop(rel, None)
-        _remove_empty_dirs(slot.path, dirs, new)
+        foreign = contents.foreign(repo, new.id)  # submodule folders: contents.complete's
+        _remove_empty_dirs(slot.path, [d for d in dirs if not under_any(d, foreign)], new)
         missing = []
         for rel in redo:
             try:

@@ -53,6 +53,7 @@ def detail_sections(d: ExperimentDetail) -> list[Section]:
         ("metrics", list(flatten(s.metrics).items())),
         ("history", _histories(d)),
         ("artifacts", artifacts),
+        ("submodules", list(d.submodules)),
         ("environment", list(d.environment.items())),
     ]
 
