@@ -141,6 +141,16 @@ def _touched(slot: Path) -> list[str]:
     return list(paths)
 
 
+def test_a_worktree_uses_the_shared_lfs_store(lfs_repo: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other-worktree"
+    git(lfs_repo, "worktree", "add", "-q", str(other))
+    (other / "data.bin").write_bytes(_content(5))
+    seen = _run(other, "from-worktree")
+    assert seen[2] == _digest(_content(5))
+    pointer = _pointer(lfs_repo, "refs/experiments/from-worktree:data.bin")
+    assert _stored(lfs_repo, pointer["oid"].removeprefix("sha256:")).is_file()
+
+
 def _remote(tmp_path: Path, root: Path) -> Path:
     remote = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))

@@ -77,17 +77,21 @@ def program(what: str) -> str:
     return found
 
 
+def common_dir(repo: Repo) -> Path:
+    """The git dir all worktrees share (the LFS store and info/attributes are there)."""
+    linked = repo.git_dir / "commondir"
+    if linked.is_file():
+        return (repo.git_dir / linked.read_text().strip()).resolve()
+    return repo.git_dir
+
+
 def store_dir(repo: Repo) -> Path:
     """Where git-lfs keeps contents: ``lfs.storage``, else ``lfs/`` in the common git dir."""
-    common = repo.git_dir
-    linked = repo.git_dir / "commondir"  # a linked worktree shares the main one's store
-    if linked.is_file():
-        common = (repo.git_dir / linked.read_text().strip()).resolve()
     try:
         configured = str(repo.git.config["lfs.storage"])
     except KeyError:
-        return common / "lfs"
-    return common / configured
+        configured = "lfs"
+    return common_dir(repo) / configured
 
 
 def object_path(repo: Repo, pointer: Pointer) -> Path:
@@ -97,7 +101,7 @@ def object_path(repo: Repo, pointer: Pointer) -> Path:
 
 def info_attributes(repo: Repo) -> bytes | None:
     try:
-        return (repo.git_dir / "info" / "attributes").read_bytes()
+        return (common_dir(repo) / "info" / "attributes").read_bytes()
     except OSError:
         return None
 
