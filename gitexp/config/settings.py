@@ -43,8 +43,9 @@ KNOWN_KEYS = {
     "docker",
     "artifacts",
     "callbacks",
+    "sweeps",
 }
-SECTIONS = ("docker", "artifacts")
+SECTIONS = ("docker", "artifacts", "sweeps")
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,25 @@ class ExperimentSummary:
     def metrics(self) -> dict[str, Any]:
         return self.data.get("metrics") or {}
 
+    @property
+    def sweep(self) -> str | None:
+        """The sweep this experiment is a trial of (None: not a trial)."""
+        return self.entry.sweep
+
+    @property
+    def trial(self) -> int | None:
+        """The trial's number in its sweep (Optuna's)."""
+        info = self.data.get("sweep") if self.entry.sweep else None
+        number = info.get("trial") if isinstance(info, dict) else None
+        return number if isinstance(number, int) else None
+
+    @property
+    def objectives(self) -> list[str]:
+        """The sweep's objectives as the trial recorded them: ``METRIC:min|max``."""
+        info = self.data.get("sweep") if self.entry.sweep else None
+        found = info.get("objectives") if isinstance(info, dict) else None
+        return [str(o) for o in found] if isinstance(found, list) else []
+
     def to_json(self) -> dict[str, Any]:
         """The documented `show --format json` object."""
         return {"name": self.name, "ref": self.ref, "commit": self.commit, **self.data}
@@ -80,6 +99,7 @@ class ExperimentSummary:
             "status": self.status,
             "baseline": self.baseline,
             "seed": self.seed,
+            "sweep": self.entry.sweep,
         }
         row.update({"params." + k: v for k, v in flatten(self.params).items()})
         row.update({"metrics." + k: v for k, v in flatten(self.metrics).items()})

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 INDEX_FILE = "index.sqlite"
-VERSION = 3  # bump when the summary's shape changes: old caches are dropped
+VERSION = 4  # bump when the summary's shape changes: old caches are dropped
 PARALLEL_MIN = 1000  # commits to read before forking workers pays off
 
 
@@ -36,7 +36,8 @@ PARALLEL_MIN = 1000  # commits to read before forking workers pays off
 class Entry:
     """A cached summary: the sortable fields, and the JSON text of
     ``{baseline, status, created, seed, params, metrics}`` (in that order, so
-    `show --format json` can splice it without parsing it)."""
+    `show --format json` can splice it without parsing it), and for a sweep's
+    trial ``sweep: {name, trial, objectives}`` after them."""
 
     created: str
     status: str
@@ -44,6 +45,7 @@ class Entry:
     pid: int | None
     text: str
     lease: str | None = None
+    sweep: str | None = None  # the sweep a trial belongs to (`gitexp show` folds them)
 
 
 def summaries(repo: Repo, commits: Iterable[str], every_ref: bool = False) -> dict[str, Entry]:
@@ -143,6 +145,13 @@ def _read_entry(repo: Repo, commit: str) -> Entry:
         "params": run.get("params") if isinstance(run.get("params"), dict) else {},
         "metrics": read_json(repo, meta, METRICS_JSON_NAME),
     }
+    sweep = run.get("sweep") if isinstance(run.get("sweep"), str) else None
+    if sweep is not None:
+        summary["sweep"] = {
+            "name": sweep,
+            "trial": run.get("trial"),
+            "objectives": run.get("sweep_objectives") or [],
+        }
     pid, lease = run.get("pid"), run.get("lease_until")
     return Entry(
         created,
@@ -151,6 +160,7 @@ def _read_entry(repo: Repo, commit: str) -> Entry:
         pid if isinstance(pid, int) else None,
         json.dumps(summary, default=str),
         lease if isinstance(lease, str) else None,
+        sweep,
     )
 
 
@@ -176,7 +186,8 @@ def _connect(path: Path) -> sqlite3.Connection | None:
             conn.executescript(
                 "DROP TABLE IF EXISTS summary;"
                 "CREATE TABLE summary (commit_id TEXT PRIMARY KEY, created TEXT, status TEXT,"
-                " host TEXT, pid INTEGER, data TEXT NOT NULL, lease TEXT) WITHOUT ROWID;"
+                " host TEXT, pid INTEGER, data TEXT NOT NULL, lease TEXT, sweep TEXT)"
+                " WITHOUT ROWID;"
                 f"PRAGMA user_version = {VERSION};"
             )
         return conn
@@ -201,13 +212,13 @@ def _store(conn: sqlite3.Connection, fresh: dict[str, Entry], stale: int, live: 
     import sqlite3
 
     rows = [
-        (c, e.created, e.status, e.host, e.pid, e.text, e.lease)
+        (c, e.created, e.status, e.host, e.pid, e.text, e.lease, e.sweep)
         for c, e in fresh.items()
         if e.status != BROKEN  # its objects may arrive later (a fetch): never cache it
     ]
     try:
         with conn:
-            conn.executemany("INSERT OR REPLACE INTO summary VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            conn.executemany("INSERT OR REPLACE INTO summary VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
             if stale > max(100, len(live) // 4):
                 _prune(conn, live)
     except sqlite3.Error as exc:

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "hooks": "hooks",
     "reproduce": "reproduce",
     "gc": "gc",
+    "sweep": "sweep",
 }
 
 

@@ -1,0 +1,119 @@
+"""Sweeps in the read model: trials grouped by sweep, and the best of each.
+
+`gitexp show` folds each sweep's trials into one row (``split``); `gitexp
+sweep show` and a ``NAME/`` prefix list them. The best trial, or the Pareto
+front of a multi-objective sweep, is computed from the trials' own records
+(their metrics and the ``sweep_objectives`` run.json keeps), so it needs
+neither Optuna nor the study's storage: git stays the source of truth.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from gitexp.common.mappings import flatten
+from gitexp.exploring.summaries import ExperimentSummary
+from gitexp.gitstore import store
+
+Objective = tuple[str, str]  # metric, "min" or "max"
+
+
+@dataclass(frozen=True)
+class SweepGroup:
+    """One sweep's trials, newest first, with what its one summary row shows."""
+
+    name: str
+    trials: list[ExperimentSummary]
+
+    @property
+    def objectives(self) -> list[Objective]:
+        found = next((t.objectives for t in self.trials if t.objectives), [])
+        return [parse_objective(o) for o in found]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(t.status for t in self.trials))
+
+    def best(self) -> list[ExperimentSummary]:
+        return best_trials(self.trials, self.objectives)
+
+    def row(self) -> dict[str, Any]:
+        """The folded row: the best trial's params and metrics under ``NAME/``."""
+        best = self.best()
+        row = best[0].row() if best else {}
+        row.update(
+            name=self.name + "/",
+            commit=None,
+            created=self.trials[0].created,
+            status=f"sweep, {len(self.trials)} trials",
+            sweep=self.name,
+            best=best[0].name if best else None,
+        )
+        return row
+
+    def to_json(self) -> dict[str, Any]:
+        best = self.best()
+        return {
+            "name": self.name + "/",
+            "ref": store.REF_PREFIX + self.name + "/",
+            "sweep": self.name,
+            "trials": len(self.trials),
+            "statuses": self.counts,
+            "objectives": [f"{m}:{d}" for m, d in self.objectives],
+            "best": [t.to_json() for t in best],
+        }
+
+
+def parse_objective(text: str) -> Objective:
+    metric, _, direction = text.rpartition(":")
+    return (metric, "max" if direction.startswith("max") else "min") if metric else (text, "min")
+
+
+def split(summaries: list[ExperimentSummary]) -> tuple[list[ExperimentSummary], list[SweepGroup]]:
+    """(experiments that are no trial, one group per sweep), order kept."""
+    plain: list[ExperimentSummary] = []
+    groups: dict[str, list[ExperimentSummary]] = {}
+    for s in summaries:
+        if s.sweep is None:
+            plain.append(s)
+        else:
+            groups.setdefault(s.sweep, []).append(s)
+    return plain, [SweepGroup(name, trials) for name, trials in groups.items()]
+
+
+def trials_of(summaries: list[ExperimentSummary], sweep: str) -> list[ExperimentSummary]:
+    return [s for s in summaries if s.sweep == sweep]
+
+
+def best_trials(
+    trials: list[ExperimentSummary], objectives: list[Objective]
+) -> list[ExperimentSummary]:
+    """The best succeeded trial (one objective) or the Pareto front (several)."""
+    scored = [(t, v) for t in trials if (v := _values(t, objectives)) is not None]
+    if not scored:
+        return []
+    if len(objectives) == 1:
+        best = min(scored, key=lambda tv: tv[1][0])
+        return [best[0]]
+    front = [t for t, v in scored if not any(_dominates(w, v) for _, w in scored)]
+    return sorted(front, key=lambda t: t.trial or 0)
+
+
+def _values(trial: ExperimentSummary, objectives: list[Objective]) -> list[float] | None:
+    """The trial's objective values, as minimised (a maximised one negated)."""
+    if trial.status != "succeeded" or not objectives:
+        return None
+    metrics = flatten(trial.metrics)
+    out = []
+    for metric, direction in objectives:
+        value = metrics.get(metric)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        out.append(-float(value) if direction == "max" else float(value))
+    return out
+
+
+def _dominates(a: list[float], b: list[float]) -> bool:
+    return all(x <= y for x, y in zip(a, b, strict=True)) and a != b

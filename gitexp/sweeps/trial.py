@@ -1,0 +1,176 @@
+"""One trial: an experiment run with sampled params, and the verdict Optuna is told.
+
+Runs in a worker thread of the driver (``runner.run_experiment`` is safe
+there). The trial is the experiment ``SWEEP/trial-NNNN`` (NNNN is Optuna's
+trial number), its params set through the typed path (a sampled ``"on"``
+reaches the script as the string ``on``), its run.json carrying ``sweep``,
+``trial`` and ``sweep_objectives``. A trial that succeeded but never logged
+an objective metric (or logged a non-finite one) is re-recorded `failed`
+with that reason.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitexp.common.errors import GitexpError, UsageError, describe_exit
+from gitexp.common.layout import RUN_JSON_NAME
+from gitexp.common.mappings import flatten
+from gitexp.config.settings import Config
+from gitexp.events.bus import EventBus
+from gitexp.gitstore.repo import Repo
+from gitexp.running.control import RunControl
+from gitexp.running.runner import RunRequest, RunResult, run_experiment
+from gitexp.sweeps.spec import SweepSpec
+
+
+def trial_name(sweep: str, number: int) -> str:
+    return f"{sweep}/trial-{number:04d}"
+
+
+@dataclass
+class TrialRun:
+    """A trial in flight: its Optuna trial, its stop button, what was sampled."""
+
+    number: int
+    name: str
+    trial: Any
+    params: dict[str, Any]
+    control: RunControl = field(default_factory=RunControl)
+    started: float = field(default_factory=time.monotonic)
+    reported: set[int] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    run: TrialRun
+    status: str  # succeeded, failed, pruned, interrupted
+    values: list[float] | None = None
+    reason: str = ""
+    result: RunResult | None = None
+    error: BaseException | None = None  # a mistake every trial would make: stop the sweep
+
+    @property
+    def commit(self) -> str | None:
+        return self.result.commit if self.result else None
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What every trial of one sweep shares."""
+
+    repo: Repo
+    config: Config
+    spec: SweepSpec
+    tree: str
+    bus: EventBus
+
+    def request(self, run: TrialRun) -> RunRequest:
+        fixed = self.spec.fixed
+        return RunRequest(
+            command=self.spec.command,
+            tree=self.tree,
+            overrides=tuple(f"{k}={s.text}" for k, s in fixed.items() if not s.choices),
+            values={**{k: s.choices[0] for k, s in fixed.items() if s.choices}, **run.params},
+            name=run.name,
+            seed=self.spec.seed,
+            control=run.control,
+            echo=False,
+            extra={
+                "sweep": self.spec.name,
+                "trial": run.number,
+                "sweep_objectives": [o.text for o in self.spec.objectives],
+            },
+        )
+
+
+def execute(setup: Setup, run: TrialRun) -> Outcome:
+    """Run the trial and judge it; never raises (the driver gets an Outcome)."""
+    try:
+        result = run_experiment(setup.repo, setup.config, setup.request(run), bus=setup.bus)
+    except UsageError as exc:
+        return Outcome(run, "failed", reason=str(exc), error=exc)
+    except GitexpError as exc:  # an executor error: recorded failed, then raised
+        return Outcome(run, "failed", reason=str(exc))
+    except Exception as exc:
+        return Outcome(run, "failed", reason=f"{type(exc).__name__}: {exc}", error=exc)
+    return judge(setup, run, result)
+
+
+def judge(setup: Setup, run: TrialRun, result: RunResult) -> Outcome:
+    """The trial's status and objective values, from the recorded run."""
+    if result.status != "succeeded":
+        reason = str(result.record.extra.get("stop_reason") or "")
+        reason = reason or describe_exit(result.exit_code, result.status)
+        return Outcome(run, result.status, reason=reason, result=result)
+    metrics = flatten(result.metrics)
+    values: list[float] = []
+    for objective in setup.spec.objectives:
+        value = _finite(metrics.get(objective.metric))
+        if value is None:
+            problem = (
+                "was not logged" if objective.metric not in metrics
+                else f"is {metrics[objective.metric]!r}, not a finite number"
+            )  # fmt: skip
+            reason = f"objective metric {objective.metric!r} {problem}"
+            return Outcome(run, "failed", reason=reason, result=_refail(setup, result, reason))
+        values.append(value)
+    return Outcome(run, "succeeded", values=values, result=result)
+
+
+def _finite(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _refail(setup: Setup, result: RunResult, reason: str) -> RunResult:
+    """Move the trial's ref to a copy of its commit whose run.json says `failed`."""
+    from gitexp.gitstore import store
+    from gitexp.gitstore.record import commit_message
+
+    repo = setup.repo.reopen()
+    record = result.record.replace(status="failed", extra={**result.record.extra, "error": reason})
+    old: Any = repo.git[result.commit]
+    tree = store.with_meta_file(repo, old.tree_id, RUN_JSON_NAME, record.to_json())
+    message = commit_message(record, result.metrics)
+    new = store.write_commit(repo, tree, old.parent_ids[0], message)
+    store.retry(lambda: store.finalize(repo, result.name, old.id, new), "cannot record")
+    return RunResult(
+        result.name, str(new), "failed", result.exit_code, result.metrics, record, result.warnings
+    )
+
+
+def history(setup: Setup, commit: str, metric: str) -> list[tuple[int, float]]:
+    """The recorded (step, value) series of ``metric`` (integer steps only)."""
+    from gitexp.exploring.histories import points, series_blobs
+
+    repo = setup.repo.reopen()
+    blob = series_blobs(repo, commit).get(metric)
+    if blob is None:
+        return []
+    out = []
+    for step, value, _ in points(repo, blob):
+        if float(step).is_integer() and math.isfinite(value):
+            out.append((int(step), value))
+    return out
+
+
+def payload(outcome: Outcome) -> dict[str, Any]:
+    """The ``trial_finished`` event's payload (see gitexp/events/bus.py)."""
+    run = outcome.run
+    return {
+        "name": run.name,
+        "ref": "refs/experiments/" + run.name,
+        "trial": run.number,
+        "status": outcome.status,
+        "values": outcome.values,
+        "params": json.loads(json.dumps(run.params, default=str)),
+        "reason": outcome.reason,
+        "commit": outcome.commit,
+        "duration_s": round(time.monotonic() - run.started, 3),
+    }

@@ -1,0 +1,110 @@
+"""Sweeps for people: the lines a finished sweep prints, and `gitexp sweep show`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from gitexp.common.mappings import flatten
+from gitexp.views import render as output
+from gitexp.views import terminal
+from gitexp.views.render import cell
+
+if TYPE_CHECKING:
+    from gitexp.exploring.query import Query
+    from gitexp.exploring.summaries import ExperimentSummary
+    from gitexp.sweeps.launch import SweepSummary
+    from gitexp.sweeps.results import SweepReport
+
+FIXED = ("trial", "status")
+
+
+def summary_lines(s: SweepSummary) -> list[str]:
+    """How the sweep ended, its best trial (or front), and where the study is."""
+    t = s.tally
+    parts = [f"{t.succeeded} succeeded"]
+    parts += [f"{n} {what}" for n, what in ((t.pruned, "pruned"), (t.failed, "failed")) if n]
+    parts += [f"{t.interrupted} interrupted"] if t.interrupted else []
+    done = t.succeeded + t.pruned + t.failed + t.interrupted
+    lines = [f"sweep {s.name} {s.ended}: {done} trials ({', '.join(parts)}) in {s.duration_s:.1f}s"]
+    if s.best.front:
+        lines.append(f"Pareto front: {', '.join(s.best.front)}")
+    elif s.best.name is not None and s.best.values is not None:
+        value = " ".join(
+            f"{o.metric}={v:.6g}" for o, v in zip(s.objectives, s.best.values, strict=False)
+        )
+        lines.append(f"best: {s.best.name} {value}")
+    lines.append(f"study: {s.storage} (gitexp sweep show {s.name}; optuna-dashboard {s.storage})")
+    return lines
+
+
+def render_report(data: SweepReport, query: Query, fmt: str) -> str:
+    """The trials table; with `table`, the best, importances and storage after it."""
+    if fmt == "json":
+        return output.to_json(_json(data))
+    from gitexp.exploring.query import run_query
+    from gitexp.sweeps.results import trial_rows
+
+    columns, rows = run_query(trial_rows(data), query, FIXED)
+    columns = [c for c in columns if not c.startswith("params.") or _searched(c, data)]
+    headers, cells = terminal.table(columns, rows)
+    text, _ = output.render(headers, cells, fmt)
+    if fmt != "table":
+        return text
+    return "\n\n".join([_head(data), text if rows else "no trials yet", _tail(data)])
+
+
+def _searched(column: str, data: SweepReport) -> bool:
+    return not data.searched or column.removeprefix("params.") in data.searched
+
+
+def _head(data: SweepReport) -> str:
+    spec = data.spec
+    counts: dict[str, int] = {}
+    for t in data.trials:
+        counts[t.status] = counts.get(t.status, 0) + 1
+    line = f"sweep {data.name}: {len(data.trials)} trials"
+    line += " (" + ", ".join(f"{n} {s}" for s, n in counts.items()) + ")" if counts else ""
+    if spec is not None:
+        line += f"; sampler {spec.sampler.name}, pruner {spec.pruner.name}"
+    return line + "; objective " + ", ".join(data.objectives)
+
+
+def _tail(data: SweepReport) -> str:
+    sections: list[tuple[str, list[tuple[str, Any]]]] = [
+        ("Pareto front" if len(data.objectives) > 1 else "best trial", _best(data)),
+    ]
+    for objective, found in data.importances.items():
+        items = sorted(found.items(), key=lambda kv: -kv[1])
+        sections.append((f"param importances ({objective})", [(k, f"{v:.3f}") for k, v in items]))
+    where = data.storage or "not in this repository (pulled trials bring no study)"
+    extra = [("optuna-dashboard", data.storage)] if data.storage else []
+    sections.append(("storage", [("study", where), *extra]))
+    return output.render_sections(sections)
+
+
+def _best(data: SweepReport) -> list[tuple[str, Any]]:
+    metrics = [o.rpartition(":")[0] or o for o in data.objectives]
+    return [(t.name, _describe(t, metrics, data.searched)) for t in data.best] or [
+        ("-", "no succeeded trial yet")
+    ]
+
+
+def _describe(t: ExperimentSummary, metrics: list[str], searched: list[str]) -> str:
+    values, params = flatten(t.metrics), flatten(t.params)
+    shown = [f"{m}={cell(values.get(m))}" for m in metrics]
+    shown += [f"{k}={cell(params.get(k))}" for k in searched if k in params]
+    return " ".join(shown)
+
+
+def _json(data: SweepReport) -> dict[str, Any]:
+    from gitexp.sweeps.spec import to_json
+
+    return {
+        "name": data.name,
+        "storage": data.storage,
+        "spec": to_json(data.spec) if data.spec is not None else None,
+        "objectives": data.objectives,
+        "trials": [t.to_json() for t in data.trials],
+        "best": [t.name for t in data.best],
+        "importances": data.importances,
+    }
