@@ -1,0 +1,14 @@
+"""Sweeps: hyperparameter search with Optuna, every trial an experiment.
+
+- ``space.py``: search spaces (``float(lo,hi,log)``, ``int``, ``choice``, fixed)
+- ``spec.py``: the sweep as the command line, a sweep file or gitexp.yaml define it
+- ``storage.py``: ``.git/gitexp/sweeps/NAME/`` (journal, manifest, lock)
+- ``study.py``: samplers, pruners, the Optuna study and its bookkeeping
+- ``trial.py``: one trial (an experiment run) and its verdict
+- ``pruning.py``: live metrics to ``trial.report`` / ``should_prune``
+- ``driver.py``: the loop (threads, budget, Ctrl-C); ``launch.py``: start or resume
+- ``results.py``: what `gitexp sweep show` reports
+
+Optuna is imported only inside these modules' functions: ``import gitexp``
+and `gitexp run` never load it.
+"""
