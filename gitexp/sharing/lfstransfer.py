@@ -35,10 +35,15 @@ CHUNK = 500  # commits per git-lfs command line
 log = logging.getLogger(__name__)
 
 
-def used_by(repo: Repo, commit: str) -> bool:
-    """The commit's top-level .gitattributes (or info/attributes) mentions filter=lfs."""
+def using_lfs(repo: Repo, commits: dict[str, str]) -> dict[str, str]:
+    """The experiments (name → commit) whose top-level .gitattributes, or
+    info/attributes, mentions filter=lfs."""
     if lfs.MARK in (lfs.info_attributes(repo) or b""):
-        return True
+        return dict(commits)
+    return {name: sha for name, sha in commits.items() if _mentions_lfs(repo, sha)}
+
+
+def _mentions_lfs(repo: Repo, commit: str) -> bool:
     try:
         blob = repo.git.revparse_single(f"{commit}:{FILE}")
     except (KeyError, ValueError, pygit2.GitError):
@@ -50,7 +55,7 @@ def push(repo: Repo, remote: str, commits: dict[str, str]) -> None:
     """Upload the LFS objects of these experiments (name → commit) to ``remote``."""
     if not (lfs.store_dir(repo) / "objects").is_dir():
         return  # nothing was ever stored in LFS here: nothing to send
-    wanted = {name: sha for name, sha in commits.items() if used_by(repo, sha)}
+    wanted = using_lfs(repo, commits)
     if wanted:
         exe = lfs.program(f"data of experiment {next(iter(wanted))!r}")
         _run(repo, exe, "push", remote, list(wanted.values()))
@@ -58,7 +63,7 @@ def push(repo: Repo, remote: str, commits: dict[str, str]) -> None:
 
 def fetch(repo: Repo, remote: str, commits: dict[str, str]) -> None:
     """Download the LFS objects these experiments' trees name (name → commit)."""
-    wanted = {name: sha for name, sha in commits.items() if used_by(repo, sha)}
+    wanted = using_lfs(repo, commits)
     if wanted:
         exe = lfs.program(f"data of experiment {next(iter(wanted))!r}")
         _run(repo, exe, "fetch", remote, list(wanted.values()))
@@ -68,7 +73,7 @@ def prefetch(repo: Repo, name: str, commit: str) -> None:
     """Before a rerun: fetch the experiment's LFS objects from the default remote. A
     failure is only a warning: what is missing is fetched, or refused, per file later."""
     remote = default_remote(repo)
-    if remote is None or not used_by(repo, commit):
+    if remote is None or not using_lfs(repo, {name: commit}):
         return
     exe = lfs.program(f"data of experiment {name!r}")
     try:
@@ -85,9 +90,9 @@ def default_remote(repo: Repo) -> str | None:
             return str(repo.git.config[f"branch.{repo.git.head.shorthand}.remote"])
         except KeyError:
             pass
-    if "origin" in names or len(names) != 1:
-        return "origin" if "origin" in names else None
-    return str(names[0])
+    if "origin" in names:
+        return "origin"
+    return str(names[0]) if len(names) == 1 else None
 
 
 def _run(repo: Repo, exe: str, verb: str, remote: str, commits: list[str]) -> None:
