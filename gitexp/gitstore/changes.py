@@ -90,15 +90,17 @@ def tree_from_changes(
     keep: Callable[[str], bool],
     extra: dict[str, bytes],
     dropped: Iterable[str] = (),
+    foreign: tuple[str, ...] = (),
 ) -> pygit2.Oid:
+    """``base`` (the snapshot) with the run's changes: changed files that ``keep``
+    accepts are hashed in, others removed; deleted files and anything under
+    ``dropped`` (replaced by DVC pointers) removed; ``extra`` files added;
+    nothing below ``foreign`` (submodules: `contents.foreign` of the snapshot)
+    is looked at. Without a base, ``delta.changed`` must list every file (a
+    fresh rebuild)."""
     from gitexp.gitstore import contents
 
     entry = contents.entry_for(repo)
-    foreign = contents.foreign(repo, base) if base is not None else ()
-    """``base`` (the snapshot) with the run's changes: changed files that ``keep``
-    accepts are hashed in, others removed; deleted files and anything under
-    ``dropped`` (replaced by DVC pointers) removed; ``extra`` files added.
-    Without a base, ``delta.changed`` must list every file (a fresh rebuild)."""
     index = pygit2.Index()
     if base is not None:
         index.read_tree(repo.git[base].peel(pygit2.Tree))

@@ -28,7 +28,12 @@ class Repo:
 
     @property
     def state_dir(self) -> Path:
-        """Where gitexp keeps derived data (caches, studies) inside .git."""
+        """Where gitexp keeps derived data (caches, studies, run dirs) inside .git: the
+        common git dir, so every worktree of a repository shares them."""
+        common = self.git_dir / "commondir"  # a worktree's git dir points at it
+        if common.is_file():
+            shared = (self.git_dir / common.read_text(encoding="utf-8").strip()).resolve()
+            return shared / "gitexp"
         return self.git_dir / "gitexp"
 
     def reopen(self) -> Repo:

@@ -38,7 +38,7 @@ from gitexp.common.paths import is_under, under_any
 from gitexp.config.settings import Config
 from gitexp.events.bus import EventBus
 from gitexp.gitstore import changes as C
-from gitexp.gitstore import store
+from gitexp.gitstore import contents, store
 from gitexp.gitstore.record import RunRecord, commit_message
 from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.trees import Manifest, tree_with_files
@@ -208,6 +208,7 @@ def record_run(
     )
     keep = _keeper(repo, config, manifest, run.links)
     found = C.scan(run_dir)  # one stat per entry: only what the run changed is read
+    foreign = contents.foreign(repo, run.tree)  # submodules: their commit is the record
     delta = C.changes(manifest, found)
     stored = guarded(
         partial,
@@ -226,7 +227,7 @@ def record_run(
         files = {**partial.files, **stored.pointers}
         base, changed = (None, C.Changes(sorted(found.files), [])) if fresh else (run.tree, delta)
         tree = C.tree_from_changes(
-            repo, base, run_dir, changed, stored.keep(keep), files, stored.replaced
+            repo, base, run_dir, changed, stored.keep(keep), files, stored.replaced, foreign
         )
         tree = store.with_meta_file(repo, tree, RUN_JSON_NAME, partial.run_json(record))
         return tree, commit_message(record, collected.nested())

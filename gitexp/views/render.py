@@ -19,6 +19,8 @@ MIN_CELL = 6  # the narrowest a cut column gets: "0.123…", "2024-…"
 ELLIPSIS = "…"
 FOLD_LABEL = "constant: "
 KEEP = ("name",)  # never folded into the constant line, never cut
+# when a run happened is never "constant": runs of one second would fold it, by chance
+UNFOLDED = ("created",)
 _BARS = "▁▂▃▄▅▆▇█"
 
 
@@ -118,7 +120,11 @@ def fold_constant(
     the headers and cells of the others."""
     if len(cells) < 2:
         return [], headers, cells
-    same = {i for i, h in enumerate(headers) if h not in keep and len({r[i] for r in cells}) == 1}
+    same = {
+        i
+        for i, h in enumerate(headers)
+        if h not in keep and h not in UNFOLDED and len({r[i] for r in cells}) == 1
+    }
     rest = [i for i in range(len(headers)) if i not in same]
     folded = [(headers[i], cells[0][i]) for i in sorted(same)]
     return folded, [headers[i] for i in rest], [[r[i] for i in rest] for r in cells]
