@@ -299,3 +299,23 @@ def test_attribute_matching_agrees_with_git_check_attr(tmp_path: Path) -> None:
     attrs = Attributes("filter", read, None, "lfs")
     assert {p: attrs.value(p) for p in CHECKED} == expected
     assert expected["x.bin"] == "lfs" and expected["keep.bin"] is None  # a real mix
+
+
+def test_apply_writes_the_content_not_the_pointer(lfs_repo: Path) -> None:
+    (lfs_repo / "data.bin").write_bytes(_content(3))
+    _run(lfs_repo, "three")
+    git(lfs_repo, "checkout", "--", "data.bin")  # back to HEAD's content
+    assert (lfs_repo / "data.bin").read_bytes() == _content(1)
+    proc = run_gitexp("apply", "three")
+    assert proc.returncode == 0, proc.stderr
+    assert (lfs_repo / "data.bin").read_bytes() == _content(3)  # 3 MB, not 132 bytes
+    again = run_gitexp("apply", "three", "--force")  # the same content: nothing to write
+    assert again.returncode == 0, again.stderr
+    assert "0 written" in again.stdout + again.stderr
+
+
+def test_a_large_new_file_that_lfs_tracks_stays_with_lfs(lfs_repo: Path) -> None:
+    (lfs_repo / "big.bin").write_bytes(random.Random(9).randbytes(6 * 2**20))  # > 5 MB
+    _run(lfs_repo, "big")  # not refused as a large untracked file: LFS takes it
+    blob = _blob(lfs_repo, "refs/experiments/big:big.bin")
+    assert _pointer(lfs_repo, blob)["size"] == str(6 * 2**20)

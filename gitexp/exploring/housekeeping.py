@@ -8,6 +8,7 @@ submodule's own repository.
 
 from __future__ import annotations
 
+import hashlib
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from gitexp.common.layout import META_DIR, RUN_JSON
 from gitexp.common.paths import is_under, under_any
 from gitexp.config.settings import Config
 from gitexp.exploring import readmodel as explore
-from gitexp.gitstore import names, store, submodules, treewalk
+from gitexp.gitstore import lfs, names, store, submodules, treewalk
 from gitexp.gitstore.gitmodules import links
 from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.trees import blobs, read_json
@@ -150,6 +151,7 @@ def _check_clean(repo: Repo, files: dict[str, treewalk.Entry], subs: set[str]) -
             and pygit2.hashfile(str(repo.root / path)) != files[path].oid
         ):
             clobbered.append(path)
+    dirty = _really_changed(repo, dirty)
     if dirty or clobbered:
         what = "uncommitted changes" if dirty else "untracked files it would overwrite"
         shown = sorted(dirty or clobbered)
@@ -157,6 +159,25 @@ def _check_clean(repo: Repo, files: dict[str, treewalk.Entry], subs: set[str]) -
         raise UsageError(
             f"refusing to apply: {what} ({listed})", "commit or stash them first, or use --force"
         )
+
+
+def _really_changed(repo: Repo, paths: list[str]) -> list[str]:
+    """Of the files libgit2 calls modified, those git itself does too: libgit2 runs
+    no external filter, so a Git LFS file it had to re-read always looks modified."""
+    if not paths:
+        return paths
+    import subprocess
+
+    proc = subprocess.run(
+        ["git", "status", "--porcelain", "-z", "--untracked-files=no", "--", *paths],
+        cwd=repo.root,
+        capture_output=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        return paths
+    listed = {e[3:] for e in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if e}
+    return [p for p in paths if p in listed]
 
 
 def _check_way(
@@ -194,16 +215,35 @@ def _write(repo: Repo, out: treewalk.SafeDir, entry: treewalk.Entry) -> bool:
             out.unlink(entry.path)
         out.symlink(entry.path, entry.target)
         return True
-    if st and stat.S_ISREG(st.st_mode) and _same_blob(repo, entry):
+    data = treewalk.blob_data(repo.git, entry)
+    pointer = lfs.parse_pointer(data)
+    if st and stat.S_ISREG(st.st_mode) and _same_content(repo, entry, pointer):
         return _set_mode(out, entry, st.st_mode)
     if st:
         out.unlink(entry.path)
-    out.write_file(entry.path, treewalk.blob_data(repo.git, entry), entry.mode)
+    if pointer is None:
+        out.write_file(entry.path, data, entry.mode)
+        return True
+    # a Git LFS pointer: the work tree gets the content, as a checkout would
+    out.copy_in(entry.path, lfs.content(repo, lfs.program(entry.path), entry.path, data))
+    written = out.lstat(entry.path)
+    if written is not None:
+        _set_mode(out, entry, written.st_mode)
     return True
 
 
-def _same_blob(repo: Repo, entry: treewalk.Entry) -> bool:
-    return bool(pygit2.hashfile(str(repo.root / entry.path)) == entry.oid)
+def _same_content(repo: Repo, entry: treewalk.Entry, pointer: lfs.Pointer | None) -> bool:
+    """The work-tree file already holds the entry (for an LFS pointer: its content)."""
+    path = repo.root / entry.path
+    if pointer is None:
+        return bool(pygit2.hashfile(str(path)) == entry.oid)
+    if path.stat().st_size != pointer.size:
+        return False
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest() == pointer.oid
 
 
 def _set_mode(out: treewalk.SafeDir, entry: treewalk.Entry, current: int) -> bool:

@@ -4,7 +4,7 @@ A 200 MB data file lying in the work tree, neither tracked nor ignored,
 would otherwise become a git blob in the first run's snapshot and travel
 with every `gitexp push`. Untracked, non-ignored files at or above the
 artifacts threshold (``artifacts.threshold``, 5 MB by default) are handled
-before the snapshot:
+before the snapshot (files Git LFS tracks are left to it):
 
 - with DVC set up, each goes to the DVC cache like a large output: the
   experiment's tree holds ``<path>.dvc`` (marked ``gitexp: input``) and the
@@ -25,6 +25,7 @@ from gitexp.common.paths import under_any
 from gitexp.config.settings import Config
 from gitexp.dvcstore import cache
 from gitexp.dvcstore.settings import artifacts_settings
+from gitexp.gitstore import lfs
 from gitexp.gitstore.repo import Repo
 
 INPUT_MARK = "input"
@@ -53,6 +54,9 @@ def find(
             size = full.stat().st_size
             if size >= threshold:
                 found.append((path, size))
+    if found:  # Git LFS is the user's own way to keep large files out of git
+        attrs = lfs.disk_attributes(repo, repo.root)
+        found = [(p, s) for p, s in found if attrs.value(p) != "lfs"]
     return sorted(found)
 
 

@@ -66,6 +66,7 @@ def store_outputs(
     manifest: Manifest,
     keep: Callable[[str], bool],
     changed: Iterable[str] | None = None,
+    in_lfs: Callable[[str], bool] = lambda rel: False,
 ) -> Stored:
     """Choose the run's artifacts and move them into DVC's cache (see module doc).
 
@@ -76,7 +77,7 @@ def store_outputs(
     """
     logged = _logged(run_dir, cwd)
     candidates = _files(run_dir) if changed is None else [(r, run_dir / r) for r in changed]
-    chosen, inputs = _choose(root, config, candidates, manifest, keep, logged)
+    chosen, inputs = _choose(root, config, candidates, manifest, keep, logged, in_lfs)
     base = Stored(
         replaced=frozenset(inputs), forced=frozenset(logged), inputs=_inputs(run_dir, manifest)
     )
@@ -100,8 +101,10 @@ def _choose(
     manifest: Manifest,
     keep: Callable[[str], bool],
     logged: list[str],
+    in_lfs: Callable[[str], bool],
 ) -> tuple[dict[str, str], list[str]]:
-    """({path: why it goes to DVC}, DVC inputs linked into the run dir)."""
+    """({path: why it goes to DVC}, DVC inputs linked into the run dir); a large file
+    Git LFS tracks stays with LFS unless named (logged, `outputs:`)."""
     threshold = _settings(config).threshold
     linked_from = cache.cache_dir(root)
     chosen: dict[str, str] = {p: "logged" for p in logged}
@@ -113,7 +116,7 @@ def _choose(
             continue
         elif any(fnmatch(rel, pat) for pat in config.outputs):
             chosen[rel] = "outputs"
-        elif keep(rel) and full.lstat().st_size >= threshold:
+        elif keep(rel) and full.lstat().st_size >= threshold and not in_lfs(rel):
             chosen[rel] = "size"
     return chosen, inputs
 

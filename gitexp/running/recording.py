@@ -38,7 +38,8 @@ from gitexp.common.paths import is_under, under_any
 from gitexp.config.settings import Config
 from gitexp.events.bus import EventBus
 from gitexp.gitstore import changes as C
-from gitexp.gitstore import contents, store
+from gitexp.gitstore import contents, lfs, store
+from gitexp.gitstore.attributes import Attributes
 from gitexp.gitstore.record import RunRecord, commit_message
 from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.trees import Manifest, tree_with_files
@@ -214,7 +215,14 @@ def record_run(
         partial,
         "storing artifacts",
         lambda: outputs.store_outputs(
-            repo.root, config, run_dir, record.cwd, manifest, keep, delta.changed
+            repo.root,
+            config,
+            run_dir,
+            record.cwd,
+            manifest,
+            keep,
+            delta.changed,
+            _in_lfs(repo, run_dir),
         ),
         outputs.Stored(),
     )
@@ -237,6 +245,18 @@ def record_run(
     run.publish("run_recorded", commit=str(commit), status=record.status)
     touched = ([*delta.changed, *delta.deleted], found.dirs)
     return Recorded(commit, record, collected.nested(), warnings, touched)
+
+
+def _in_lfs(repo: Repo, run_dir: Path) -> Callable[[str], bool]:
+    """Whether Git LFS tracks a path of the run dir (its .gitattributes read once)."""
+    attrs: list[Attributes] = []
+
+    def check(rel: str) -> bool:
+        if not attrs:
+            attrs.append(lfs.disk_attributes(repo, run_dir))
+        return attrs[0].value(rel) == "lfs"
+
+    return check
 
 
 def _finished(record: RunRecord, metrics: dict[str, Any]) -> dict[str, Any]:
