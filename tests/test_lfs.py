@@ -319,3 +319,10 @@ def test_a_large_new_file_that_lfs_tracks_stays_with_lfs(lfs_repo: Path) -> None
     _run(lfs_repo, "big")  # not refused as a large untracked file: LFS takes it
     blob = _blob(lfs_repo, "refs/experiments/big:big.bin")
     assert _pointer(lfs_repo, blob)["size"] == str(6 * 2**20)
+
+
+def test_the_notebook_api_reads_an_lfs_file_as_its_content(lfs_repo: Path) -> None:
+    import gitexp
+
+    _run(lfs_repo, "nb")
+    assert gitexp.load("nb", repo=lfs_repo).read("data.bin") == _content(1)

@@ -23,7 +23,7 @@ from gitexp.common.mappings import flatten
 from gitexp.exploring import histories
 from gitexp.exploring import query as q
 from gitexp.exploring.readmodel import ExperimentSummary, intact_summary, list_summaries
-from gitexp.gitstore import store
+from gitexp.gitstore import lfs, store
 from gitexp.gitstore.repo import Repo, open_repo
 from gitexp.gitstore.trees import blobs, read_json
 
@@ -203,8 +203,13 @@ class LoadedExperiment(Experiment):
         if full not in self.files:
             hint = suggest.hint(path, self.files) or "see .files"
             raise UnknownFileError(f"experiment {self.name!r} has no file {path!r}", hint)
-        git = _git(open_repo(self.root))
-        return bytes(git[git[self.commit].tree[full].id].data)
+        repo = open_repo(self.root)
+        git = _git(repo)
+        data = bytes(git[git[self.commit].tree[full].id].data)
+        pointer = lfs.parse_pointer(data)  # a Git LFS file: its content, when it is here
+        if pointer is not None and lfs.object_path(repo, pointer).is_file():
+            return lfs.object_path(repo, pointer).read_bytes()
+        return data
 
     def read_text(self, path: str, encoding: str = "utf-8") -> str:
         return self.read(path).decode(encoding, "replace")
