@@ -170,6 +170,10 @@ def _drive(
         storage.save(sweep, spec, tree)
     budget = _budget(spec, study, resume, options)
     driver = Driver(Setup(repo, config, spec, tree, bus), study, budget, note)
+    if budget.limit == 0:  # a resumed sweep whose budget (or grid) is used up
+        return SweepSummary(
+            spec.name, url, "complete", driver.tally, driver.best, spec.objectives, 0
+        )
     bus.publish("sweep_started", _started(spec, url, budget, resume, study))
     ended = "aborted"
     try:

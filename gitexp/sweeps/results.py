@@ -36,7 +36,9 @@ class SweepReport:
 
     @property
     def searched(self) -> list[str]:
-        return list(self.spec.searched) if self.spec is not None else []
+        """The searched params as run.json names them (no ``file.yaml:``, no ``+``)."""
+        keys = self.spec.searched if self.spec is not None else {}
+        return [k.rpartition(":")[2].lstrip("+") for k in keys]
 
 
 def report(repo: Repo, name: str) -> SweepReport:

@@ -196,14 +196,19 @@ def _key(value: Any) -> Any:
 
 def importances(study: Any) -> dict[str, dict[str, float]]:
     """Optuna's parameter importances for each objective ({} when too few trials)."""
+    import warnings
+
     import optuna
 
     out: dict[str, dict[str, float]] = {}
     names = study.metric_names or [f"objective {i}" for i in range(len(study.directions))]
     for i, name in enumerate(names):
-        target = _value_of(i) if len(names) > 1 else None
+        maximize = study.directions[i] == optuna.study.StudyDirection.MAXIMIZE
+        target = _value_of(i, -1.0 if maximize else 1.0) if len(names) > 1 else None
         try:
-            found = optuna.importance.get_param_importances(study, target=target)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # about the target's direction: handled here
+                found = optuna.importance.get_param_importances(study, target=target)
         except Exception as exc:  # too few complete trials, a single point, ...
             log.debug("no importances for %s: %s", name, exc)
             continue
@@ -211,5 +216,6 @@ def importances(study: Any) -> dict[str, dict[str, float]]:
     return out
 
 
-def _value_of(index: int) -> Callable[[Any], float]:
-    return lambda trial: float(trial.values[index])
+def _value_of(index: int, sign: float) -> Callable[[Any], float]:
+    """One objective's value, as minimised (the evaluators rank low values best)."""
+    return lambda trial: sign * float(trial.values[index])

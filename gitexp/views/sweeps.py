@@ -21,6 +21,8 @@ FIXED = ("trial", "status")
 def summary_lines(s: SweepSummary) -> list[str]:
     """How the sweep ended, its best trial (or front), and where the study is."""
     t = s.tally
+    if s.ended == "complete":
+        return [f"sweep {s.name} is complete; give --trials N to run more (with --resume)"]
     parts = [f"{t.succeeded} succeeded"]
     parts += [f"{n} {what}" for n, what in ((t.pruned, "pruned"), (t.failed, "failed")) if n]
     parts += [f"{t.interrupted} interrupted"] if t.interrupted else []
@@ -91,9 +93,9 @@ def _best(data: SweepReport) -> list[tuple[str, Any]]:
 
 def _describe(t: ExperimentSummary, metrics: list[str], searched: list[str]) -> str:
     values, params = flatten(t.metrics), flatten(t.params)
-    shown = [f"{m}={cell(values.get(m))}" for m in metrics]
-    shown += [f"{k}={cell(params.get(k))}" for k in searched if k in params]
-    return " ".join(shown)
+    shown = " ".join(f"{m}={cell(values.get(m))}" for m in metrics)
+    chosen = " ".join(f"{k}={cell(params.get(k))}" for k in searched if k in params)
+    return f"{shown} | {chosen}" if chosen else shown
 
 
 def _json(data: SweepReport) -> dict[str, Any]:
