@@ -268,3 +268,15 @@ def test_a_run_stopped_before_it_starts_never_starts(git_repo: Path, tmp_path: P
     result = run_experiment(repo, load_config(git_repo), request)
     assert result.status == "interrupted" and not marker.exists()
     assert run_json(git_repo, "never")["stop_reason"] == "the sweep was stopped"
+
+
+def test_extra_environment_reaches_the_command_and_never_overrides_gitexp(git_repo: Path) -> None:
+    write_files(
+        git_repo,
+        {"e.py": "import os\nprint(os.environ['EXTRA'], os.environ['GITEXP_RUN_NAME'])\n"},
+    )
+    repo = open_repo(git_repo)
+    env = {"EXTRA": "from-driver", "GITEXP_RUN_NAME": "hijacked"}
+    request = RunRequest(command=["python", "e.py"], name="envy", env=env, echo=False)
+    run_experiment(repo, load_config(git_repo), request)
+    assert show(git_repo, "envy", ".gitexp/output.log").strip() == "from-driver envy"

@@ -84,6 +84,9 @@ class RunRequest:
     values: dict[str, Any] = field(default_factory=dict)
     allow_large: bool = False  # snapshot large untracked files into git anyway
     control: RunControl | None = None  # lets a driver stop this run (running/control.py)
+    #: more environment for the command (autolog's startup hook); gitexp's own
+    #: variables (GITEXP_*, PYTHONHASHSEED) always win
+    env: dict[str, str] = field(default_factory=dict)
     name: str | None = None
     seed: int | None = None
     executor: str | None = None
@@ -116,6 +119,7 @@ class Prepared:
     params: Params
     links: dict[str, Path]
     pinned: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
 
 
 def run_experiment(
@@ -333,11 +337,14 @@ def prepare(
         links=sorted(links),
         extra=dict(request.extra),
     )
-    return Prepared(record, tree, baseline, argv, params, links, dict(request.pinned))
+    return Prepared(
+        record, tree, baseline, argv, params, links, dict(request.pinned), dict(request.env)
+    )
 
 
 def _job(record: RunRecord, prepared: Prepared, run_dir: Path) -> Job:
     env = {
+        **prepared.env,
         "GITEXP_RUN_DIR": str(run_dir),
         "GITEXP_RUN_NAME": record.name,
         "GITEXP_SEED": str(record.seed),
