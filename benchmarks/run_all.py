@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         ["bench_show.py", "-n", str(args.n)],
         ["bench_push.py"],
         ["bench_big_repo.py", "--sizes", args.big_sizes, "--runs", "3"],
+        ["bench_sweep.py"],
     ]
     failed = []
     for bench in benches:

@@ -162,7 +162,7 @@ class Driver:
 
     def _report_series(self, outcome: Outcome) -> None:
         """The whole recorded curve of a finished trial, for later pruning decisions."""
-        if len(self.spec.objectives) != 1 or outcome.commit is None:
+        if self.pruning is None or outcome.commit is None:
             return
         if outcome.status not in ("succeeded", "pruned"):
             return
@@ -173,9 +173,8 @@ class Driver:
         from optuna.trial import TrialState
 
         trial = outcome.run.trial
-        trial.set_user_attr(studies.STATUS_ATTR, outcome.status)
-        if outcome.commit:
-            trial.set_user_attr("gitexp_commit", outcome.commit)
+        if outcome.status not in ("succeeded", "pruned"):  # Optuna's FAIL says less
+            trial.set_user_attr(studies.STATUS_ATTR, outcome.status)
         if outcome.reason:
             trial.set_user_attr(studies.REASON_ATTR, outcome.reason[:500])
         if outcome.status == "succeeded":
