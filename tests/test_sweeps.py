@@ -68,7 +68,7 @@ def test_grid_covers_every_point_exactly_once_and_stops(repo: Path) -> None:
         "--sampler", "grid", "--objective", "loss", "-j", "2", *QUAD,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert "sweep grid exhausted: 6 trials (6 succeeded)" in proc.stderr
+    assert "sweep grid covered its grid: 6 trials (6 succeeded)" in proc.stderr
     found = trials(repo, "grid")
     assert sorted((r["params"]["x"], r["params"]["y"]) for r in found.values()) == [
         (0.1, 1), (0.1, 2), (0.1, 3), (0.3, 1), (0.3, 2), (0.3, 3),

@@ -16,7 +16,28 @@ Events and their payloads (plain dicts of JSON-able values; every payload has
   ``host``.
 - ``run_recorded``: the final commit is in place. ``commit``, ``status``.
 
-Room is left for ``sweep_*``, ``experiment_pushed`` and ``model_*``.
+A sweep (gitexp/sweeps) publishes on the same bus, besides the run events
+of each trial. Its own events have ``name`` = the sweep, ``ref`` =
+``refs/experiments/<sweep>/`` and ``sweep``, except ``trial_finished``,
+whose ``name``/``ref`` are the trial's experiment:
+
+- ``sweep_started``: ``storage`` (journal path or RDB URL), ``resumed``,
+  ``sampler``, ``pruner``, ``objectives`` (``METRIC:min|max``), ``space``
+  (param → SPACE text), ``trials`` (this invocation's budget, None without
+  one), ``timeout``, ``jobs``, ``seed``, ``previous_trials``.
+- ``trial_finished``: a trial's verdict, told to Optuna. ``trial`` (the
+  number), ``status`` (succeeded, failed, pruned, interrupted), ``values``
+  (the objectives, None unless succeeded), ``params`` (sampled), ``reason``,
+  ``commit``, ``duration_s``.
+- ``sweep_new_best``: a better trial (one objective) or a new member of the
+  Pareto front. ``trial``, ``trial_name``, ``values``, ``objectives``,
+  ``params``, ``front`` (the front's trial names; [] with one objective).
+- ``sweep_finished``: ``ended`` (completed, exhausted: the grid is covered,
+  timeout, interrupted, failed, aborted: a second Ctrl-C), ``succeeded``,
+  ``failed``, ``pruned``, ``interrupted``, ``best``, ``best_values``,
+  ``front``, ``duration_s``.
+
+Room is left for ``experiment_pushed`` and ``model_*``.
 
 Contract: ``publish`` calls each subscriber in the publisher's thread, in
 subscription order, with its own deep copy of the payload, so a listener
@@ -39,7 +60,10 @@ log = logging.getLogger(__name__)
 
 Payload = dict[str, Any]
 Listener = Callable[[str, Payload], None]
-EVENTS = ("run_reserved", "run_started", "metric_logged", "run_finished", "run_recorded")
+EVENTS = (
+    "run_reserved", "run_started", "metric_logged", "run_finished", "run_recorded",
+    "sweep_started", "trial_finished", "sweep_new_best", "sweep_finished",
+)  # fmt: skip
 THROTTLE_S = 0.5
 
 

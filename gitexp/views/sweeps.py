@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from gitexp.sweeps.results import SweepReport
 
 FIXED = ("trial", "status")
+ENDINGS = {"exhausted": "covered its grid", "timeout": "reached its timeout"}
 
 
 def summary_lines(s: SweepSummary) -> list[str]:
@@ -27,7 +28,8 @@ def summary_lines(s: SweepSummary) -> list[str]:
     parts += [f"{n} {what}" for n, what in ((t.pruned, "pruned"), (t.failed, "failed")) if n]
     parts += [f"{t.interrupted} interrupted"] if t.interrupted else []
     done = t.succeeded + t.pruned + t.failed + t.interrupted
-    lines = [f"sweep {s.name} {s.ended}: {done} trials ({', '.join(parts)}) in {s.duration_s:.1f}s"]
+    ended = ENDINGS.get(s.ended, s.ended)
+    lines = [f"sweep {s.name} {ended}: {done} trials ({', '.join(parts)}) in {s.duration_s:.1f}s"]
     if s.best.front:
         lines.append(f"Pareto front: {', '.join(s.best.front)}")
     elif s.best.name is not None and s.best.values is not None:

@@ -30,6 +30,12 @@ class _SweepGroup(TyperGroup):
             args = ["start", *args]
         return super().parse_args(ctx, args)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        return ("" if name == "start" else name), command, rest  # usage: `gitexp sweep`
+
 
 sweep_app = typer.Typer(cls=_SweepGroup, help="Hyperparameter search with Optuna.")
 
@@ -38,7 +44,9 @@ sweep_app = typer.Typer(cls=_SweepGroup, help="Hyperparameter search with Optuna
 def start(
     ctx: typer.Context,
     source: str = typer.Argument(
-        None, metavar="[SWEEP.yaml|NAME]", help="A sweep file, or a name under gitexp.yaml sweeps:."
+        None,
+        metavar="[SWEEP.yaml|NAME] [-- COMMAND...]",
+        help="A sweep file, or a name under gitexp.yaml sweeps:.",
     ),
     name: str = typer.Option(None, "--name", "-n", help="Sweep name (trials: NAME/trial-NNNN)."),
     param: list[str] = typer.Option(
