@@ -318,7 +318,7 @@ def test_mistakes_are_one_line_and_leave_nothing(repo: Path, args: list[str], me
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and message in proc.stderr
     assert exp_refs(repo) == {}
-    assert not (repo / ".git" / "gitexp" / "sweeps" / "bad" / "sweep.json").exists()
+    assert not (repo / ".git" / "gitexp" / "sweeps" / "bad").exists()
 
 
 def test_a_taken_name_is_refused(repo: Path) -> None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end gitexp demo: copy this example into a fresh git repository, run a
 # four-run study (two boosted-tree depths, a random forest, a logistic
-# regression), then rank and compare the runs.
+# regression) and a four-trial Optuna sweep, then rank and compare the runs.
 #
 # The copy keeps the demo from writing runs into whatever repository this
 # example lives in. Environment:
@@ -59,6 +59,13 @@ run run -n baseline
 run run -n deeper -p model.max_depth=8
 run run -n forest -p model.type=rf -p model.n_estimators=200
 run run -n logreg -p model.type=logreg
+
+# A small Optuna search: every trial is an experiment (depth-search/trial-NNNN),
+# two at a time; `gitexp show` folds the sweep into one row (its best trial).
+run sweep -n depth-search -p model.max_depth='int(2,6)' \
+    -p model.learning_rate='float(0.03,0.3,log)' -p model.n_estimators=100 \
+    --objective val.acc:max --trials 4 -j 2 --seed 1
+run sweep show depth-search
 
 run show --sort-by val.acc
 run compare baseline deeper forest

@@ -130,6 +130,8 @@ def _preflight(repo: Repo, config: Config, spec: SweepSpec, tree: str) -> None:
     setup = Setup(repo, config, spec, tree, EventBus())
     request = setup.request(TrialRun(0, spec.name + "/preflight", None, sample))
     prepare(repo, config, request, get_executor(config.executor, config), check_name=False)
+    studies.make_sampler(spec, spec.seed)  # a wrong sampler or pruner option: now
+    studies.make_pruner(spec.pruner)
 
 
 def _sample(space: Any) -> Any:

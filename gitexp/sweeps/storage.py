@@ -127,7 +127,8 @@ def driving(sweep: SweepHome) -> Iterator[None]:
     import fcntl
 
     sweep.root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(sweep.root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    lock = sweep.root / "lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -138,4 +139,14 @@ def driving(sweep: SweepHome) -> Iterator[None]:
             ) from None
         yield
     finally:
+        if not sweep.exists():  # refused before it started: leave no trace
+            _remove_empty(sweep.root, lock)
         os.close(fd)
+
+
+def _remove_empty(root: Path, lock: Path) -> None:
+    try:
+        lock.unlink()
+        root.rmdir()
+    except OSError:  # something else is in there: keep it
+        pass
