@@ -34,6 +34,16 @@ class SweepReport:
             return [o.text for o in self.spec.objectives]
         return next((t.objectives for t in self.trials if t.objectives), [])
 
+    def rows(self) -> list[dict[str, Any]]:
+        """Flat rows (as `gitexp show` has them) with a short ``trial`` column."""
+        prefix = self.name + "/"
+        return [{**t.row(), "trial": t.name.removeprefix(prefix)} for t in self.trials]
+
+    def spec_json(self) -> dict[str, Any] | None:
+        from gitexp.sweeps.spec import to_json
+
+        return to_json(self.spec) if self.spec is not None else None
+
     @property
     def searched(self) -> list[str]:
         """The searched params as run.json names them (no ``file.yaml:``, no ``+``)."""
@@ -76,9 +86,3 @@ def _importances(spec: SweepSpec | None, url: str | None) -> dict[str, dict[str,
     except Exception as exc:  # no study there (yet), an unreachable RDB: no importances
         log.info("no importances for sweep %s: %s", spec.name, exc)
         return {}
-
-
-def trial_rows(data: SweepReport) -> list[dict[str, Any]]:
-    """Flat rows (as `gitexp show` has them) with a short ``trial`` column."""
-    prefix = data.name + "/"
-    return [{**t.row(), "trial": t.name.removeprefix(prefix)} for t in data.trials]

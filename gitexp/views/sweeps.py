@@ -1,4 +1,9 @@
-"""Sweeps for people: the lines a finished sweep prints, and `gitexp sweep show`."""
+"""Sweeps for people: the lines a finished sweep prints, and `gitexp sweep show`.
+
+Views sit below the sweeps package: what they get is data, a ``SweepSummary``
+(gitexp/sweeps/launch.py) or a ``SweepReport`` (gitexp/sweeps/results.py),
+read by attribute only.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,9 @@ from gitexp.views.render import cell
 if TYPE_CHECKING:
     from gitexp.exploring.query import Query
     from gitexp.exploring.summaries import ExperimentSummary
-    from gitexp.sweeps.launch import SweepSummary
-    from gitexp.sweeps.results import SweepReport
+
+SweepSummary = Any  # gitexp.sweeps.launch.SweepSummary
+SweepReport = Any  # gitexp.sweeps.results.SweepReport
 
 FIXED = ("trial", "status")
 ENDINGS = {"exhausted": "covered its grid", "timeout": "reached its timeout"}
@@ -46,9 +52,8 @@ def render_report(data: SweepReport, query: Query, fmt: str) -> str:
     if fmt == "json":
         return output.to_json(_json(data))
     from gitexp.exploring.query import run_query
-    from gitexp.sweeps.results import trial_rows
 
-    columns, rows = run_query(trial_rows(data), query, FIXED)
+    columns, rows = run_query(data.rows(), query, FIXED)
     columns = [c for c in columns if not c.startswith("params.") or _searched(c, data)]
     headers, cells = terminal.table(columns, rows)
     text, _ = output.render(headers, cells, fmt)
@@ -62,14 +67,13 @@ def _searched(column: str, data: SweepReport) -> bool:
 
 
 def _head(data: SweepReport) -> str:
-    spec = data.spec
     counts: dict[str, int] = {}
     for t in data.trials:
         counts[t.status] = counts.get(t.status, 0) + 1
     line = f"sweep {data.name}: {len(data.trials)} trials"
     line += " (" + ", ".join(f"{n} {s}" for s, n in counts.items()) + ")" if counts else ""
-    if spec is not None:
-        line += f"; sampler {spec.sampler.name}, pruner {spec.pruner.name}"
+    if data.spec is not None:
+        line += f"; sampler {data.spec.sampler.name}, pruner {data.spec.pruner.name}"
     return line + "; objective " + ", ".join(data.objectives)
 
 
@@ -101,12 +105,10 @@ def _describe(t: ExperimentSummary, metrics: list[str], searched: list[str]) -> 
 
 
 def _json(data: SweepReport) -> dict[str, Any]:
-    from gitexp.sweeps.spec import to_json
-
     return {
         "name": data.name,
         "storage": data.storage,
-        "spec": to_json(data.spec) if data.spec is not None else None,
+        "spec": data.spec_json(),
         "objectives": data.objectives,
         "trials": [t.to_json() for t in data.trials],
         "best": [t.name for t in data.best],
