@@ -130,6 +130,7 @@ def _preflight(repo: Repo, config: Config, spec: SweepSpec, tree: str) -> None:
     setup = Setup(repo, config, spec, tree, EventBus())
     request = setup.request(TrialRun(0, spec.name + "/preflight", None, sample))
     prepare(repo, config, request, get_executor(config.executor, config), check_name=False)
+    studies.quiet_optuna()
     studies.make_sampler(spec, spec.seed)  # a wrong sampler or pruner option: now
     studies.make_pruner(spec.pruner)
 
@@ -162,7 +163,6 @@ def _drive(
     options: Options,
     note: Callable[[str], None],
 ) -> SweepSummary:
-    studies.quiet_optuna()
     url = storage.location(sweep, spec)
     handle = storage.open_storage(url)
     if not resume and studies.study_exists(spec, handle):
