@@ -18,7 +18,7 @@ from gitexp.events.bus import EventBus, Listener
 from gitexp.gitstore import names, store
 from gitexp.gitstore.repo import Repo
 from gitexp.sweeps import spec as specs
-from gitexp.sweeps import storage
+from gitexp.sweeps import storage, sweepfile
 from gitexp.sweeps import study as studies
 from gitexp.sweeps.driver import Best, Budget, Driver, Tally
 from gitexp.sweeps.spec import Options, SweepSpec
@@ -62,7 +62,7 @@ def start(
 
 
 def _new_spec(repo: Repo, config: Config, options: Options) -> SweepSpec:
-    return specs.build(options, config.sections, repo.root, names.generate())
+    return sweepfile.build(options, config.sections, repo.root, names.generate())
 
 
 def _resume_spec(repo: Repo, config: Config, options: Options) -> tuple[SweepSpec, str | None]:
@@ -91,7 +91,7 @@ def _resume_spec(repo: Repo, config: Config, options: Options) -> tuple[SweepSpe
 
 def _file_name(repo: Repo, config: Config, source: str) -> str:
     """The name a sweep file (or gitexp.yaml entry) gives, for --resume."""
-    raw, _, entry = specs.source(source, config.sections, repo.root)
+    raw, _, entry = sweepfile.source(source, config.sections, repo.root)
     return str(raw.get("name") or entry or "")
 
 
