@@ -1,7 +1,8 @@
 """Sweeps: hyperparameter search with Optuna, every trial an experiment.
 
 - ``space.py``: search spaces (``float(lo,hi,log)``, ``int``, ``choice``, fixed)
-- ``spec.py``: the sweep as the command line, a sweep file or gitexp.yaml define it
+- ``spec.py``: what a sweep is, the command line over a file, the checks
+- ``sweepfile.py``: a sweep file, or an entry of gitexp.yaml's ``sweeps:``
 - ``storage.py``: ``.git/gitexp/sweeps/NAME/`` (journal, manifest, lock)
 - ``study.py``: samplers, pruners, the Optuna study and its bookkeeping
 - ``trial.py``: one trial (an experiment run) and its verdict
