@@ -280,3 +280,22 @@ def test_extra_environment_reaches_the_command_and_never_overrides_gitexp(git_re
     request = RunRequest(command=["python", "e.py"], name="envy", env=env, echo=False)
     run_experiment(repo, load_config(git_repo), request)
     assert show(git_repo, "envy", ".gitexp/output.log").strip() == "from-driver envy"
+
+
+def test_a_verdict_fails_a_run_that_succeeded_and_listeners_hear_it(git_repo: Path) -> None:
+    write_files(git_repo, {"v.py": "print('loss: 0.5')\n"})
+    heard: list[dict[str, Any]] = []
+    bus = EventBus()
+    bus.subscribe(lambda event, payload: heard.append(payload), ["run_finished"])
+    repo = open_repo(git_repo)
+    request = RunRequest(
+        command=["python", "v.py"],
+        name="judged",
+        echo=False,
+        verdict=lambda metrics: None if "acc" in metrics else "objective 'acc' was not logged",
+    )
+    result = run_experiment(repo, load_config(git_repo), request, bus=bus)
+    assert result.status == "failed"
+    record = run_json(git_repo, "judged")
+    assert record["status"] == "failed" and record["error"] == "objective 'acc' was not logged"
+    assert heard[0]["status"] == "failed" and heard[0]["metrics"] == {"loss": 0.5}

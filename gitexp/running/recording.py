@@ -91,6 +91,7 @@ class RunState:
     links: dict[str, Path]
     bus: EventBus
     manifest: Manifest = field(default_factory=dict)
+    verdict: Callable[[dict[str, Any]], str | None] | None = None
 
     def publish(self, event: str, **payload: Any) -> None:
         """An event about this run; every payload names the experiment and its ref."""
@@ -199,6 +200,8 @@ def record_run(
         (M.Collected(), []),
     )
     partial.files.update(_metric_files(collected))
+    record = _judged(run, record, collected.nested())
+    partial.record = record
     run.publish("run_finished", **_finished(record, collected.nested()))
     env_files = _env_files(result.env_files)
     record = guarded(
@@ -257,6 +260,17 @@ def _in_lfs(repo: Repo, run_dir: Path) -> Callable[[str], bool]:
         return attrs[0].value(rel) == "lfs"
 
     return check
+
+
+def _judged(run: RunState, record: RunRecord, metrics: dict[str, Any]) -> RunRecord:
+    """The driver's verdict on a run that succeeded (RunRequest.verdict)."""
+    verdict = run.verdict
+    if verdict is None or record.status != "succeeded":
+        return record
+    reason = guarded(run.partial, "judging the run", lambda: verdict(metrics), None)
+    if not reason:
+        return record
+    return record.replace(status="failed", extra={**record.extra, "error": str(reason)})
 
 
 def _finished(record: RunRecord, metrics: dict[str, Any]) -> dict[str, Any]:

@@ -87,6 +87,9 @@ class RunRequest:
     #: more environment for the command (autolog's startup hook); gitexp's own
     #: variables (GITEXP_*, PYTHONHASHSEED) always win
     env: dict[str, str] = field(default_factory=dict)
+    #: a last word on a run that succeeded, from its metrics (nested): a reason
+    #: makes it `failed` with that error (a sweep whose objective was not logged)
+    verdict: Callable[[dict[str, Any]], str | None] | None = None
     name: str | None = None
     seed: int | None = None
     executor: str | None = None
@@ -150,7 +153,14 @@ def run_experiment(
     record = prepared.record.replace(name=name)
     beat = Heartbeat(repo, record, prepared.tree, prepared.baseline, reserved).start()
     run = RunState(
-        where.path, beat, Partial(record), prepared.tree, prepared.baseline, prepared.links, bus
+        where.path,
+        beat,
+        Partial(record),
+        prepared.tree,
+        prepared.baseline,
+        prepared.links,
+        bus,
+        verdict=request.verdict,
     )
     run.publish("run_reserved", **_reserved_payload(record, reserved))
     try:

@@ -5,7 +5,7 @@ there). The trial is the experiment ``SWEEP/trial-NNNN`` (NNNN is Optuna's
 trial number), its params set through the typed path (a sampled ``"on"``
 reaches the script as the string ``on``), its run.json carrying ``sweep``,
 ``trial`` and ``sweep_objectives``. A trial that succeeded but never logged
-an objective metric (or logged a non-finite one) is re-recorded `failed`
+an objective metric (or logged a non-finite one) is recorded `failed`
 with that reason.
 """
 
@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitexp.common.errors import GitexpError, UsageError, describe_exit
-from gitexp.common.layout import RUN_JSON_NAME
 from gitexp.common.mappings import flatten
 from gitexp.config.settings import Config
 from gitexp.events.bus import EventBus
@@ -69,6 +68,9 @@ class Setup:
     tree: str
     bus: EventBus
 
+    def missing_objective(self, metrics: dict[str, Any]) -> str | None:
+        return _missing_objective(self.spec, metrics)
+
     def request(self, run: TrialRun) -> RunRequest:
         fixed = self.spec.fixed
         return RunRequest(
@@ -79,6 +81,7 @@ class Setup:
             name=run.name,
             seed=self.spec.seed,
             control=run.control,
+            verdict=self.missing_objective,
             echo=False,
             extra={
                 "sweep": self.spec.name,
@@ -86,6 +89,19 @@ class Setup:
                 "sweep_objectives": [o.text for o in self.spec.objectives],
             },
         )
+
+
+def _missing_objective(spec: SweepSpec, metrics: dict[str, Any]) -> str | None:
+    """Why a run that succeeded still failed as a trial: an objective not logged."""
+    flat = flatten(metrics)
+    for objective in spec.objectives:
+        if _finite(flat.get(objective.metric)) is None:
+            problem = (
+                "was not logged" if objective.metric not in flat
+                else f"is {flat[objective.metric]!r}, not a finite number"
+            )  # fmt: skip
+            return f"objective metric {objective.metric!r} {problem}"
+    return None
 
 
 def execute(setup: Setup, run: TrialRun) -> Outcome:
@@ -102,23 +118,15 @@ def execute(setup: Setup, run: TrialRun) -> Outcome:
 
 
 def judge(setup: Setup, run: TrialRun, result: RunResult) -> Outcome:
-    """The trial's status and objective values, from the recorded run."""
+    """The trial's status and objective values, from the recorded run (a missing
+    objective was already recorded as `failed`: the request's verdict)."""
     if result.status != "succeeded":
-        reason = str(result.record.extra.get("stop_reason") or "")
+        extra = result.record.extra
+        reason = str(extra.get("stop_reason") or extra.get("error") or "")
         reason = reason or describe_exit(result.exit_code, result.status)
         return Outcome(run, result.status, reason=reason, result=result)
     metrics = flatten(result.metrics)
-    values: list[float] = []
-    for objective in setup.spec.objectives:
-        value = _finite(metrics.get(objective.metric))
-        if value is None:
-            problem = (
-                "was not logged" if objective.metric not in metrics
-                else f"is {metrics[objective.metric]!r}, not a finite number"
-            )  # fmt: skip
-            reason = f"objective metric {objective.metric!r} {problem}"
-            return Outcome(run, "failed", reason=reason, result=_refail(setup, result, reason))
-        values.append(value)
+    values = [_finite(metrics.get(o.metric)) or 0.0 for o in setup.spec.objectives]
     return Outcome(run, "succeeded", values=values, result=result)
 
 
@@ -126,23 +134,6 @@ def _finite(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if math.isfinite(value) else None
-
-
-def _refail(setup: Setup, result: RunResult, reason: str) -> RunResult:
-    """Move the trial's ref to a copy of its commit whose run.json says `failed`."""
-    from gitexp.gitstore import store
-    from gitexp.gitstore.record import commit_message
-
-    repo = setup.repo.reopen()
-    record = result.record.replace(status="failed", extra={**result.record.extra, "error": reason})
-    old: Any = repo.git[result.commit]
-    tree = store.with_meta_file(repo, old.tree_id, RUN_JSON_NAME, record.to_json())
-    message = commit_message(record, result.metrics)
-    new = store.write_commit(repo, tree, old.parent_ids[0], message)
-    store.retry(lambda: store.finalize(repo, result.name, old.id, new), "cannot record")
-    return RunResult(
-        result.name, str(new), "failed", result.exit_code, result.metrics, record, result.warnings
-    )
 
 
 def history(setup: Setup, commit: str, metric: str) -> list[tuple[int, float]]:
