@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "reproduce": "reproduce",
     "gc": "gc",
     "sweep": "sweep",
+    "model": "model",
 }
 
 

@@ -1,0 +1,147 @@
+"""`gitexp model register`: a version tag ``NAME@vX.Y.Z`` on an experiment's commit.
+
+The version is ``--version`` as given, or the model's highest version ever
+registered bumped (``--bump``; a patch by default, v0.0.1 first, as GTO).
+Tags are created "fail if exists": when another process takes the version
+between our look and our write, a computed version is bumped again and
+tried anew; a version given with ``--version`` is reported as taken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from gitexp.common.errors import StoreError, describe_exit
+from gitexp.gitstore import store
+from gitexp.gitstore.repo import Repo
+from gitexp.registry import message, tagnames, tagstore, writing
+from gitexp.registry.errors import RegistryError, VersionExistsError
+from gitexp.registry.locate import locate
+from gitexp.registry.message import Details, ModelFile
+from gitexp.registry.state import models
+from gitexp.registry.tagnames import DEREGISTER, REGISTER
+from gitexp.registry.tagstore import ModelTag
+
+if TYPE_CHECKING:
+    from gitexp.events.bus import EventBus
+
+
+@dataclass(frozen=True)
+class Request:
+    """What `gitexp model register` was asked."""
+
+    model: str
+    experiment: str  # name, prefix or commit, as `store.resolve` reads it
+    path: str | None = None
+    version: str | None = None
+    bump: str | None = None
+    summary: str | None = None  # -m: the message's first line
+    force: bool = False  # register an experiment that did not succeed
+
+
+@dataclass(frozen=True)
+class Registered:
+    model: str
+    version: str
+    tag: str
+    commit: str
+    experiment: str
+    model_file: ModelFile
+
+
+def register(repo: Repo, request: Request, bus: EventBus | None = None) -> Registered:
+    """Tag the experiment's commit as a new version of the model; publish
+    ``model_registered``."""
+    model = tagnames.check_model(request.model)
+    if request.version is not None:
+        tagnames.check_version(request.version)
+    if request.version is not None and request.bump is not None:
+        raise RegistryError("give --version or --bump, not both")
+    name, oid = store.resolve(repo, request.experiment)
+    commit = str(oid)
+    stored = store.load(repo, name, oid)
+    _check_status(name, stored.run, request.force)
+    found = locate(repo, commit, stored.run, request.path, f"experiment {name!r}")
+    details = Details(found, name, message.key_metrics(stored.metrics))
+    version, tag = _create(repo, model, commit, request, details)
+    done = Registered(model, version, tag, commit, name, found)
+    writing.publish(
+        writing.publisher(repo, bus),
+        "model_registered",
+        name,
+        model=model,
+        version=version,
+        tag=tag,
+        commit=commit,
+        path=found.path,
+        storage=found.storage,
+        checksum=found.md5 or found.blob or found.tree,
+        metrics=details.metrics,
+    )
+    return done
+
+
+def _check_status(name: str, run: dict[str, object], force: bool) -> None:
+    status = str(run.get("status") or "unknown")
+    if status != "succeeded" and not force:
+        code = run.get("exit_code")
+        said = describe_exit(code if isinstance(code, int) else None, status)
+        raise RegistryError(
+            f"experiment {name!r} {said}; refusing to register it as a model",
+            "pass --force to register it anyway",
+        )
+
+
+def _create(
+    repo: Repo, model: str, commit: str, request: Request, details: Details
+) -> tuple[str, str]:
+    """(version, tag) made; a computed version taken meanwhile is bumped again."""
+    tried: str | None = None
+    for _ in range(writing.MAX_TRIES):
+        tags = tagstore.read_tags(repo)
+        _check_commit_free(tags, model, commit)
+        floor = max(
+            [v for v in (_highest(tags, model), tried) if v], key=tagnames.version_key, default=None
+        )
+        version = request.version or tagnames.bump(floor, request.bump)
+        tag = tagnames.version_tag(model, version)
+        text = message.registration(model, version, details, request.summary)
+        if tagstore.create(repo, tag, commit, text, writing.tag_time(tags, model)):
+            return version, tag
+        if request.version is not None:
+            raise VersionExistsError(model, version, _where(repo, tag))
+        tried = version
+    raise StoreError(f"gave up registering {model!r}: other processes kept taking the versions")
+
+
+def _highest(tags: list[ModelTag], model: str) -> str | None:
+    """The highest version the model ever had (deregistered ones count: no reuse)."""
+    versions = [
+        t.name.version
+        for t in tags
+        if t.name.model == model and t.name.action in (REGISTER, DEREGISTER) and t.name.version
+    ]
+    return max(versions, key=tagnames.version_key, default=None)
+
+
+def _check_commit_free(tags: list[ModelTag], model: str, commit: str) -> None:
+    """One version per commit: GTO finds the version a stage tag means by its commit."""
+    found = models(tags).get(model)
+    version = found.at_commit(commit) if found else None
+    if version is not None:
+        state = "" if version.active else ", deregistered"
+        raise RegistryError(
+            f"model {model!r} already has version {version.version}{state} on this commit",
+            "a commit holds one version of a model; promote that one, or register another run",
+        )
+
+
+def _where(repo: Repo, tag: str) -> str:
+    for found in tagstore.read_tags(repo):
+        if found.tag == tag:
+            named = writing.experiment_at(
+                repo, found.commit, message.parse(found.message).experiment
+            )
+            return f"experiment {named!r}" if named else f"commit {found.commit[:10]}"
+    return "a tag that is not a model tag"

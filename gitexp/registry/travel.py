@@ -1,0 +1,107 @@
+"""Which model tags travel with `gitexp push` / `gitexp pull`, and the hook's artifacts.
+
+gitexp/sharing/remotes.py runs git; this decides. Only annotated tags whose
+names are model tags (GTO's grammar) travel, never the user's other tags:
+those of the experiments being moved, or every model tag when all
+experiments are. A tag is never moved: one that differs on the two sides
+(two clones registered the same version) is a conflict, left as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitexp.gitstore.repo import MISSING_OBJECT, Repo
+from gitexp.registry import message, tagnames
+from gitexp.registry.tagnames import TAG_PREFIX
+
+PATTERN = TAG_PREFIX + "*"  # what `git ls-remote` is asked for, beside the experiments
+PEELED = "^{}"
+
+
+@dataclass(frozen=True)
+class TagRef:
+    oid: str  # the tag object
+    commit: str  # the commit it points at
+
+
+@dataclass(frozen=True)
+class TagPlan:
+    moving: list[str] = field(default_factory=list)
+    same: list[str] = field(default_factory=list)
+    differ: list[str] = field(default_factory=list)
+
+
+def from_ls_remote(pairs: Iterable[tuple[str, str]]) -> dict[str, TagRef]:
+    """Annotated model tags among ``(sha, ref)`` lines of `git ls-remote`."""
+    objects, peeled = {}, {}
+    for sha, ref in pairs:
+        if not ref.startswith(TAG_PREFIX):
+            continue
+        if ref.endswith(PEELED):
+            peeled[ref[len(TAG_PREFIX) : -len(PEELED)]] = sha
+        elif tagnames.parse(ref) is not None:
+            objects[ref[len(TAG_PREFIX) :]] = sha
+    return {t: TagRef(oid, peeled[t]) for t, oid in objects.items() if t in peeled}
+
+
+def local(repo: Repo) -> dict[str, TagRef]:
+    """The repository's annotated model tags (lightweight ones are not model tags)."""
+    found = {}
+    for ref in repo.git.references.iterator():
+        name = str(ref.name)
+        if name.startswith(TAG_PREFIX) and tagnames.parse(name) is not None:
+            obj: Any = repo.git.get(ref.target)
+            if obj is not None and obj.type_str == "tag":
+                found[name[len(TAG_PREFIX) :]] = TagRef(str(obj.id), str(obj.target))
+    return found
+
+
+def chosen(tags: dict[str, TagRef], commits: set[str] | None) -> list[str]:
+    """The tags on these commits (all of them for None), sorted."""
+    return sorted(t for t, ref in tags.items() if commits is None or ref.commit in commits)
+
+
+def plan(names: list[str], source: dict[str, TagRef], dest: dict[str, TagRef]) -> TagPlan:
+    out = TagPlan()
+    for name in names:
+        there = dest.get(name)
+        if there is None:
+            out.moving.append(name)
+        elif there.oid == source[name].oid:
+            out.same.append(name)
+        else:
+            out.differ.append(name)
+    return out
+
+
+def refspec(tag: str) -> str:
+    return f"{TAG_PREFIX}{tag}:{TAG_PREFIX}{tag}"
+
+
+def pushed_tags(lines: Iterable[str]) -> list[str]:
+    """Tag objects of the model tags in pre-push's stdin (deletions skipped)."""
+    found = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 4 and tagnames.is_model_tag(parts[2]) and set(parts[1]) != {"0"}:
+            found.append(parts[1])
+    return found
+
+
+def dvc_records(repo: Repo, tag_objects: Iterable[str]) -> list[dict[str, Any]]:
+    """The DVC objects the registrations among these tags recorded (path, md5, size)."""
+    records = []
+    for oid in tag_objects:
+        try:
+            obj: Any = repo.git[oid]
+        except MISSING_OBJECT:
+            continue
+        if obj.type_str != "tag":
+            continue
+        found = message.parse(obj.message).model_file
+        if found is not None and found.storage == "dvc" and found.md5:
+            records.append({"path": found.path, "md5": found.md5, "size": found.size})
+    return records
