@@ -1,9 +1,10 @@
-"""Collect a run's metrics from its three sources into final values and series.
+"""Collect a run's metrics from its four sources into final values and series.
 
-Sources: the tracking library's live file, metrics files the script writes
+Sources: the tracking library's live file, DVCLive's folders
+(gitexp/integrations/dvclive.py), metrics files the script writes
 (JSON/YAML final values, CSV/TSV series), and output lines matched by
-configured patterns. Metrics files win over the library, both over printed
-lines (see ``collect``).
+configured patterns. Metrics files named in gitexp.yaml win over DVCLive's,
+DVCLive's over the library, all over printed lines (see ``collect``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import yaml
 
 from gitexp.common.layout import HISTORY_DIR
 from gitexp.common.mappings import flatten, unflatten
+from gitexp.integrations import dvclive
 from gitexp.tracking.wire import LIVE_DIR, METRICS_FILE, PARAMS_FILE, parse_line, parse_step
 
 Point = tuple[int | float, float, float | None]  # step, value, unix time
@@ -68,6 +70,7 @@ def read_live(run_dir: Path) -> dict[str, list[Point]]:
 
 
 def read_logged_params(run_dir: Path) -> dict[str, Any]:
+    """Params the script logged: the library's, then DVCLive's ``params.yaml`` over them."""
     path = run_dir / LIVE_DIR / PARAMS_FILE
     out: dict[str, Any] = {}
     if path.exists():
@@ -76,6 +79,7 @@ def read_logged_params(run_dir: Path) -> dict[str, Any]:
                 out.update(json.loads(line))
             except ValueError:
                 continue
+    out.update(dvclive.read(run_dir).params)
     return out
 
 
@@ -127,15 +131,17 @@ def collect(
 ) -> tuple[Collected, list[str]]:
     """All sources combined, and warnings about metrics files.
 
-    Precision decides who wins a name: metrics files (full precision, written
-    last) over the library's values, and both over printed lines, which are
-    often rounded; a printed series is kept only for names no other source
-    gave. A file missing after a failed run is expected, so it is reported
-    only when the run succeeded.
+    Precision decides who wins a name: files (full precision, written last:
+    metrics files named in gitexp.yaml, then DVCLive's, whose series replace
+    the library's of the same name) over the library's values, and all over
+    printed lines, which are often rounded; a printed series is kept only for
+    names no other source gave. A file missing after a failed run is
+    expected, so it is reported only when the run succeeded.
     """
     out, warnings = Collected(), []
     for name, points in read_live(run_dir).items():
         out.add_series(name, points)
+    warnings += _add_dvclive(out, run_dir)
     for rel in metrics_files:
         path = run_dir / rel
         if not path.exists():
@@ -155,6 +161,15 @@ def collect(
             if name not in out.final and name not in out.history:
                 out.add_series(name, points)
     return out, warnings
+
+
+def _add_dvclive(out: Collected, run_dir: Path) -> list[str]:
+    """DVCLive's series and final values over the library's; its warnings."""
+    logged = dvclive.read(run_dir)
+    for name, points in logged.series.items():
+        out.history[name] = list(points)
+    out.final.update(logged.final)
+    return list(logged.warnings)
 
 
 def history_files(history: dict[str, list[Point]]) -> dict[str, bytes]:

@@ -17,6 +17,13 @@ from importlib import metadata, resources
 from pathlib import Path
 
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same gitexp gives the same wheel bytes
+#: how MLflow in the container finds gitexp's stores (the same lines as pyproject.toml's)
+ENTRY_POINTS = (
+    "[mlflow.artifact_repository]\n"
+    "gitexp = gitexp.integrations.mlflow_store:GitexpArtifactRepository\n\n"
+    "[mlflow.tracking_store]\n"
+    "gitexp = gitexp.integrations.mlflow_store:tracking_store\n"
+)
 
 
 def gitexp_version() -> str:
@@ -49,6 +56,7 @@ def gitexp_wheel() -> tuple[str, bytes]:
     entries[f"{dist}/WHEEL"] = (
         b"Wheel-Version: 1.0\nGenerator: gitexp\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     )
+    entries[f"{dist}/entry_points.txt"] = ENTRY_POINTS.encode()
     entries[f"{dist}/RECORD"] = _record(entries, f"{dist}/RECORD")
     return f"gitexp-{version}-py3-none-any.whl", _zip(entries)
 
