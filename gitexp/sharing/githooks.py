@@ -1,5 +1,7 @@
 """Git hooks: `gitexp hooks install` puts a pre-push hook in place that sends the
-DVC artifacts of pushed refs/experiments/* along with a plain `git push`.
+DVC artifacts of pushed refs/experiments/* along with a plain `git push`, and
+the DVC-stored model of each pushed model tag (``git push origin churn@v1.0.0``,
+``--tags``, ``--follow-tags``; gitexp/registry/travel.py).
 
 Like pre-commit, an existing user hook is never clobbered: it is kept as
 ``pre-push.legacy`` and the gitexp hook runs it first (its failure stops the
@@ -109,13 +111,18 @@ def pushed_experiments(lines: Iterable[str]) -> dict[str, str]:
 
 
 def pre_push(repo: Repo, lines: Iterable[str], dvc_remote: str | None) -> Transfer | None:
-    """The hook's work: push the DVC artifacts of the experiments being pushed."""
+    """The hook's work: push the DVC artifacts of the experiments being pushed, and
+    the DVC objects the pushed model tags recorded."""
+    from gitexp.registry.travel import dvc_records, pushed_tags
     from gitexp.sharing.remotes import artifact_records_for
 
     if os.environ.get("GITEXP_SKIP_HOOK"):
         return None
+    lines = list(lines)
     commits = pushed_experiments(lines)
     records = artifact_records_for(repo, commits) if commits else []
-    if not records:
+    records += dvc_records(repo, pushed_tags(lines))
+    unique = list({str(r["md5"]): r for r in records}.values())
+    if not unique:
         return None
-    return push(repo.root, records, dvc_remote)
+    return push(repo.root, unique, dvc_remote)

@@ -5,6 +5,10 @@ user's remotes, credential helpers and SSH config work as with plain git.
 Before transferring, `git ls-remote` tells what the other side has: a name
 present on both sides with different commits is a conflict, reported and
 skipped (``force`` overwrites the other side, never silently).
+
+Model tags (gitexp/registry/travel.py decides which) go in the same
+process: those of the experiments moved, or all of them when every
+experiment is. A model tag is never overwritten, ``force`` or not.
 """
 
 from __future__ import annotations
@@ -13,13 +17,15 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gitexp.common.errors import BackendError, ExperimentNameError
 from gitexp.dvcstore import transfer
 from gitexp.gitstore import names, store
 from gitexp.gitstore.repo import Repo
+from gitexp.registry import travel
+from gitexp.registry.travel import TagPlan, TagRef
 from gitexp.sharing import lfstransfer
 
 SKIP_HOOK_ENV = "GITEXP_SKIP_HOOK"  # our own push already sends artifacts
@@ -42,6 +48,9 @@ class SyncResult:
     forced: list[str] = field(default_factory=list)
     artifacts: transfer.Transfer | None = None
     ignored: list[str] = field(default_factory=list)  # remote refs with invalid names
+    tags: list[str] = field(default_factory=list)  # model tags transferred
+    tags_up_to_date: list[str] = field(default_factory=list)
+    tag_conflicts: list[Conflict] = field(default_factory=list)  # never forced
 
 
 @dataclass(frozen=True)
@@ -51,14 +60,16 @@ class RemoteRefs:
 
     refs: dict[str, str]
     invalid: list[str]
+    tags: dict[str, TagRef] = field(default_factory=dict)  # its model tags
 
 
 def remote_refs(repo: Repo, remote: str) -> RemoteRefs:
-    """name → commit of the experiments the remote has (one `git ls-remote`)."""
-    out = _git(repo, "ls-remote", remote, store.REF_PREFIX + "*", capture=True)
+    """name → commit of the experiments the remote has, and its model tags (one
+    `git ls-remote`)."""
+    out = _git(repo, "ls-remote", remote, store.REF_PREFIX + "*", travel.PATTERN, capture=True)
+    pairs = [(sha, ref) for sha, _, ref in (line.partition("\t") for line in out.splitlines())]
     refs, invalid = {}, []
-    for line in out.splitlines():
-        sha, _, ref = line.partition("\t")
+    for sha, ref in pairs:
         if not ref.startswith(store.REF_PREFIX):
             continue
         name = ref[len(store.REF_PREFIX) :]
@@ -66,7 +77,7 @@ def remote_refs(repo: Repo, remote: str) -> RemoteRefs:
             refs[names.validate(name)] = sha
         except ExperimentNameError:
             invalid.append(ref)
-    return RemoteRefs(refs, invalid)
+    return RemoteRefs(refs, invalid, travel.from_ls_remote(pairs))
 
 
 def local_refs(repo: Repo) -> dict[str, str]:
@@ -142,11 +153,16 @@ def push(
     # artifacts first: a colleague must never get refs whose data is not there yet
     sent = transfer.push(repo.root, records, dvc_remote) if records else None
     lfstransfer.push(repo, remote, {n: local[n] for n in moving})
-    if moving:
-        _git(repo, "push", *_progress(), remote, *_push_refspecs(moving, local, theirs, force))
+    mine = travel.local(repo)
+    tags = _tag_plan(mine, there.tags, {local[n] for n in chosen} if specs else None)
+    refspecs = _push_refspecs(moving, local, theirs, force) if moving else []
+    if refspecs or tags.moving:
+        tag_specs = [travel.refspec(t) for t in tags.moving]
+        _git(repo, "push", *_progress(), remote, *refspecs, *tag_specs)
     forced = [c.name for c in conflicts] if force else []
     kept = [] if force else conflicts
-    return SyncResult(_minus(moving, forced), same, kept, forced, sent, there.invalid)
+    result = SyncResult(_minus(moving, forced), same, kept, forced, sent, there.invalid)
+    return _with_tags(result, tags, mine, there.tags)
 
 
 def pull(
@@ -166,8 +182,11 @@ def pull(
     mine = local_refs(repo)
     moving, same, differ = _plan(chosen, theirs, mine, force)
     conflicts = [Conflict(n, mine[n], theirs[n]) for n in differ]
-    if moving:
+    my_tags = travel.local(repo)
+    tags = _tag_plan(there.tags, my_tags, {theirs[n] for n in chosen} if specs else None)
+    if moving or tags.moving:
         refspecs = [_refspec(n, force and n in mine) for n in moving]
+        refspecs += [travel.refspec(t) for t in tags.moving]
         _git(repo, "fetch", *_progress(), "--no-tags", "--no-write-fetch-head", remote, *refspecs)
         lfstransfer.fetch(repo, remote, {n: theirs[n] for n in moving})
     fetched = None
@@ -176,7 +195,22 @@ def pull(
         fetched = transfer.fetch(repo.root, records, dvc_remote) if records else None
     forced = [c.name for c in conflicts] if force else []
     kept = [] if force else conflicts
-    return SyncResult(_minus(moving, forced), same, kept, forced, fetched, there.invalid)
+    result = SyncResult(_minus(moving, forced), same, kept, forced, fetched, there.invalid)
+    return _with_tags(result, tags, my_tags, there.tags)
+
+
+def _tag_plan(
+    source: dict[str, TagRef], dest: dict[str, TagRef], commits: set[str] | None
+) -> TagPlan:
+    """The model tags on these commits (all for None) against the other side."""
+    return travel.plan(travel.chosen(source, commits), source, dest)
+
+
+def _with_tags(
+    result: SyncResult, tags: TagPlan, mine: dict[str, TagRef], theirs: dict[str, TagRef]
+) -> SyncResult:
+    conflicts = [Conflict(t, mine[t].oid, theirs[t].oid) for t in tags.differ]
+    return replace(result, tags=tags.moving, tags_up_to_date=tags.same, tag_conflicts=conflicts)
 
 
 def _minus(names: list[str], drop: list[str]) -> list[str]:

@@ -20,7 +20,8 @@ def push(
     no_artifacts: bool = typer.Option(False, "--no-artifacts", help="Refs only, no DVC push."),
     dvc_remote: str = typer.Option(None, "--dvc-remote", help="DVC remote (default: config)."),
 ) -> int:
-    """Push experiments to a git remote (one `git push`) and their artifacts to DVC."""
+    """Push experiments and their model tags to a git remote (one `git push`), their
+    artifacts to DVC."""
     from gitexp.common.errors import UsageError
 
     if not names and not all_:
@@ -47,7 +48,8 @@ def pull(
     with_artifacts: bool = typer.Option(False, "--artifacts", help="Also fetch DVC artifacts."),
     dvc_remote: str = typer.Option(None, "--dvc-remote", help="DVC remote (default: config)."),
 ) -> int:
-    """Fetch experiments from a git remote (one `git fetch`), optionally their artifacts."""
+    """Fetch experiments and their model tags from a git remote (one `git fetch`),
+    optionally their artifacts."""
     from gitexp.sharing.remotes import pull as pull_refs
 
     repo, remote_dvc = _open(dvc_remote)
@@ -81,9 +83,17 @@ def _report(verb: str, prep: str, remote: str, result: SyncResult) -> int:
         )
     for name in result.forced:
         print(f"gitexp: forced: {name}", file=sys.stderr)
+    for c in result.tag_conflicts:
+        print(
+            f"gitexp: conflict: model tag {c.name} is {c.local[:10]} here and {c.remote[:10]} "
+            f"on {remote}; left as is (tags are never moved: register a new version)",
+            file=sys.stderr,
+        )
     moved = len(result.transferred) + len(result.forced)
     line = f"gitexp: {verb} {moved} experiment(s) {prep} {remote}"
     line += f", {len(result.up_to_date)} up to date"
+    if result.tags or result.tags_up_to_date:
+        line += f", {len(result.tags)} model tag(s)"
     if result.artifacts is not None:
         line += f", {result.artifacts.transferred} artifact object(s) transferred"
     print(line, file=sys.stderr)
@@ -91,7 +101,7 @@ def _report(verb: str, prep: str, remote: str, result: SyncResult) -> int:
         missing = ", ".join(result.artifacts.failed[:5])
         print(f"gitexp: error: artifacts not transferred: {missing}", file=sys.stderr)
         return 1
-    return 1 if result.conflicts else 0
+    return 1 if result.conflicts or result.tag_conflicts else 0
 
 
 def register(app: typer.Typer) -> None:
