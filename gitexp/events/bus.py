@@ -37,7 +37,23 @@ whose ``name``/``ref`` are the trial's experiment:
   ``failed``, ``pruned``, ``interrupted``, ``best``, ``best_values``,
   ``front``, ``duration_s``.
 
-Room is left for ``experiment_pushed`` and ``model_*``.
+The model registry (gitexp/registry) publishes one event per tag it adds,
+from the process of the `gitexp model` command. ``name`` and ``ref`` are
+the experiment the version was registered from (None for a commit that is
+no experiment, such as one GTO tagged), and every payload has ``model``,
+``version``, ``tag`` (the git tag made) and ``commit``:
+
+- ``model_registered``: ``path`` (the model file or folder in the
+  commit), ``storage`` (``dvc`` or ``git``), ``checksum`` (the DVC md5, or
+  the git blob/tree id), ``metrics`` (the experiment's key metrics).
+- ``model_promoted``: ``stage``, ``previous`` (the version that held the
+  stage before, None if none).
+- ``model_demoted``: ``stage`` (one event per version the stage is taken
+  from).
+- ``model_deprecated``: a version deprecated, or the whole model
+  (``version`` None).
+
+Room is left for ``experiment_pushed``.
 
 Contract: ``publish`` calls each subscriber in the publisher's thread, in
 subscription order, with its own deep copy of the payload, so a listener
