@@ -93,11 +93,22 @@ def _environment(repo: Repo, tree: Any, run: dict[str, Any]) -> dict[str, Any]:
         "platform": run.get("platform") or system.get("platform"),
         "host": run.get("host") or system.get("host"),
         "executor": run.get("executor"),
-        "docker_image": run.get("docker_image") or run.get("image_id"),
+        "docker_image": _docker(run).get("image_id") or run.get("image_id"),
+        "base_image": _docker(run).get("base_image"),
         "packages": packages,
         "cpu_count": system.get("cpu_count"),
+        "threads": system.get("threads"),
+        "gpus": system.get("gpus"),
     }
+    numerics = run.get("numerics_env")
+    if isinstance(numerics, dict):
+        env.update({f"env {k}": v for k, v in sorted(numerics.items())})
     return {k: v for k, v in env.items() if v is not None}
+
+
+def _docker(run: dict[str, Any]) -> dict[str, Any]:
+    docker = run.get("docker")
+    return docker if isinstance(docker, dict) else {}
 
 
 def _obj(repo: Repo, oid: Any) -> Any:

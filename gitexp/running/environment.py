@@ -21,6 +21,21 @@ def python_version() -> str:
     return platform.python_version()
 
 
+# variables that change numerical results (threads, determinism, hashing)
+NUMERICS_ENV = (
+    "PYTHONHASHSEED",
+    "CUBLAS_WORKSPACE_CONFIG",
+    "TF_DETERMINISTIC_OPS",
+    "TF_CUDNN_DETERMINISTIC",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "CUDA_VISIBLE_DEVICES",
+    "KERAS_BACKEND",
+)
+
+
 def describe() -> dict[str, str | int | None]:
     return {
         "python": platform.python_version(),
@@ -30,7 +45,36 @@ def describe() -> dict[str, str | int | None]:
         "machine": platform.machine(),
         "host": socket.gethostname(),
         "cpu_count": os.cpu_count(),
+        "threads": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
     }
+
+
+def gpus() -> str | None:
+    """GPU models and driver, when nvidia-smi is there (in the probe's thread only)."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return None
+    try:
+        proc = subprocess.run(
+            [exe, "--query-gpu=name,driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = [ln.strip() for ln in proc.stdout.splitlines() if ln.strip()]
+    return "; ".join(lines) if proc.returncode == 0 and lines else None
+
+
+def numerics_env(command_env: dict[str, str]) -> dict[str, str]:
+    """The variables of NUMERICS_ENV the command sees (ours over the inherited ones)."""
+    seen = {**os.environ, **command_env}
+    return {k: seen[k] for k in NUMERICS_ENV if k in seen}
 
 
 def freeze(cache: Path | None = None) -> str:
@@ -99,7 +143,7 @@ class EnvironmentProbe:
     def _collect(self) -> None:
         self._result = {
             REQUIREMENTS_TXT: freeze(self._cache).encode(),
-            SYSTEM_JSON: (json.dumps(describe(), indent=2) + "\n").encode(),
+            SYSTEM_JSON: (json.dumps({**describe(), "gpus": gpus()}, indent=2) + "\n").encode(),
         }
 
     def files(self) -> dict[str, bytes]:

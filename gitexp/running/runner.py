@@ -38,7 +38,7 @@ from gitexp.gitstore.trees import (
 )
 from gitexp.running import largefiles
 from gitexp.running.control import RunControl
-from gitexp.running.environment import EnvironmentProbe, describe
+from gitexp.running.environment import EnvironmentProbe, describe, numerics_env
 from gitexp.running.execute import execute_recorded, stopped_before
 from gitexp.running.executors import ExecResult, Executor, Job, OutputSink, get_executor
 from gitexp.running.heartbeat import Heartbeat
@@ -345,7 +345,10 @@ def prepare(
         cwd=cwd,
         params_files=list(params.by_file),
         links=sorted(links),
-        extra=dict(request.extra),
+        extra={
+            **request.extra,
+            "numerics_env": numerics_env({**request.env, "PYTHONHASHSEED": str(seed)}),
+        },
     )
     return Prepared(
         record, tree, baseline, argv, params, links, dict(request.pinned), dict(request.env)

@@ -18,7 +18,7 @@ import logging
 import math
 import secrets
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from gitexp.common.mappings import flatten
 from gitexp.config.settings import CONFIG_FILE, Config, load_config
 from gitexp.dvcstore import cache, transfer
 from gitexp.dvcstore.settings import artifacts_settings
+from gitexp.exploring import envdiff
 from gitexp.gitstore import store, treewalk
 from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.trees import read_blob
@@ -73,10 +74,31 @@ class Reproduction:
     tolerance: Tolerance
     rows: list[Row] = field(default_factory=list)
     trusted: list[str] = field(default_factory=list)
+    environment_diff: dict[str, Any] = field(default_factory=dict)
+    #: with --repeat: the metrics of every rerun after the first, compared with it
+    repeats: list[list[Row]] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)
+    error: str | None = None
 
     @property
     def match(self) -> bool:
         return self.status == "succeeded" and all(row.ok for row in self.rows)
+
+    @property
+    def reruns_disagree(self) -> bool:
+        return any(not row.ok for rows in self.repeats for row in rows)
+
+    @property
+    def diagnosis(self) -> str:
+        """``match``, ``failed``, ``nondeterministic`` (reruns disagree, or nothing
+        recorded differs) or ``drift`` (metrics and environment both differ)."""
+        if self.status != "succeeded":
+            return "failed"
+        if self.reruns_disagree:
+            return "nondeterministic"
+        if self.match:
+            return "match"
+        return "drift" if any(self.environment_diff.values()) else "nondeterministic"
 
     @property
     def exit_code(self) -> int:
@@ -88,7 +110,7 @@ class Reproduction:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data.update(match=self.match, exit_code=self.exit_code)
+        data.update(match=self.match, exit_code=self.exit_code, diagnosis=self.diagnosis)
         return data
 
 
@@ -102,6 +124,7 @@ def reproduce(
     echo: bool = True,
     trust: bool = False,
     allow_empty: bool = False,
+    repeat: int = 1,
 ) -> Reproduction:
     """Re-run experiment ``spec`` and compare its metrics with the recorded ones.
 
@@ -110,6 +133,8 @@ def reproduce(
     """
     if tolerance.rtol < 0 or tolerance.atol < 0:
         raise UsageError("tolerances must be >= 0")
+    if repeat < 1:
+        raise UsageError(f"--repeat must be at least 1, got {repeat}")
     original, commit = store.resolve(repo, spec)
     exp = store.load(repo, original, commit)
     treewalk.check(repo.git, _tree(repo, exp.commit), original)  # before the rerun's ref
@@ -126,11 +151,55 @@ def reproduce(
     finally:
         if not save:
             _drop(repo, rerun_name)
+    again = [_rerun_again(repo, config, exp, echo, trusted) for _ in range(repeat - 1)]
     rows = compare(exp.metrics, result.metrics, tolerance, metrics)
     saved = result.name if save else None
-    return Reproduction(
-        original, exp.commit, result.commit, result.status, saved, tolerance, rows, trusted
-    )
+    diff = envdiff.between(repo, exp.commit, result.commit)
+    outcome = Reproduction(
+        original, exp.commit, result.commit, result.status, saved, tolerance, rows, trusted,
+        diff.to_dict(),
+        [compare(result.metrics, other, tolerance, metrics) for other in again],
+        error=str(result.record.extra.get("error") or "") or None,
+    )  # fmt: skip
+    return replace(outcome, hints=hints(repo, result.commit) if _doubtful(outcome) else [])
+
+
+def _rerun_again(
+    repo: Repo, config: Config, exp: store.StoredExperiment, echo: bool, trusted: list[str]
+) -> dict[str, Any]:
+    """One more rerun (--repeat) under a temporary name: its metrics."""
+    name = TEMP_PREFIX + secrets.token_hex(4)
+    try:
+        return run_experiment(repo, config, _request(repo, exp, name, echo, trusted)).metrics
+    finally:
+        _drop(repo, name)
+
+
+def _doubtful(outcome: Reproduction) -> bool:
+    return outcome.diagnosis == "nondeterministic"
+
+
+def hints(repo: Repo, commit: str) -> list[str]:
+    """Sources of randomness the rerun's record shows were not controlled."""
+    env = envdiff.environment(repo, commit)
+    run = store.load(repo, "", repo.git[commit].id).run
+    params = flatten(run.get("params") or {})
+    deterministic = bool(params.get("gitexp.deterministic"))
+    found = []
+    for package, how in _SOURCES.items():
+        if package in env.packages and not (deterministic and package in _DETERMINISM):
+            found.append(f"{package} is installed: {how}")
+    if (env.env or {}).get("OMP_NUM_THREADS") is None and "numpy" in env.packages:
+        found.append("OMP_NUM_THREADS is not set: parallel sums may round differently")
+    return found
+
+
+_SOURCES = {
+    "numpy": "seed it (gitexp.seed_everything(), or `gitexp run --autolog`)",
+    "torch": "seed it and ask for deterministic algorithms (`gitexp run --deterministic`)",
+    "tensorflow": "seed it and set TF_DETERMINISTIC_OPS=1 (`gitexp run --deterministic`)",
+}
+_DETERMINISM = ("torch", "tensorflow")
 
 
 def _check_recorded(exp: store.StoredExperiment, wanted: list[str] | None, empty: bool) -> None:

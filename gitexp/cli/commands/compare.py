@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 
 def compare(
     names: list[str] = typer.Argument(..., help="Two or more experiments (name, prefix, ref, id)."),
     diff: bool = typer.Option(False, "--diff", help="Add the code diff against the first."),
+    env: bool = typer.Option(
+        False, "--env", help="Add the environment difference against the first."
+    ),
     only_changed: bool = typer.Option(
         False, "--only-changed", help="Hide params/metrics equal in all."
     ),
@@ -29,14 +34,28 @@ def compare(
     if only_changed:
         rows = [r for r in rows if r.changed]
     diffs = explore.diffs_against_first(repo, summaries) if diff else None
+    envs = _env_diffs(repo, summaries) if env else None
     if fmt == "json":
-        print(output.to_json(explore.compare_json(summaries, rows, diffs)))
+        data = explore.compare_json(summaries, rows, diffs)
+        if envs is not None:
+            data["environment_diff"] = {n: d.to_dict() for n, d in envs.items()}
+        print(output.to_json(data))
         return 0
     headers, cells = terminal.compare_table(summaries, rows)
     print(output.render(headers, cells, fmt)[0])
     for name, patch in (diffs or {}).items():
         print(f"\ndiff {summaries[0].name} -> {name}\n" + (patch or "(no code changes)\n"), end="")
+    for name, change in (envs or {}).items():
+        lines = change.lines() or ["(no difference recorded)"]
+        print(f"\nenvironment {summaries[0].name} -> {name}\n" + "\n".join(f"  {x}" for x in lines))
     return 0
+
+
+def _env_diffs(repo: Any, summaries: list[Any]) -> dict[str, Any]:
+    from gitexp.exploring import envdiff
+
+    first = summaries[0].commit
+    return {s.name: envdiff.between(repo, first, s.commit) for s in summaries[1:]}
 
 
 def register(app: typer.Typer) -> None:

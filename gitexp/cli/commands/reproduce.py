@@ -26,6 +26,9 @@ def reproduce(
     allow_empty: bool = typer.Option(
         False, "--allow-empty", help="Without recorded metrics, check only that it runs."
     ),
+    repeat: int = typer.Option(
+        1, "--repeat", min=1, help="Rerun N times: reruns that disagree mean nondeterminism."
+    ),
 ) -> int:
     """Re-run an experiment's exact tree, command and seed; compare metrics with the record."""
     from gitexp.common.errors import UsageError
@@ -48,6 +51,7 @@ def reproduce(
         echo=not quiet and fmt != "json",
         trust=trust,
         allow_empty=allow_empty,
+        repeat=repeat,
     )
     if outcome.trusted:
         shown = ", ".join(outcome.trusted)
@@ -57,24 +61,11 @@ def reproduce(
 
 
 def _render(outcome: Reproduction, fmt: str) -> None:
-    from gitexp.views.render import render, to_json
+    from gitexp.views.render import to_json
+    from gitexp.views.reproduction import report, verdict
 
-    if fmt == "json":
-        print(to_json(outcome.to_dict()))
-        return
-    rows = [
-        [r.metric, r.recorded, r.reproduced, r.difference, "ok" if r.ok else "DIFF"]
-        for r in outcome.rows
-    ]
-    text, _ = render(["metric", "recorded", "reproduced", "difference", "ok?"], rows, fmt)
-    print(text)
-    verdict = {0: "metrics match", 3: "metrics differ"}.get(
-        outcome.exit_code, f"rerun {outcome.status}"
-    )
-    if outcome.exit_code == 0 and not outcome.rows:
-        verdict = "rerun succeeded (no metrics to compare)"
-    saved = f"; saved as {outcome.saved_as}" if outcome.saved_as else ""
-    print(f"gitexp: {outcome.name}: {verdict}{saved}", file=sys.stderr)
+    print(to_json(outcome.to_dict()) if fmt == "json" else report(outcome, fmt))
+    print(verdict(outcome), file=sys.stderr)  # the one line a CI log ends with
 
 
 def register(app: typer.Typer) -> None:

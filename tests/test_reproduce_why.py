@@ -1,0 +1,149 @@
+"""When a reproduction fails, it says why: drift, nondeterminism, or a failure."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pygit2
+import pytest
+from conftest import last_line, run_gitexp, write_files
+from run_support import run_json
+
+SEEDED = """\
+import random, gitexp
+gitexp.seed_everything()
+print("score:", random.random())
+"""
+UNSEEDED = """\
+import random
+print("score:", random.SystemRandom().random())
+"""
+THREADS = """\
+import os
+print("threads:", int(os.environ.get("OMP_NUM_THREADS", "0")))
+"""
+YAML_MAJOR = """\
+import yaml
+print("yaml_major:", int(yaml.__version__.split(".")[0]))
+"""
+
+
+def _reproduce(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict, str]:
+    proc = run_gitexp("reproduce", *args, "--format", "json", env=env)
+    return proc.returncode, json.loads(proc.stdout), proc.stderr
+
+
+def _rewrite_record(root: Path, name: str, files: dict[str, bytes]) -> None:
+    """The experiment as if its environment had been recorded differently (pygit2)."""
+    repo = pygit2.Repository(str(root))
+    ref = repo.references[f"refs/experiments/{name}"]
+    commit = repo[ref.target]
+    index = pygit2.Index()
+    index.read_tree(commit.tree)
+    for path, data in files.items():
+        index.add(pygit2.IndexEntry(path, repo.create_blob(data), pygit2.GIT_FILEMODE_BLOB))
+    new = repo.create_commit(
+        None, commit.author, commit.committer, commit.message, index.write_tree(repo),
+        commit.parent_ids,
+    )  # fmt: skip
+    ref.set_target(new)
+
+
+def test_a_seeded_script_matches_with_nothing_different(git_repo: Path) -> None:
+    write_files(git_repo, {"s.py": SEEDED})
+    assert run_gitexp("run", "-n", "seeded", "--", "python", "s.py").returncode == 0
+    code, report, stderr = _reproduce("seeded")
+    assert code == 0 and report["diagnosis"] == "match"
+    assert not any(report["environment_diff"].values())
+    assert last_line(stderr) == "gitexp: seeded: metrics match"
+
+
+def test_a_changed_variable_is_drift_and_named(git_repo: Path) -> None:
+    write_files(git_repo, {"t.py": THREADS})
+    first = run_gitexp("run", "-n", "threads", "--", "python", "t.py", env={"OMP_NUM_THREADS": "1"})
+    assert first.returncode == 0, first.stderr
+    assert run_json(git_repo, "threads")["numerics_env"]["OMP_NUM_THREADS"] == "1"
+    code, report, stderr = _reproduce("threads", env={"OMP_NUM_THREADS": "2"})
+    assert code == 3 and report["diagnosis"] == "drift"
+    assert report["environment_diff"]["env"]["OMP_NUM_THREADS"] == ["1", "2"]
+    assert last_line(stderr) == "gitexp: threads: metrics differ; the environment changed"
+    table = run_gitexp("reproduce", "threads", env={"OMP_NUM_THREADS": "2"})
+    assert "environment (original -> rerun):\n  env OMP_NUM_THREADS: 1 -> 2" in table.stdout
+
+
+def test_a_package_that_changed_since_the_run_is_named(git_repo: Path) -> None:
+    import yaml
+
+    write_files(git_repo, {"y.py": YAML_MAJOR})
+    assert run_gitexp("run", "-n", "pkg", "--", "python", "y.py").returncode == 0
+    # as if the run had happened with PyYAML 5: its package list and its metric say so
+    _rewrite_record(
+        git_repo,
+        "pkg",
+        {
+            ".gitexp/env/requirements.txt": b"PyYAML==5.4.1\n",
+            ".gitexp/metrics.json": b'{"yaml_major": 5}\n',
+        },
+    )
+    code, report, _ = _reproduce("pkg")
+    assert code == 3 and report["diagnosis"] == "drift"
+    assert ["pyyaml", "5.4.1", yaml.__version__] in report["environment_diff"]["packages_changed"]
+
+
+def test_an_unseeded_script_is_nondeterministic_and_repeat_shows_it(git_repo: Path) -> None:
+    write_files(git_repo, {"u.py": UNSEEDED})
+    assert run_gitexp("run", "-n", "noisy", "--", "python", "u.py").returncode == 0
+    code, report, stderr = _reproduce("noisy")
+    assert code == 3 and report["diagnosis"] == "nondeterministic"
+    assert not any(report["environment_diff"].values())
+    code, report, stderr = _reproduce("noisy", "--repeat", "2")
+    assert code == 3 and report["diagnosis"] == "nondeterministic"
+    assert len(report["repeats"]) == 1 and not report["repeats"][0][0]["ok"]
+    assert "the reruns disagree with each other" in last_line(stderr)
+    assert any(h.startswith("numpy is installed") for h in report["hints"])
+
+
+def test_a_failed_rerun_says_failed_with_its_error(git_repo: Path) -> None:
+    write_files(
+        git_repo,
+        {"f.py": "import os, sys\nprint('a: 1')\nsys.exit(int(os.environ.get('FAIL', 0)))\n"},
+    )
+    assert run_gitexp("run", "-n", "flaky", "--", "python", "f.py").returncode == 0
+    code, report, stderr = _reproduce("flaky", env={"FAIL": "3"})
+    assert code == 1 and report["diagnosis"] == "failed"
+    assert last_line(stderr).startswith("gitexp: flaky: rerun failed")
+
+
+def test_compare_env_shows_the_environment_difference(git_repo: Path) -> None:
+    write_files(git_repo, {"t.py": THREADS})
+    for name, threads in (("one", "1"), ("two", "2")):
+        proc = run_gitexp(
+            "run", "-n", name, "--", "python", "t.py", env={"OMP_NUM_THREADS": threads}
+        )
+        assert proc.returncode == 0
+    proc = run_gitexp("compare", "one", "two", "--env")
+    assert "environment one -> two\n  env OMP_NUM_THREADS: 1 -> 2" in proc.stdout
+    data = json.loads(run_gitexp("compare", "one", "two", "--env", "--format", "json").stdout)
+    assert data["environment_diff"]["two"]["env"]["OMP_NUM_THREADS"] == ["1", "2"]
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_docker_run_whose_base_image_changed_reports_the_image(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from docker_support import BASE_IMAGE, require_docker
+
+    require_docker()
+    monkeypatch.setenv("GITEXP_DOCKER_BASE_IMAGE", BASE_IMAGE)
+    write_files(git_repo, {"s.py": "print('score: 1')\n"})
+    proc = run_gitexp("run", "-n", "boxed", "--docker", "--", "python", "s.py")
+    assert proc.returncode == 0, proc.stderr
+    record = run_json(git_repo, "boxed")
+    real = record["docker"]["base_image_id"]
+    record["docker"]["base_image_id"] = "sha256:" + "0" * 64  # as built from an older base
+    _rewrite_record(git_repo, "boxed", {".gitexp/run.json": json.dumps(record).encode()})
+    code, report, _ = _reproduce("boxed")
+    assert code == 0  # same metrics: a different base image is reported, not a failure
+    assert report["environment_diff"]["docker"]["base_image_id"] == ["sha256:" + "0" * 64, real]
