@@ -10,6 +10,11 @@ state from them (docs/registry.md).
 - ``message``: what a tag message says (path, checksum, experiment, metrics).
 - ``tagstore``: reading the model tags, creating one "fail if it exists".
 - ``state``: the tags folded into models, versions and stages as GTO does.
-- ``actions``: register, promote, demote, deprecate (events published).
-- ``fetching``: a version's file out of DVC or the git tree, checksum verified.
+- ``registering``, ``lifecycle``: register; promote, demote, deprecate
+  (``writing`` holds what they share: tag times, counters, events).
+- ``locate``: where a model's bytes are in a commit (DVC or git).
+- ``fetching``, ``checksums``: a version's file out of DVC or the git tree,
+  checksum verified (`gitexp model get`, ``gitexp.model_path``).
+- ``travel``: which model tags push, pull and the pre-push hook carry.
+- ``report``: the registry as plain data for the views.
 """
