@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         ["bench_push.py"],
         ["bench_big_repo.py", "--sizes", args.big_sizes, "--runs", "3"],
         ["bench_sweep.py"],
+        ["bench_autolog.py"],
     ]
     failed = []
     for bench in benches:

@@ -31,6 +31,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "RunInfo",
+    "autolog",
     "current_run",
     "experiments",
     "history",
@@ -43,6 +44,21 @@ __all__ = [
     "params",
     "seed_everything",
 ]
+
+
+def autolog(
+    frameworks: Sequence[str] | None = None, log_models: bool = True, disable: bool = False
+) -> list[str]:
+    """Record params, per-iteration metrics and models of scikit-learn, XGBoost and
+    LightGBM (``frameworks`` to choose) without more code; ``disable=True`` undoes it.
+
+    Installed frameworks are hooked when the script imports them, never imported
+    for it; returns the integrations enabled or waiting for their import.
+    docs/autolog.md says what each records.
+    """
+    from gitexp.integrations.autolog import autolog as _autolog
+
+    return _autolog(frameworks, log_models=log_models, disable=disable)
 
 
 def experiments(

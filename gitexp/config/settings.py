@@ -20,6 +20,7 @@ import yaml
 from gitexp.common import suggest
 from gitexp.common.errors import ConfigError
 from gitexp.common.layout import MAX_SEED
+from gitexp.integrations.zerocode import ZeroCode
 
 CONFIG_FILE = "gitexp.yaml"
 DEFAULT_PARAMS = ("params.yaml",)
@@ -44,6 +45,7 @@ KNOWN_KEYS = {
     "artifacts",
     "callbacks",
     "sweeps",
+    "autolog",
 }
 SECTIONS = ("docker", "artifacts", "sweeps")
 
@@ -64,6 +66,8 @@ class Config:
     log_max_bytes: int = 1_000_000
     run_root: str | None = None
     callbacks: tuple[str, ...] = ()  # "module:function" listeners of run events
+    #: zero-code mode: `autolog:` and `seed: {auto: ..., deterministic: ...}`
+    zero_code: ZeroCode = field(default_factory=ZeroCode)
     sections: dict[str, Any] = field(default_factory=dict)
 
     def section(self, name: str) -> dict[str, Any]:
@@ -90,13 +94,14 @@ def load_config(root: Path) -> Config:
         params_explicit=bool(_str_list(raw, "params")),  # `params: []` = the default
         metrics_files=_str_list(raw, "metrics"),
         output_patterns=_patterns(raw.get("metrics_from_output", True)),
-        seed=_seed(raw.get("seed")),
+        seed=_seed(_seed_section(raw.get("seed")).get("value")),
         links=tuple(p.rstrip("/") for p in _str_list(raw, "link")),
         outputs=_str_list(raw, "outputs"),
         executor=str(raw.get("executor", "local")),
         log_max_bytes=_int(raw, "log_max_bytes", 1_000_000),
         run_root=_path(raw, "run_root"),
         callbacks=_callbacks(raw.get("callbacks")),
+        zero_code=_zero_code(raw.get("autolog", False), _seed_section(raw.get("seed"))),
         sections={k: raw[k] for k in SECTIONS if k in raw},
     )
 
@@ -206,6 +211,50 @@ def _check_pattern(pattern: str) -> str:
             "name the metric's name and value groups, e.g. '(?P<name>\\w+) is (?P<value>[0-9.]+)'",
         )
     return pattern
+
+
+def _seed_section(value: Any) -> dict[str, Any]:
+    """``seed: 42`` or ``seed: {value: 42, auto: true, deterministic: true}``."""
+    if not isinstance(value, dict):
+        return {"value": value}
+    check_keys(value, ("value", "auto", "deterministic"), "seed")
+    for key in ("auto", "deterministic"):
+        if not isinstance(value.get(key, False), bool):
+            raise ConfigError(f"{CONFIG_FILE}: `seed.{key}` must be true or false")
+    return value
+
+
+def _zero_code(autolog: Any, seed: dict[str, Any]) -> ZeroCode:
+    """``autolog: true | false | [frameworks] | {frameworks: [...], log_models: false}``."""
+    if isinstance(autolog, list):
+        autolog = {"frameworks": autolog}
+    if isinstance(autolog, dict):
+        check_keys(autolog, ("frameworks", "log_models"), "autolog")
+        frameworks = _frameworks(autolog.get("frameworks") or [])
+        log_models = autolog.get("log_models", True)
+        autolog = True
+    else:
+        frameworks, log_models = (), True
+    if not isinstance(autolog, bool) or not isinstance(log_models, bool):
+        raise ConfigError(
+            f"{CONFIG_FILE}: `autolog` must be true, false, a list of frameworks or a mapping "
+            "with `frameworks` and `log_models: true/false`"
+        )
+    return ZeroCode(
+        autolog, frameworks, log_models, seed.get("auto", False), seed.get("deterministic", False)
+    )
+
+
+def _frameworks(names: Any) -> tuple[str, ...]:
+    from gitexp.integrations.registry import INTEGRATIONS
+
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(f"{CONFIG_FILE}: `autolog.frameworks` must be a list of names")
+    for name in names:
+        if name not in INTEGRATIONS:
+            hint = suggest.hint(name, INTEGRATIONS, "did you mean `{}`?")
+            raise ConfigError(f"{CONFIG_FILE}: `autolog`: unknown framework `{name}`", hint)
+    return tuple(names)
 
 
 def _seed(value: Any) -> int | None:

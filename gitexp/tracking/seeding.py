@@ -1,17 +1,25 @@
 """Seed every random number generator a training script is likely to use.
 
 Frameworks are seeded only when installed, and imported only then, so a
-script without torch or tensorflow pays nothing for them.
+script without torch or tensorflow pays nothing for them. ``SEEDERS`` is the
+one list of what gets seeded: ``seed_everything`` runs each whose framework
+is installed; zero-code mode (``gitexp run --autolog``) runs each when, and
+only when, the script imports its module.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import random
 import sys
+from collections.abc import Callable
 
 from gitexp.common.layout import MAX_SEED
+
+#: what deterministic kernels need in the environment before CUDA starts
+DETERMINISTIC_ENV = {"CUBLAS_WORKSPACE_CONFIG": ":4096:8", "TF_DETERMINISTIC_OPS": "1"}
 
 
 def seed_everything(seed: int | None = None, *, deterministic: bool = False) -> int:
@@ -19,6 +27,7 @@ def seed_everything(seed: int | None = None, *, deterministic: bool = False) -> 
 
     Without an argument the run's seed (``GITEXP_SEED``) is used; outside a
     run a fresh seed is drawn and announced so it can be reused.
+    ``deterministic`` also asks PyTorch and TensorFlow for deterministic kernels.
     """
     if seed is None:
         env = os.environ.get("GITEXP_SEED")
@@ -28,23 +37,28 @@ def seed_everything(seed: int | None = None, *, deterministic: bool = False) -> 
             seed = random.SystemRandom().randrange(MAX_SEED)
             print(f"gitexp: no run seed; seeding with {seed}", file=sys.stderr)
     seed = int(seed) % (MAX_SEED + 1)
-    random.seed(seed)
     os.environ.setdefault("PYTHONHASHSEED", str(seed))  # for child processes
-    if _installed("numpy"):
-        import numpy
-
-        numpy.random.seed(seed)
-    if _installed("torch"):
-        _seed_torch(seed, deterministic)
-    if _installed("tensorflow"):
-        import tensorflow
-
-        tensorflow.random.set_seed(seed)
+    if deterministic:
+        for key, value in DETERMINISTIC_ENV.items():
+            os.environ.setdefault(key, value)
+    for module, seeder in SEEDERS.items():
+        if _installed(module.partition(".")[0]):
+            seeder(seed, deterministic)
     return seed
 
 
 def _installed(module: str) -> bool:
     return module in sys.modules or importlib.util.find_spec(module) is not None
+
+
+def _seed_random(seed: int, deterministic: bool) -> None:
+    random.seed(seed)
+
+
+def _seed_numpy(seed: int, deterministic: bool) -> None:
+    # not `numpy.random.seed`: called while numpy.random finishes importing, the
+    # attribute is not on numpy yet and numpy's lazy __getattr__ would recurse
+    importlib.import_module("numpy.random").seed(seed)
 
 
 def _seed_torch(seed: int, deterministic: bool) -> None:
@@ -56,3 +70,20 @@ def _seed_torch(seed: int, deterministic: bool) -> None:
     if deterministic:
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark = False
+
+
+def _seed_tensorflow(seed: int, deterministic: bool) -> None:
+    import tensorflow
+
+    tensorflow.random.set_seed(seed)
+    if deterministic:
+        tensorflow.config.experimental.enable_op_determinism()
+
+
+#: the module whose import makes a generator worth seeding -> how to seed it
+SEEDERS: dict[str, Callable[[int, bool], None]] = {
+    "random": _seed_random,
+    "numpy.random": _seed_numpy,
+    "torch": _seed_torch,
+    "tensorflow": _seed_tensorflow,
+}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,8 @@ import typer
 from gitexp.common.layout import MAX_SEED
 
 if TYPE_CHECKING:
+    from gitexp.config.settings import Config
+    from gitexp.integrations.zerocode import ZeroCode
     from gitexp.running.runner import RunResult
 
 
@@ -29,6 +32,16 @@ def run(
     allow_large: bool = typer.Option(
         False, "--allow-large", help="Snapshot large untracked files into git anyway."
     ),
+    autolog: bool = typer.Option(
+        None,
+        "--autolog/--no-autolog",
+        help="Zero-code mode: autolog and seed an unmodified Python script (default: config).",
+    ),
+    deterministic: bool = typer.Option(
+        None,
+        "--deterministic/--no-deterministic",
+        help="Seed as --autolog does and ask for deterministic kernels (torch, TensorFlow).",
+    ),
 ) -> int:
     """Run an experiment: snapshot, execute in isolation, commit to refs/experiments/NAME."""
     from gitexp.common.errors import RunFailedError
@@ -38,15 +51,19 @@ def run(
 
     repo = open_repo()
     config = load_config(repo.root)
+    chosen = "docker" if docker else executor
+    zero_code = _zero_code(config, chosen or config.executor, autolog, deterministic)
     request = RunRequest(
         command=list(command) if command else None,
         overrides=tuple(param),
         name=name,
         seed=seed,
-        executor="docker" if docker else executor,
+        executor=chosen,
         keep_run_dir=keep_run_dir,
         echo=not quiet,
         allow_large=allow_large,
+        env=zero_code.env(os.environ),
+        extra={"zero_code": zero_code.record()} if zero_code.active else {},
     )
     result = run_experiment(repo, config, request)
     for warning in result.warnings:
@@ -55,6 +72,34 @@ def run(
     if result.status != "succeeded":
         raise RunFailedError(result.name, result.exit_code, result.status)
     return 0
+
+
+def _zero_code(
+    config: Config, executor: str, autolog: bool | None, deterministic: bool | None
+) -> ZeroCode:
+    """gitexp.yaml's setting with the flags over it. It needs the local executor:
+    asked for by a flag otherwise, a usage error; by the config, one warning."""
+    from dataclasses import replace
+
+    from gitexp.common.errors import UsageError
+
+    chosen = config.zero_code
+    if autolog is not None:
+        chosen = replace(chosen, autolog=autolog)
+    if deterministic is not None:
+        chosen = replace(chosen, deterministic=deterministic)
+    if not chosen.active or executor == "local":
+        return chosen
+    hint = "call gitexp.autolog() and gitexp.seed_everything() in the script instead"
+    if autolog or deterministic:
+        flag = "--autolog" if autolog else "--deterministic"
+        raise UsageError(f"{flag} needs the local executor, not {executor!r}", hint)
+    print(
+        f"gitexp: warning: zero-code mode (gitexp.yaml `autolog`/`seed`) needs the local "
+        f"executor; this {executor} run goes without it ({hint})",
+        file=sys.stderr,
+    )
+    return replace(chosen, autolog=False, seed=False, deterministic=False)
 
 
 def _summary(result: RunResult) -> str:

@@ -1,0 +1,1 @@
+"""The folder zero-code mode puts first on PYTHONPATH: it holds ``sitecustomize``."""
