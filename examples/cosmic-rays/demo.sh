@@ -72,5 +72,15 @@ run compare baseline deeper forest
 run artifacts list baseline
 run reproduce logreg
 
+# The best run becomes version v1.0.0 of the model `cosmic-rays` (an annotated
+# git tag in GTO's format on its commit) and goes to prod; `model get` brings
+# its file back from DVC, checked against the md5 the tag recorded.
+best="$("${gitexp_cmd[@]}" show --sort-by val.acc --desc --trials -n 1 --format json |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["name"])')"
+run model register cosmic-rays --from "$best" --path model.pkl --version v1.0.0
+run model promote cosmic-rays v1.0.0 --stage prod
+run model list
+run model get cosmic-rays --stage prod -o "$demo_dir.prod-model.pkl"
+
 echo
 echo "Demo repository: $demo_dir"
