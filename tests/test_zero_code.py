@@ -21,6 +21,7 @@ from run_support import (
 )
 
 from gitexp.common.mappings import flatten
+from gitexp.integrations.zerocode import ZeroCode, from_record
 
 pytest.importorskip("sklearn")
 
@@ -167,3 +168,18 @@ def test_torch_is_seeded_and_made_deterministic_when_the_script_imports_it(
     again = run_script(git_repo, script, "--deterministic", "--seed", "5")
     metrics = metrics_json(git_repo, first)
     assert metrics == metrics_json(git_repo, again) and metrics["deterministic"] == 1
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        ZeroCode(seed=True),
+        ZeroCode(autolog=True, log_models=False),
+        ZeroCode(autolog=True, frameworks=("xgboost",), deterministic=True),
+    ],
+)
+def test_the_recorded_setting_gives_the_same_environment_again(setting: ZeroCode) -> None:
+    """What `gitexp reproduce` needs: run.json's `zero_code` back to the same env."""
+    again = from_record(json.loads(json.dumps(setting.record())))
+    assert again.env({}) == setting.env({}) and again.active
+    assert from_record(None) == ZeroCode() and not ZeroCode().env({"PYTHONPATH": "x"})

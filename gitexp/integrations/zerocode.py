@@ -76,6 +76,22 @@ class ZeroCode:
         return found
 
 
+def from_record(field: object) -> ZeroCode:
+    """The setting a run recorded as ``zero_code`` (what ``record`` wrote), to run it
+    again the same way (``gitexp reproduce``); off when the run had none."""
+    if not isinstance(field, dict):
+        return ZeroCode()
+    autolog = field.get("autolog")
+    frameworks = tuple(autolog) if isinstance(autolog, list) else ()
+    return ZeroCode(
+        autolog=bool(autolog),
+        frameworks=tuple(str(f) for f in frameworks),
+        log_models=bool(field.get("log_models", True)),
+        seed=bool(field.get("seed", True)),
+        deterministic=bool(field.get("deterministic", False)),
+    )
+
+
 def start(environ: Mapping[str, str] = os.environ) -> None:
     """The startup hook's work in the command's Python process (see the module doc)."""
     if not environ.get("GITEXP_RUN_DIR"):
