@@ -25,6 +25,8 @@ from gitexp.tracking.recorder import (
 from gitexp.tracking.seeding import seed_everything
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from gitexp.exploring.notebook import ExperimentList, LoadedExperiment
 
 __version__ = "0.1.0"
@@ -41,6 +43,7 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
+    "model_path",
     "params",
     "seed_everything",
 ]
@@ -103,3 +106,19 @@ def load(name: str, *, repo: str | os.PathLike[str] | None = None) -> LoadedExpe
     from gitexp.exploring.notebook import load as _load
 
     return _load(name, repo=repo)
+
+
+def model_path(
+    name: str,
+    stage: str = "prod",
+    version: str | None = None,
+    *,
+    repo: str | os.PathLike[str] | None = None,
+) -> Path:
+    """A local, checksum-verified copy of a registered model: the version in ``stage``,
+    or ``version`` when given (it wins). Fetched from the DVC remote or the git tree
+    once, then kept under .git/gitexp/models/ (treat it as read-only)."""
+    from gitexp.gitstore.repo import open_repo
+    from gitexp.registry.fetching import model_path as _model_path
+
+    return _model_path(open_repo(repo or "."), name, stage, version)
