@@ -75,6 +75,8 @@ class _Loader(Loader):
         _fire(sys.modules.get(module.__name__, module))
 
     def __getattr__(self, name: str) -> Any:  # get_resource_reader, is_package, ...
+        if name == "loader":  # not set yet (a copy being built): no recursion
+            raise AttributeError(name)
         return getattr(self.loader, name)
 
 
