@@ -183,3 +183,21 @@ def test_the_recorded_setting_gives_the_same_environment_again(setting: ZeroCode
     again = from_record(json.loads(json.dumps(setting.record())))
     assert again.env({}) == setting.env({}) and again.active
     assert from_record(None) == ZeroCode() and not ZeroCode().env({"PYTHONPATH": "x"})
+
+
+def test_a_python_without_gitexp_still_gets_zero_code_mode(git_repo: Path, tmp_path: Path) -> None:
+    """A project venv without gitexp: the hook loads the gitexp that started the run."""
+    import subprocess
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    write_files(git_repo, {"plain.py": "import random\nprint('draw:', random.random())\n"})
+    draws = []
+    for _ in range(2):
+        proc = run_gitexp("run", "--autolog", "--seed", "5", "--", python, "plain.py", cwd=git_repo)
+        assert proc.returncode == 0 and "zero-code mode is off" not in proc.stderr, proc.stderr
+        draws.append(proc.stdout)
+    import random
+
+    assert draws == [f"draw: {random.Random(5).random()}\n"] * 2
