@@ -24,7 +24,9 @@ from conftest import git, last_line, run_gitexp
 from run_support import run_json
 from sharing_support import World, make_world, ok, store_files
 
-pytestmark = pytest.mark.dvc  # conftest: skip, or fail under GITEXP_REQUIRE_DVC=1
+from gitexp.registry import tagnames
+
+DVC = pytest.mark.dvc  # conftest: skip, or fail under GITEXP_REQUIRE_DVC=1
 
 
 def expected_model(seed: int) -> bytes:
@@ -81,11 +83,32 @@ def fails(*args: str, cwd: Path, code: int = 2) -> str:
     return lines[0]
 
 
+def test_tag_names_follow_gtos_grammar_and_versions_semver() -> None:
+    parse = tagnames.parse
+    assert parse("churn@v1.2.0") == tagnames.TagName("churn", "register", "v1.2.0")
+    assert parse("refs/tags/churn#prod#5") == tagnames.TagName("churn", "assign", None, "prod", 5)
+    assert parse("churn#prod!#6").action == "unassign"
+    assert parse("churn@v1.2.0!#7") == tagnames.TagName("churn", "deregister", "v1.2.0", None, 7)
+    assert parse("churn@v1.2.0!").action == "deregister"
+    assert parse("churn@deprecated") == tagnames.TagName("churn", "deprecate")
+    assert parse("models=churn@v2.0.0-rc.1+b7").model == "models:churn"
+    for other in ("v1.0", "release-3", "churn@1.0.0", "churn@created", "-x@v1.0.0", "a b#prod"):
+        assert parse(other) is None, other
+    order = ["v0.9.0", "v1.0.0-alpha", "v1.0.0-alpha.1", "v1.0.0-rc.1", "v1.0.0", "v10.0.0"]
+    assert sorted(reversed(order), key=tagnames.version_key) == order
+    assert tagnames.bump(None, None) == "v0.0.1" and tagnames.bump(None, "major") == "v1.0.0"
+    assert (
+        tagnames.bump("v1.2.3", None) == "v1.2.4" and tagnames.bump("v1.2.3", "minor") == "v1.3.0"
+    )
+    assert tagnames.bump("v1.0.0-rc.1", "major") == "v2.0.0"
+
+
 def registered(world: World, *names: str) -> None:
     for name in names:
         ok("run", "-n", name, cwd=world.a)
 
 
+@DVC
 @pytest.mark.slow
 def test_register_bump_promote_demote_deprecate_in_one_clone(tmp_path: Path) -> None:
     world = make_world(tmp_path)
@@ -143,6 +166,7 @@ def test_register_bump_promote_demote_deprecate_in_one_clone(tmp_path: Path) -> 
     assert "churn" not in ok("model", "list", cwd=a)
 
 
+@DVC
 @pytest.mark.slow
 def test_gto_reads_our_tags_and_we_read_gtos(tmp_path: Path) -> None:
     import gto.api
@@ -176,6 +200,7 @@ def test_gto_reads_our_tags_and_we_read_gtos(tmp_path: Path) -> None:
     assert (a / "s.py").read_bytes() == (a / "train.py").read_bytes(), out
 
 
+@DVC
 @pytest.mark.slow
 def test_push_then_a_fresh_clone_lists_and_gets_the_prod_model_from_dvc(tmp_path: Path) -> None:
     world = make_world(tmp_path)
@@ -222,6 +247,7 @@ def test_push_then_a_fresh_clone_lists_and_gets_the_prod_model_from_dvc(tmp_path
     assert Path(first).is_relative_to(c.resolve() / ".git" / "gitexp" / "models")
 
 
+@DVC
 def test_a_small_model_and_a_folder_come_from_the_git_tree(tmp_path: Path) -> None:
     train = textwrap.dedent(
         """\
@@ -252,6 +278,7 @@ def test_a_small_model_and_a_folder_come_from_the_git_tree(tmp_path: Path) -> No
     assert (b / "into/weights/layer/b.txt").read_text() == "beta"
 
 
+@DVC
 @pytest.mark.slow
 def test_pull_brings_model_tags_and_never_the_users_other_tags(tmp_path: Path) -> None:
     world = make_world(tmp_path)
@@ -271,6 +298,7 @@ def test_pull_brings_model_tags_and_never_the_users_other_tags(tmp_path: Path) -
     assert ", 0 model tag(s)" in ok("pull", "origin", cwd=b)  # up to date: nothing moves
 
 
+@DVC
 @pytest.mark.slow
 def test_a_model_tag_differing_on_the_remote_is_never_moved(tmp_path: Path) -> None:
     world = make_world(tmp_path)
@@ -288,6 +316,7 @@ def test_a_model_tag_differing_on_the_remote_is_never_moved(tmp_path: Path) -> N
     assert git(world.remote, "rev-parse", "churn@v0.0.1").strip() == before
 
 
+@DVC
 def test_plain_git_push_of_a_model_tag_sends_its_model_through_the_hook(tmp_path: Path) -> None:
     world = make_world(tmp_path)
     ok("hooks", "install", cwd=world.a)
@@ -320,6 +349,7 @@ print(register(open_repo(), Request("churn", sys.argv[1], bump=sys.argv[2] or No
 """
 
 
+@DVC
 @pytest.mark.slow
 def test_concurrent_registrations_never_get_the_same_version(tmp_path: Path) -> None:
     world = make_world(tmp_path)
@@ -372,6 +402,7 @@ def test_concurrent_registrations_never_get_the_same_version(tmp_path: Path) -> 
     assert any("model 'twin' version v3.0.0 exists already" in e for e in errors)
 
 
+@DVC
 def test_events_reach_gitexp_yaml_callbacks(tmp_path: Path) -> None:
     world = make_world(tmp_path)
     a = world.a
@@ -411,6 +442,7 @@ def test_events_reach_gitexp_yaml_callbacks(tmp_path: Path) -> None:
 FAIL = "import sys\nsys.exit(3)\n"
 
 
+@DVC
 @pytest.mark.slow
 def test_each_mistake_is_one_line_and_changes_nothing(tmp_path: Path) -> None:
     world = make_world(tmp_path, {"fail.py": FAIL})
@@ -431,6 +463,9 @@ def test_each_mistake_is_one_line_and_changes_nothing(tmp_path: Path) -> None:
             "invalid version '1.0'"
         ),
         ("model", "register", "bad name", "--from", "exp2"): "invalid model name 'bad name'",
+        ("model", "register", "churn", "--from", "exp2", "--bump", "huge"): (
+            "invalid --bump 'huge' (hint: use major, minor or patch)"
+        ),
         ("model", "register", "churn", "--from", "exp2", "--path", "nope.bin"): (
             "path 'nope.bin' is not in experiment 'exp2'"
         ),

@@ -56,6 +56,7 @@ def register(repo: Repo, request: Request, bus: EventBus | None = None) -> Regis
     model = tagnames.check_model(request.model)
     if request.version is not None:
         tagnames.check_version(request.version)
+    tagnames.check_bump(request.bump)
     if request.version is not None and request.bump is not None:
         raise RegistryError("give --version or --bump, not both")
     name, oid = store.resolve(repo, request.experiment)

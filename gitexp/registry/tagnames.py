@@ -134,11 +134,16 @@ def version_key(version: str) -> tuple[int, int, int, int, tuple[tuple[int, int 
 def bump(latest: str | None, part: str | None) -> str:
     """The version after ``latest``: GTO's v0.0.1 first and a patch by default; a
     first ``major`` / ``minor`` bump gives v1.0.0 / v0.1.0."""
+    check_bump(part)
     major, minor, patch = version_key(latest)[:3] if latest else (0, 0, 0)
     if part == "major":
         return f"v{major + 1}.0.0"
     if part == "minor":
         return f"v{major}.{minor + 1}.0"
-    if latest is None or part in (None, "patch"):
-        return f"v{major}.{minor}.{patch + 1}"
-    raise RegistryError(f"invalid --bump {part!r}", "use major, minor or patch")
+    return f"v{major}.{minor}.{patch + 1}"
+
+
+def check_bump(part: str | None) -> str | None:
+    if part is not None and part not in BUMPS:
+        raise RegistryError(f"invalid --bump {part!r}", "use major, minor or patch")
+    return part
