@@ -62,7 +62,7 @@ def run(
         keep_run_dir=keep_run_dir,
         echo=not quiet,
         allow_large=allow_large,
-        env=zero_code.env(os.environ),
+        env={"MLFLOW_TRACKING_URI": "gitexp:", **zero_code.env(os.environ)},  # integrations.md
         extra={"zero_code": zero_code.record()} if zero_code.active else {},
     )
     result = run_experiment(repo, config, request)
