@@ -57,6 +57,7 @@ def promote(
     before = model.stages.get(stage)
     if before is not None and before.version == chosen.version:
         return Change(model.name, chosen.version, stage, None, chosen.commit, chosen.version)
+    bus = writing.publisher(repo, bus)
     text = note or message.assignment(model.name, chosen.version, stage)
     namer = partial(tagnames.assign_tag, model.name, stage)
     tag = writing.create_numbered(repo, model.name, namer, chosen.commit, text)
@@ -104,6 +105,7 @@ def deprecate(
 ) -> Change:
     """Deregister one version, or deprecate the whole model; publish ``model_deprecated``."""
     model = find(tagstore.read_tags(repo), tagnames.check_model(name))
+    bus = writing.publisher(repo, bus)
     if version is None:
         return _deprecate_model(repo, model, note, bus)
     chosen = _version(model, version)
@@ -115,7 +117,7 @@ def deprecate(
     return change
 
 
-def _deprecate_model(repo: Repo, model: Model, note: str | None, bus: EventBus | None) -> Change:
+def _deprecate_model(repo: Repo, model: Model, note: str | None, bus: EventBus) -> Change:
     if model.deprecated:
         raise RegistryError(f"model {model.name!r} is deprecated already")
     commit = model.events[-1].commit
@@ -125,13 +127,13 @@ def _deprecate_model(repo: Repo, model: Model, note: str | None, bus: EventBus |
     change = Change(model.name, None, None, tag, commit)
     experiment = writing.experiment_at(repo, commit)
     fields = {"model": model.name, "version": None, "tag": tag, "commit": commit}
-    writing.publish(writing.publisher(repo, bus), "model_deprecated", experiment, **fields)
+    writing.publish(bus, "model_deprecated", experiment, **fields)
     return change
 
 
 def _publish(
     repo: Repo,
-    bus: EventBus | None,
+    bus: EventBus,
     event: str,
     version: Version,
     change: Change,
@@ -142,4 +144,4 @@ def _publish(
     if change.stage is not None:
         fields["stage"] = change.stage
     fields["commit"] = change.commit
-    writing.publish(writing.publisher(repo, bus), event, experiment, **fields, **more)
+    writing.publish(bus, event, experiment, **fields, **more)

@@ -65,22 +65,28 @@ def register(repo: Repo, request: Request, bus: EventBus | None = None) -> Regis
     _check_status(name, stored.run, request.force)
     found = locate(repo, commit, stored.run, request.path, f"experiment {name!r}")
     details = Details(found, name, message.key_metrics(stored.metrics))
+    bus = writing.publisher(repo, bus)  # a callback that cannot load: refused before the tag
     version, tag = _create(repo, model, commit, request, details)
     done = Registered(model, version, tag, commit, name, found)
+    _announce(bus, done, details)
+    return done
+
+
+def _announce(bus: EventBus, done: Registered, details: Details) -> None:
+    found = done.model_file
     writing.publish(
-        writing.publisher(repo, bus),
+        bus,
         "model_registered",
-        name,
-        model=model,
-        version=version,
-        tag=tag,
-        commit=commit,
+        done.experiment,
+        model=done.model,
+        version=done.version,
+        tag=done.tag,
+        commit=done.commit,
         path=found.path,
         storage=found.storage,
         checksum=found.md5 or found.blob or found.tree,
         metrics=details.metrics,
     )
-    return done
 
 
 def _check_status(name: str, run: dict[str, object], force: bool) -> None:
