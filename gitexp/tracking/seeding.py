@@ -1,10 +1,10 @@
 """Seed every random number generator a training script is likely to use.
 
-Frameworks are seeded only when installed, and imported only then, so a
-script without torch or tensorflow pays nothing for them. ``SEEDERS`` is the
-one list of what gets seeded: ``seed_everything`` runs each whose framework
-is installed; zero-code mode (``gitexp run --autolog``) runs each when, and
-only when, the script imports its module.
+gitexp never imports a framework the script does not: a framework already
+imported is seeded at once, one imported later is seeded as its import
+finishes (an import hook), one not installed is ignored. So a NumPy script
+pays nothing for torch being installed. ``SEEDERS`` is the one list of what
+gets seeded; zero-code mode (``gitexp run --autolog``) uses the same hook.
 """
 
 from __future__ import annotations
@@ -41,10 +41,22 @@ def seed_everything(seed: int | None = None, *, deterministic: bool = False) -> 
     if deterministic:
         for key, value in DETERMINISTIC_ENV.items():
             os.environ.setdefault(key, value)
+    from gitexp.integrations.imports import forget, when_imported  # stdlib only
+
+    forget("seed_everything")  # a second call replaces the first's pending seeds
     for module, seeder in SEEDERS.items():
         if _installed(module.partition(".")[0]):
-            seeder(seed, deterministic)
+            when_imported(module, _once(seeder, seed, deterministic), group="seed_everything")
     return seed
+
+
+def _once(
+    seeder: Callable[[int, bool], None], seed: int, deterministic: bool
+) -> Callable[[object], None]:
+    def seed_it(module: object) -> None:
+        seeder(seed, deterministic)
+
+    return seed_it
 
 
 def _installed(module: str) -> bool:
