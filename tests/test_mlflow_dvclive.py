@@ -186,6 +186,25 @@ def test_a_script_that_sets_its_own_tracking_uri_is_honoured_and_told(git_repo: 
     ) in proc.stderr
 
 
+def test_mlflow_finds_the_stores_whichever_is_imported_first() -> None:
+    """MLflow loads the entry points while it is imported; importing the store module
+    first must not leave it half-loaded and unregistered. `import gitexp` loads no MLflow."""
+    check = (
+        "import sys, gitexp, gitexp.integrations\n"
+        "assert 'mlflow' not in sys.modules\n"
+        "import gitexp.integrations.mlflow_store\n"
+        "from mlflow.tracking._tracking_service.utils import _get_store\n"
+        "from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository\n"
+        "print(type(_get_store('gitexp:')).__name__, "
+        "type(get_artifact_repository('gitexp:/mlartifacts')).__name__)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-W", "error", "-c", check], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["GitexpStore", "GitexpArtifactRepository"]
+
+
 def test_the_container_wheel_lets_mlflow_find_the_stores(tmp_path: Path) -> None:
     """The Docker image installs this wheel: its entry points are pyproject's, and an
     installed copy lists them where MLflow looks (importlib.metadata)."""
@@ -199,7 +218,7 @@ def test_the_container_wheel_lets_mlflow_find_the_stores(tmp_path: Path) -> None
     assert groups == {
         "mlflow.tracking_store": {"gitexp": "gitexp.integrations.mlflow_store:tracking_store"},
         "mlflow.artifact_repository": {
-            "gitexp": "gitexp.integrations.mlflow_store:GitexpArtifactRepository"
+            "gitexp": "gitexp.integrations.mlflow_store:artifact_repository"
         },
     }
     wheel = tmp_path / filename

@@ -22,10 +22,12 @@ in ``mlartifacts/<run name>/``. MLflow imports this module at ``import
 mlflow`` (it loads every store entry point then): it imports only MLflow's
 own store classes. docs/integrations.md lists what is supported.
 """
+# ruff: noqa: E402 (MLflow's imports follow the entry points, see there)
 
 from __future__ import annotations
 
 import atexit
+import math
 import os
 import re
 import sys
@@ -35,6 +37,30 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitexp.tracking import recorder
+
+_store: GitexpStore | None = None
+_store_lock = threading.Lock()
+
+
+# The entry points come before MLflow's imports: a process that imports this module
+# first has MLflow load its entry points (this module, half run) from those imports.
+def tracking_store(store_uri: Any = None, artifact_uri: Any = None) -> GitexpStore:
+    """The ``mlflow.tracking_store`` entry point: one store per process."""
+    global _store
+    with _store_lock:
+        if _store is None:
+            _store = GitexpStore()
+        return _store
+
+
+def artifact_repository(
+    artifact_uri: str, tracking_uri: Any = None, registry_uri: Any = None
+) -> GitexpArtifactRepository:
+    """The ``mlflow.artifact_repository`` entry point."""
+    return GitexpArtifactRepository(artifact_uri, tracking_uri, registry_uri)
+
+
 from mlflow import entities as E
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, RESOURCE_DOES_NOT_EXIST
@@ -43,15 +69,12 @@ from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.tracking.abstract_store import AbstractStore
 from mlflow.utils.search_utils import SearchExperimentsUtils, SearchLoggedModelsUtils, SearchUtils
 
-from gitexp.tracking import recorder
-
 SCHEME = "gitexp"
 TRACKING_URI = f"{SCHEME}:"
 ARTIFACTS_DIR = "mlartifacts"  # in the run dir: MLflow's own name for an artifact folder
 TAG_PREFIX = "mlflow.tags."
 RUN_NAME = "mlflow.runName"
-_INT = re.compile(r"-?\d+")
-_FLOAT = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+_WORDS: dict[str, Any] = {"None": None, "True": True, "False": False}
 _ACTIVE = E.LifecycleStage.ACTIVE
 # MLflow's search helpers are untyped: called through Any
 _RUNS: Any = SearchUtils
@@ -60,14 +83,18 @@ _MODELS: Any = SearchLoggedModelsUtils
 
 
 def typed(text: str | None) -> Any:
-    """An MLflow param value (always a string) as the value the script logged."""
-    if text is None or text == "None":
-        return None
-    if text in ("True", "False"):
-        return text == "True"
-    if _INT.fullmatch(text):
-        return int(text)
-    return float(text) if _FLOAT.fullmatch(text) else text
+    """An MLflow param value (always a string) as the value the script logged: the
+    number or constant whose ``str`` it is (``"007"`` stays text, so does ``"nan"``)."""
+    if text is None or text in _WORDS:
+        return _WORDS.get(text or "None")
+    for kind in (int, float):
+        try:
+            value = kind(text)
+        except ValueError:
+            continue
+        if str(value) == text and math.isfinite(value):
+            return value
+    return text
 
 
 def folder_uri(folder: str) -> str:
@@ -382,19 +409,6 @@ class GitexpArtifactRepository(LocalArtifactRepository):
             return
         for entry in sorted(os.listdir(local_dir)):
             recorder.log_artifact(os.path.join(self.artifact_dir, entry))
-
-
-_store: GitexpStore | None = None
-_store_lock = threading.Lock()
-
-
-def tracking_store(store_uri: Any = None, artifact_uri: Any = None) -> GitexpStore:
-    """The ``mlflow.tracking_store`` entry point: one store per process."""
-    global _store
-    with _store_lock:
-        if _store is None:
-            _store = GitexpStore()
-        return _store
 
 
 def _warn_if_redirected() -> None:

@@ -20,7 +20,7 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same gitexp gives the same wh
 #: how MLflow in the container finds gitexp's stores (the same lines as pyproject.toml's)
 ENTRY_POINTS = (
     "[mlflow.artifact_repository]\n"
-    "gitexp = gitexp.integrations.mlflow_store:GitexpArtifactRepository\n\n"
+    "gitexp = gitexp.integrations.mlflow_store:artifact_repository\n\n"
     "[mlflow.tracking_store]\n"
     "gitexp = gitexp.integrations.mlflow_store:tracking_store\n"
 )
