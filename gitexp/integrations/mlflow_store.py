@@ -9,8 +9,8 @@ live in this process's memory (``mlflow.get_run`` reads them back), and every
 write goes on to the tracking library (gitexp/tracking/recorder.py):
 
 - params as params, values parsed back from MLflow's strings (``"0.5"`` is
-  0.5, ``"True"`` true, anything else text); metrics at MLflow's step (0
-  when the script gives none); user tags as params ``mlflow.tags.<key>``
+  0.5, ``"True"`` true, ``"007"`` text: see ``typed``); metrics at MLflow's
+  step (0 when the script gives none); user tags as params ``mlflow.tags.<key>``
   (MLflow's own ``mlflow.*`` tags repeat run.json and stay in memory);
 - artifacts land in ``mlartifacts/`` of the run dir, marked with
   ``log_artifact`` (DVC stores the large ones); a model from ``log_model``
