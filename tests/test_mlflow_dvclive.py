@@ -174,6 +174,19 @@ def test_nested_mlflow_runs_record_under_their_names(git_repo: Path) -> None:
     assert not any(f.startswith(("mlruns", "mlartifacts")) for f in tree_files(git_repo, "nest"))
 
 
+def test_mlflow_async_logging_loses_nothing_at_exit(git_repo: Path) -> None:
+    """MLflow flushes its async queue at exit, after the tracking library's last flush
+    would have run: the store logs at once instead."""
+    (git_repo / "fast.py").write_text(
+        "import mlflow\nmlflow.config.enable_async_logging()\nwith mlflow.start_run():\n"
+        "    for i in range(2000):\n        mlflow.log_metric('x', i, step=i)\n"
+    )
+    proc = run_gitexp("run", "-n", "fast", "--", sys.executable, "fast.py", cwd=git_repo)
+    assert proc.returncode == 0, proc.stderr
+    assert len(_history(git_repo, "fast", "x")) == 2000
+    assert metrics_json(git_repo, "fast") == {"x": 1999.0}
+
+
 def test_a_script_that_sets_its_own_tracking_uri_is_honoured_and_told(git_repo: Path) -> None:
     (git_repo / "own.py").write_text(
         "import mlflow\nmlflow.set_tracking_uri('http://127.0.0.1:9')\nprint('set')\n"

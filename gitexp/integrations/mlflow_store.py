@@ -287,6 +287,14 @@ class GitexpStore(AbstractStore):
                 run.metrics.setdefault(metric.key, []).append(metric)
         _record(run.prefix, new, params, tags)
 
+    def log_batch_async(self, run_id: str, metrics: Any, params: Any, tags: Any) -> Any:
+        """At once: a write is an append in memory, and MLflow's queue, flushed at
+        exit, could come after the tracking library's last flush and be lost."""
+        from mlflow.utils.async_logging.run_operations import RunOperations
+
+        self.log_batch(run_id, metrics, params, tags)
+        return RunOperations([])  # type: ignore[no-untyped-call]
+
     def delete_tag(self, run_id: str, key: str) -> None:
         with self._lock:
             if self._run(run_id).tags.pop(key, None) is None:
