@@ -306,12 +306,6 @@ def test_dvclive_series_win_over_the_librarys_of_the_same_name(tmp_path: Path) -
     assert _history(root, "both", "acc") == [("0", "0.5"), ("1", "0.6"), ("2", "0.7")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="run dirs below .git/: DVCLive's git library (dulwich) ignores "
-    "GIT_CEILING_DIRECTORIES, finds .git as a bare repository, runs `dvc init` there and "
-    "fails; needs the runner to keep run dirs where no repository is above them",
-)
 def test_dvclive_in_the_default_run_dir_leaves_the_repository_alone(tmp_path: Path) -> None:
     root = make_repo(tmp_path / "repo", {"train.py": DVCLIVE_SCRIPT})
     before = _git_dir(root)

@@ -141,7 +141,7 @@ def test_run_from_a_subdirectory_runs_there(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("/src")
     ran_in = Path(proc.stdout.strip())
-    assert ran_in != root / "src" and (root / ".git") in ran_in.parents  # a private run dir
+    assert ran_in.name == "src" and root not in ran_in.parents  # a private run dir
     assert run_json(root, "sub")["cwd"] == "src"
 
 
@@ -164,7 +164,10 @@ def test_env_given_to_the_process(git_repo: Path) -> None:
     assert env["GITEXP_RUN_NAME"] == "envy"
     assert env["GITEXP_SEED"] == env["PYTHONHASHSEED"] == "7"
     run_dir = Path(env["GITEXP_RUN_DIR"])
-    assert run_dir.parent == git_repo / ".git" / "gitexp" / "workdirs"  # a reused slot
+    from gitexp.gitstore.repo import open_repo
+    from gitexp.running.workdirs import pool_dir
+
+    assert run_dir.parent == pool_dir(open_repo(git_repo), None)  # a reused slot
     # stdin is /dev/null (a script never waits for input), own process group
     assert json.loads(show(git_repo, "envy", "proc.json")) == {"stdin": "", "pgid": True}
 

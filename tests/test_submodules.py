@@ -142,7 +142,11 @@ def test_the_next_run_sees_the_submodule_pristine_and_files_below_it_are_not_rec
 
 def test_an_untouched_submodule_folder_is_not_rewritten(project: Path) -> None:
     def written() -> list[tuple[int, int]]:
-        slots = sorted((project / ".git/gitexp/workdirs").glob("slot-*/vendor/lib/mylib"))
+        from gitexp.gitstore.repo import open_repo
+        from gitexp.running.workdirs import pool_dir
+
+        pool = pool_dir(open_repo(project), None)
+        slots = sorted(pool.glob("slot-*/vendor/lib/mylib"))
         assert slots
         return [(s.stat().st_ino, (s / "__init__.py").stat().st_mtime_ns) for s in slots]
 

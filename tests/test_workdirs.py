@@ -11,7 +11,7 @@ from conftest import git, run_gitexp, write_files
 from run_support import show, tree_files
 
 from gitexp.gitstore.repo import open_repo
-from gitexp.running.workdirs import clean, lease
+from gitexp.running.workdirs import clean, lease, pool_dir
 
 REWRITES = """\
 import os, sys, time
@@ -26,7 +26,7 @@ print("input now:", open("data/input.txt").read())
 
 
 def _slot(root: Path) -> Path:
-    return root / ".git" / "gitexp" / "workdirs" / "slot-0"
+    return pool_dir(open_repo(root), None) / "slot-0"
 
 
 def test_a_rewrite_in_place_stays_in_its_own_run(git_repo: Path) -> None:

@@ -122,3 +122,9 @@ def _seeding(
         seeder(seed, deterministic)
 
     return seed_it
+
+
+def command_env(zero: ZeroCode, base: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """What every gitexp run gives its command for the integrations: MLflow's calls
+    recorded into the run (docs/integrations.md), and zero-code mode when on."""
+    return {"MLFLOW_TRACKING_URI": "gitexp:", **zero.env(base)}

@@ -20,11 +20,12 @@ would not be isolation (a write in place would reach the original), and
 overlayfs needs privileges most users lack; where the filesystem does
 copy-on-write, this is still the simplest safe thing.
 
-Slots live with the repository, in ``.git/gitexp/workdirs/`` (or in
-``<run_root>/gitexp-workdirs-<uid>-<repo id>/`` when `run_root` or
-GITEXP_RUN_ROOT is set), created private (0700) and checked to be ours. A
-script that runs git there finds no repository (GIT_CEILING_DIRECTORIES),
-as in a fresh temporary directory. When all ``SLOT_LIMIT`` slots
+Slots live in the user's cache, ``~/.cache/gitexp/workdirs/<repo id>/``
+(``$XDG_CACHE_HOME`` when set), or in ``<run_root>/gitexp-workdirs-<uid>-<repo
+id>/`` when `run_root` or GITEXP_RUN_ROOT is set: created private (0700) and
+checked to be ours. Never below the repository's ``.git``: a library that
+looks for a repository above its working directory (DVCLive's dulwich does,
+ignoring GIT_CEILING_DIRECTORIES) would find it there. When all ``SLOT_LIMIT`` slots
 are busy, a run falls back to a fresh temporary directory. A slot whose
 state cannot be trusted (a crash in the middle of a sync) is emptied and
 written in full. `gitexp gc` removes idle slots.
@@ -86,10 +87,12 @@ class Slot:
 
 
 def pool_dir(repo: Repo, run_root: str | None) -> Path:
-    if not run_root:
-        return repo.state_dir / "workdirs"
-    repo_id = hashlib.sha1(str(repo.git_dir).encode()).hexdigest()[:12]
-    return Path(run_root) / f"gitexp-workdirs-{os.getuid()}-{repo_id}"
+    """This repository's pool (its worktrees share one: the common git dir's id)."""
+    repo_id = hashlib.sha1(str(repo.state_dir).encode()).hexdigest()[:12]
+    if run_root:
+        return Path(run_root) / f"gitexp-workdirs-{os.getuid()}-{repo_id}"
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    return Path(cache) / "gitexp" / "workdirs" / repo_id
 
 
 def lease(repo: Repo, run_root: str | None) -> Slot | None:

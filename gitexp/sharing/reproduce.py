@@ -32,6 +32,7 @@ from gitexp.exploring import envdiff
 from gitexp.gitstore import store, treewalk
 from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.trees import read_blob
+from gitexp.integrations import zerocode
 from gitexp.running.runner import RunRequest, run_experiment
 from gitexp.sharing import lfstransfer
 from gitexp.sharing.trust import merged, require_consent
@@ -234,6 +235,9 @@ def _request(
     extra: dict[str, Any] = {"reproduces": {"name": exp.name, "commit": exp.commit}}
     if trusted:
         extra["trusted"] = trusted
+    zero = zerocode.from_record(run.get("zero_code"))  # an --autolog run reruns the same way
+    if zero.active:
+        extra["zero_code"] = zero.record()
     return RunRequest(
         tree=exp.commit,
         baseline=_baseline(repo, exp.commit),
@@ -246,6 +250,7 @@ def _request(
         pinned=pinned,
         echo=echo,
         extra=extra,
+        env=zerocode.command_env(zero),
     )
 
 

@@ -68,6 +68,14 @@ class Setup:
     tree: str
     bus: EventBus
 
+    @property
+    def env(self) -> dict[str, str]:
+        """MLflow recorded into the trial; gitexp.yaml's zero-code mode (local runs)."""
+        from gitexp.integrations import zerocode
+
+        local = self.config.executor == "local"
+        return zerocode.command_env(self.config.zero_code if local else zerocode.ZeroCode())
+
     def missing_objective(self, metrics: dict[str, Any]) -> str | None:
         return _missing_objective(self.spec, metrics)
 
@@ -82,6 +90,7 @@ class Setup:
             seed=self.spec.seed,
             control=run.control,
             verdict=self.missing_objective,
+            env=self.env,
             echo=False,
             extra={
                 "sweep": self.spec.name,
