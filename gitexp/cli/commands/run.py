@@ -47,6 +47,7 @@ def run(
     from gitexp.common.errors import RunFailedError
     from gitexp.config.settings import load_config
     from gitexp.gitstore.repo import open_repo
+    from gitexp.integrations.zerocode import command_env
     from gitexp.running.runner import RunRequest, run_experiment
 
     repo = open_repo()
@@ -62,7 +63,7 @@ def run(
         keep_run_dir=keep_run_dir,
         echo=not quiet,
         allow_large=allow_large,
-        env={"MLFLOW_TRACKING_URI": "gitexp:", **zero_code.env(os.environ)},  # integrations.md
+        env=command_env(zero_code, os.environ),  # MLflow into the run, zero-code mode
         extra={"zero_code": zero_code.record()} if zero_code.active else {},
     )
     result = run_experiment(repo, config, request)
