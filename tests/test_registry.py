@@ -360,15 +360,20 @@ def test_concurrent_registrations_never_get_the_same_version(tmp_path: Path) -> 
     bumps = ["", "", "minor", ""]
     procs = [
         subprocess.Popen(
-            [sys.executable, "register.py", n, b], cwd=a, stdout=subprocess.PIPE, text=True
+            [sys.executable, "register.py", n, b],
+            cwd=a,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for n, b in zip(names, bumps, strict=True)
     ]
-    while len(list(a.glob("ready-*"))) < len(procs):
+    while len(list(a.glob("ready-*"))) < len(procs) and all(p.poll() is None for p in procs):
         time.sleep(0.01)
     (a / "go").write_text("")  # all four, loaded, look at the tags at once
-    versions = [p.communicate(timeout=120)[0].strip() for p in procs]
-    assert all(p.returncode == 0 for p in procs)
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outputs]
+    versions = [out.strip() for out, _ in outputs]
     assert len(set(versions)) == 4, versions
     assert sorted(t for t in tags(a) if "@" in t) == sorted(f"churn@{v}" for v in versions)
     by_version = {v["version"]: v["experiment"] for v in models(a)["churn"]["versions"]}
