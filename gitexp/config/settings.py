@@ -13,7 +13,7 @@ import shlex
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -21,6 +21,10 @@ from gitexp.common import suggest
 from gitexp.common.errors import ConfigError
 from gitexp.common.layout import MAX_SEED
 from gitexp.integrations.zerocode import ZeroCode
+
+if TYPE_CHECKING:
+    from gitexp.events.notify import Target
+    from gitexp.events.shellhooks import Hook
 
 CONFIG_FILE = "gitexp.yaml"
 DEFAULT_PARAMS = ("params.yaml",)
@@ -31,6 +35,8 @@ DEFAULT_OUTPUT_PATTERNS = (
     r"(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$",
 )
 KNOWN_KEYS = {
+    "notify",  # notifications on run events (gitexp/events/notify.py)
+    "on",  # shell hooks per event (gitexp/events/shellhooks.py)
     "command",
     "params",
     "metrics",
@@ -46,8 +52,10 @@ KNOWN_KEYS = {
     "callbacks",
     "sweeps",
     "autolog",
+    "ray",
+    "distributed",
 }
-SECTIONS = ("docker", "artifacts", "sweeps")
+SECTIONS = ("docker", "artifacts", "sweeps", "ray", "distributed")
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,8 @@ class Config:
     log_max_bytes: int = 1_000_000
     run_root: str | None = None
     callbacks: tuple[str, ...] = ()  # "module:function" listeners of run events
+    notify: tuple[Target, ...] = ()  # `notify:` entries, ${VAR} unexpanded
+    hooks: tuple[Hook, ...] = ()  # `on:` shell commands per event
     #: zero-code mode: `autolog:` and `seed: {auto: ..., deterministic: ...}`
     zero_code: ZeroCode = field(default_factory=ZeroCode)
     sections: dict[str, Any] = field(default_factory=dict)
@@ -87,6 +97,7 @@ def load_config(root: Path) -> Config:
         return Config()
     if not isinstance(raw, dict):
         raise ConfigError(f"{CONFIG_FILE}: top level must be a mapping, got {type(raw).__name__}")
+    raw = _on_key(raw)
     check_keys(raw, KNOWN_KEYS)
     return Config(
         command=_command(raw.get("command")),
@@ -101,6 +112,8 @@ def load_config(root: Path) -> Config:
         log_max_bytes=_int(raw, "log_max_bytes", 1_000_000),
         run_root=_path(raw, "run_root"),
         callbacks=_callbacks(raw.get("callbacks")),
+        notify=_notify(raw.get("notify")),
+        hooks=_hooks(raw.get("on")),
         zero_code=_zero_code(raw.get("autolog", False), _seed_section(raw.get("seed"))),
         sections={k: raw[k] for k in SECTIONS if k in raw},
     )
@@ -110,6 +123,27 @@ def _callbacks(value: Any) -> tuple[str, ...]:
     from gitexp.events.callbacks import parse_specs
 
     return parse_specs(value)
+
+
+def _on_key(raw: dict[Any, Any]) -> dict[Any, Any]:
+    """YAML 1.1 reads a bare ``on:`` key as True (as GitHub Actions users know)."""
+    return {("on" if key is True else key): value for key, value in raw.items()}
+
+
+def _notify(value: Any) -> tuple[Target, ...]:
+    if value is None:  # nothing imported for the common case
+        return ()
+    from gitexp.events.notify import parse_targets
+
+    return parse_targets(value)
+
+
+def _hooks(value: Any) -> tuple[Hook, ...]:
+    if value is None:
+        return ()
+    from gitexp.events.shellhooks import parse_hooks
+
+    return parse_hooks(value)
 
 
 def _read_yaml(path: Path) -> Any:
