@@ -247,17 +247,10 @@ def test_the_container_wheel_lets_mlflow_find_the_stores(tmp_path: Path) -> None
     assert text == dist.read_text("entry_points.txt")
 
 
-def _dvclive_env(tmp_path: Path) -> dict[str, str]:
-    """Run dirs outside the repository: see test_dvclive_in_the_default_run_dir_..."""
-    return {"GITEXP_RUN_ROOT": str(tmp_path / "runs")}
-
-
 def test_a_dvclive_script_runs_unchanged_and_is_recorded(tmp_path: Path) -> None:
     root = make_repo(tmp_path / "repo", {"train.py": DVCLIVE_SCRIPT})
     before = repo_state(root)
-    proc = run_gitexp(
-        "run", "-n", "live", "--", sys.executable, "train.py", cwd=root, env=_dvclive_env(tmp_path)
-    )
+    proc = run_gitexp("run", "-n", "live", "--", sys.executable, "train.py", cwd=root)
     assert proc.returncode == 0, proc.stderr
     assert _history(root, "live", "train/loss") == [
         ("0", "1.0"), ("1", "0.5"), ("2", "0.3333333333333333"),
@@ -273,8 +266,7 @@ def test_a_dvclive_script_runs_unchanged_and_is_recorded(tmp_path: Path) -> None
 def test_a_dvclive_folder_of_its_own_name_is_found(tmp_path: Path) -> None:
     script = DVCLIVE_SCRIPT.replace("Live()", 'Live(dir="results/live")')
     root = make_repo(tmp_path / "repo", {"src/train.py": script})
-    env = _dvclive_env(tmp_path)
-    proc = run_gitexp("run", "-n", "own", "--", sys.executable, "src/train.py", cwd=root, env=env)
+    proc = run_gitexp("run", "-n", "own", "--", sys.executable, "src/train.py", cwd=root)
     assert proc.returncode == 0, proc.stderr
     assert "results/live/plots/metrics/acc.tsv" in tree_files(root, "own")
     assert _history(root, "own", "acc")[-1] == ("2", "0.7")
@@ -299,9 +291,7 @@ def test_dvclive_output_committed_with_the_code_is_not_this_runs(tmp_path: Path)
 def test_dvclive_series_win_over_the_librarys_of_the_same_name(tmp_path: Path) -> None:
     script = "import gitexp\ngitexp.log_metric('acc', 0.1, step=0)\n" + DVCLIVE_SCRIPT
     root = make_repo(tmp_path / "repo", {"train.py": script})
-    proc = run_gitexp(
-        "run", "-n", "both", "--", sys.executable, "train.py", cwd=root, env=_dvclive_env(tmp_path)
-    )
+    proc = run_gitexp("run", "-n", "both", "--", sys.executable, "train.py", cwd=root)
     assert proc.returncode == 0, proc.stderr
     assert _history(root, "both", "acc") == [("0", "0.5"), ("1", "0.6"), ("2", "0.7")]
 
