@@ -15,7 +15,7 @@ from typing import Any
 from gitexp.common.mappings import flatten
 
 SCHEMA = 1
-STATUSES = ("running", "succeeded", "failed", "interrupted", "pruned")
+STATUSES = ("queued", "running", "succeeded", "failed", "interrupted", "pruned")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import pygit2
 
 from gitexp.common.errors import ExperimentNameError, StoreError
 from gitexp.common.layout import RUN_JSON_NAME
-from gitexp.gitstore import names, store
+from gitexp.gitstore import claims, names, store
 from gitexp.gitstore.record import commit_message
 from gitexp.gitstore.repo import Repo
 from gitexp.running.heartbeat import lease_until
@@ -32,8 +32,13 @@ log = logging.getLogger(__name__)
 NAME_ATTEMPTS = 20
 
 
-def reserve(repo: Repo, prepared: Prepared, auto: bool) -> tuple[str, pygit2.Oid]:
-    """Create the ref on a `running` commit; auto names retry on collision."""
+def reserve(
+    repo: Repo, prepared: Prepared, auto: bool, claim: str | None = None
+) -> tuple[str, pygit2.Oid]:
+    """Create the ref on a `running` commit; auto names retry on collision. A
+    ``claim`` (a queued entry's commit) moves the existing ref from it instead."""
+    if claim is not None:
+        return prepared.record.name, _take_over(repo, prepared, claim)
     for _ in range(NAME_ATTEMPTS if auto else 1):
         name = names.generate() if auto else prepared.record.name
         commit = store.retry(partial(_reservation, repo, prepared, name), "cannot reserve")
@@ -42,6 +47,18 @@ def reserve(repo: Repo, prepared: Prepared, auto: bool) -> tuple[str, pygit2.Oid
     if auto:
         raise StoreError(f"could not find a free experiment name in {NAME_ATTEMPTS} tries")
     raise ExperimentNameError(f"experiment name {prepared.record.name!r} is taken")
+
+
+def _take_over(repo: Repo, prepared: Prepared, claim: str) -> pygit2.Oid:
+    """A queued run starts: its ref moves from the queued commit, or someone was first."""
+    name = prepared.record.name
+    commit = store.retry(partial(_reservation, repo, prepared, name), "cannot reserve")
+    if not claims.take_over(repo, name, claim, commit):
+        raise ExperimentNameError(
+            f"queued run {name!r} is no longer queued (another queue runner took it, "
+            "or it was removed)"
+        )
+    return commit
 
 
 def _reservation(repo: Repo, prepared: Prepared, name: str) -> pygit2.Oid:

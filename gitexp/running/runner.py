@@ -100,6 +100,9 @@ class RunRequest:
     cwd: str | None = None
     pinned: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the commit of a queued entry (gitexp/queue/) this run executes: its existing ref
+    #: moves from that commit by compare-and-swap instead of being created
+    claim: str | None = None
 
 
 @dataclass(frozen=True)
@@ -142,10 +145,10 @@ def run_experiment(
     repo = repo.reopen()  # libgit2 handles are not shared between threads
     bus = bus or bus_for(config, repo.root)
     executor = executor or get_executor(request.executor or config.executor, config)
-    prepared = prepare(repo, config, request, executor)
+    prepared = prepare(repo, config, request, executor, check_name=request.claim is None)
     where = open_run_dir(repo, config, request.name or "run", request.keep_run_dir)
     try:
-        name, reserved = reserve(repo, prepared, auto=request.name is None)
+        name, reserved = reserve(repo, prepared, request.name is None, request.claim)
         prepared, reserved = intact(repo, config, request, executor, prepared, name, reserved)
     except BaseException:
         where.done()

@@ -27,7 +27,9 @@ COMMANDS: dict[str, str] = {
     "reproduce": "reproduce",
     "gc": "gc",
     "sweep": "sweep",
+    "queue": "queue",
     "model": "model",
+    "notify": "notify",
 }
 
 

@@ -1,0 +1,176 @@
+"""`gitexp queue add|run|list|remove` with the local executor: queued runs are refs
+(`gitexp show` lists them `queued`), run oldest first N at a time, taken over by
+compare-and-swap (two runners never run one entry), and Ctrl-C leaves what had not
+started queued. The same queue on Ray is in tests/test_ray.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import last_line, run_gitexp, write_files
+from run_support import exp_refs, metrics_json, run_json
+
+# sleeps, and says when it ran (to see runs overlap) and who it was (to count runs)
+NAPPER = """\
+import os, time, gitexp
+started = time.time()
+time.sleep(float(gitexp.params()["nap"]))
+gitexp.log_metric("started", started)
+gitexp.log_metric("ended", time.time())
+gitexp.log_metric("lr_seen", gitexp.params()["lr"])
+if os.environ.get("RUNS_LOG"):
+    with open(os.environ["RUNS_LOG"], "a") as log:
+        log.write(os.environ["GITEXP_RUN_NAME"] + "\\n")
+"""
+WAITER = """\
+import os, time, gitexp
+gitexp.log_metric("loss", 0.5)
+open(os.environ["MARKER"], "w").write(os.environ["GITEXP_RUN_NAME"])
+time.sleep(120)
+"""
+
+
+@pytest.fixture
+def repo(git_repo: Path) -> Path:
+    write_files(git_repo, {"napper.py": NAPPER, "waiter.py": WAITER})
+    (git_repo / "params.yaml").write_text("lr: 0.1\nnap: 0.0\nmodel:\n  depth: 3\n")
+    return git_repo
+
+
+def queue(root: Path, *args: str, env: dict[str, str] | None = None) -> Any:
+    return run_gitexp("queue", *args, cwd=root, env=env, timeout=180)
+
+
+def add(root: Path, *args: str) -> str:
+    proc = queue(root, "add", *args)
+    assert proc.returncode == 0, proc.stderr
+    return str(proc.stdout.strip())
+
+
+def listed(root: Path) -> list[dict[str, Any]]:
+    proc = queue(root, "list", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    data: list[dict[str, Any]] = json.loads(proc.stdout)
+    return data
+
+
+def test_queued_runs_show_as_queued_then_run_two_at_once(repo: Path) -> None:
+    names = [add(repo, "-p", f"lr={lr}", "-p", "nap=1", "--", "python", "napper.py")
+             for lr in (0.1, 0.2, 0.3, 0.4)]  # fmt: skip
+    assert [e["name"] for e in listed(repo)] == names  # oldest first
+    shown = run_gitexp("show", "-f", "status=queued", "--format", "json", cwd=repo)
+    assert sorted(e["name"] for e in json.loads(shown.stdout)) == sorted(names)
+    record = run_json(repo, names[0])
+    assert record["status"] == "queued" and record["params"]["lr"] == 0.1
+    proc = queue(repo, "run", "-j", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "queue: 4 succeeded; 0 still queued" in proc.stderr
+    assert listed(repo) == []
+    spans = []
+    for name, lr in zip(names, (0.1, 0.2, 0.3, 0.4), strict=True):
+        record = run_json(repo, name)
+        assert record["status"] == "succeeded" and record["queued_at"]
+        metrics = metrics_json(repo, name)
+        assert metrics["lr_seen"] == lr
+        spans.append((metrics["started"], metrics["ended"]))
+    spans.sort()
+    assert any(b[0] < a[1] for a, b in zip(spans, spans[1:])), spans  # two at once
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-p", "nope=1", "--", "python", "napper.py"], "nope"),
+        (["--", "no-such-program-xyz"], "no-such-program-xyz"),
+        (["--cpus", "2", "--", "python", "napper.py"], "--cpus is an option of the Ray executor"),
+    ],
+)
+def test_queue_add_refuses_what_run_refuses_and_writes_nothing(
+    repo: Path, args: list[str], message: str
+) -> None:
+    proc = queue(repo, "add", *args)
+    assert proc.returncode == 2, proc.stderr
+    assert message in last_line(proc.stderr)
+    assert exp_refs(repo) == {}
+
+
+def test_two_queue_runners_never_run_one_entry_twice(repo: Path, tmp_path: Path) -> None:
+    names = {add(repo, "-p", f"lr={i / 10}", "--", "python", "napper.py") for i in range(6)}
+    runs_log = tmp_path / "runs.log"
+    env = {**os.environ, "RUNS_LOG": str(runs_log)}
+    command = [sys.executable, "-m", "gitexp", "queue", "run", "-j", "2"]
+    procs = [subprocess.Popen(command, cwd=repo, env=env, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]  # fmt: skip
+    for proc in procs:
+        _, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err
+    ran = runs_log.read_text().split()
+    assert sorted(ran) == sorted(names)  # each exactly once, between the two runners
+    assert all(run_json(repo, n)["status"] == "succeeded" for n in names)
+
+
+def test_ctrl_c_records_the_running_one_and_leaves_the_rest_queued(
+    repo: Path, tmp_path: Path
+) -> None:
+    names = [add(repo, "-p", f"lr={lr}", "--", "python", "waiter.py") for lr in (0.1, 0.2, 0.3)]
+    marker = tmp_path / "running"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitexp", "queue", "run"],
+        cwd=repo,
+        env={**os.environ, "MARKER": str(marker)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert marker.read_text() == names[0]
+    assert run_json(repo, names[0])["status"] == "interrupted"
+    assert metrics_json(repo, names[0]) == {"loss": 0.5}
+    assert [e["name"] for e in listed(repo)] == names[1:]
+    assert all(run_json(repo, n)["status"] == "queued" for n in names[1:])
+
+
+def test_a_failing_entry_is_recorded_and_the_queue_goes_on(repo: Path) -> None:
+    write_files(repo, {"crash.py": "import sys\nsys.exit(4)\n"})
+    bad = add(repo, "-n", "bad", "--", "python", "crash.py")
+    good = add(repo, "-n", "good", "--", "python", "napper.py")
+    proc = queue(repo, "run")
+    assert proc.returncode == 1
+    assert "gitexp: bad failed (exit code 4)" in proc.stderr
+    assert last_line(proc.stderr) == (
+        "gitexp: error: 1 queued run(s) did not succeed (hint: see `gitexp show`)"
+    )
+    assert run_json(repo, bad)["status"] == "failed"
+    assert run_json(repo, good)["status"] == "succeeded"
+
+
+def test_queue_run_names_only_some_and_remove_takes_entries_off(repo: Path) -> None:
+    first = add(repo, "-n", "first", "--", "python", "napper.py")
+    second = add(repo, "-n", "second", "--", "python", "napper.py")
+    third = add(repo, "-n", "third", "--", "python", "napper.py")
+    assert queue(repo, "run", second).returncode == 0
+    assert run_json(repo, second)["status"] == "succeeded"
+    assert [e["name"] for e in listed(repo)] == [first, third]
+    proc = queue(repo, "remove", second)
+    assert proc.returncode == 2
+    assert last_line(proc.stderr).startswith("gitexp: error: 'second' is not queued")
+    assert queue(repo, "remove", first).returncode == 0
+    assert sorted(exp_refs(repo)) == [second, third]
+    assert queue(repo, "remove", "--all").returncode == 0
+    assert sorted(exp_refs(repo)) == [second]
+    assert queue(repo, "run").returncode == 0  # nothing left: says so, exit 0
