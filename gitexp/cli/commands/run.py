@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from gitexp.cli import flags
 from gitexp.common.layout import MAX_SEED
 
 if TYPE_CHECKING:
@@ -25,8 +26,13 @@ def run(
     seed: int = typer.Option(
         None, "--seed", min=0, max=MAX_SEED, help="Seed (default: config, else random)."
     ),
-    executor: str = typer.Option(None, "--executor", "-e", help="local (default) or docker."),
+    executor: str = flags.EXECUTOR,
     docker: bool = typer.Option(False, "--docker", help="Same as --executor docker."),
+    address: str = flags.ADDRESS,
+    cpus: float = flags.CPUS,
+    gpus: float = flags.GPUS,
+    memory: str = flags.MEMORY,
+    num_workers: int = flags.NUM_WORKERS,
     keep_run_dir: bool = typer.Option(False, "--keep-run-dir", help="Keep the run directory."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not echo the command's output."),
     allow_large: bool = typer.Option(
@@ -45,14 +51,16 @@ def run(
 ) -> int:
     """Run an experiment: snapshot, execute in isolation, commit to refs/experiments/NAME."""
     from gitexp.common.errors import RunFailedError
+    from gitexp.config.cluster import Options, with_options
     from gitexp.config.settings import load_config
     from gitexp.gitstore.repo import open_repo
     from gitexp.integrations.zerocode import command_env
     from gitexp.running.runner import RunRequest, run_experiment
 
     repo = open_repo()
-    config = load_config(repo.root)
     chosen = "docker" if docker else executor
+    cluster = Options(chosen, address, cpus, gpus, memory, num_workers)
+    config = with_options(load_config(repo.root), cluster)  # the flags over gitexp.yaml
     zero_code = _zero_code(config, chosen or config.executor, autolog, deterministic)
     request = RunRequest(
         command=list(command) if command else None,

@@ -9,6 +9,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
+from gitexp.cli import flags
 from gitexp.common.layout import MAX_SEED
 
 if TYPE_CHECKING:
@@ -64,8 +65,16 @@ def start(
         None, "--seed", min=0, max=MAX_SEED, help="Seeds the sampler and every trial."
     ),
     resume: bool = typer.Option(False, "--resume", help="Continue the sweep NAME."),
+    executor: str = flags.EXECUTOR,
+    address: str = flags.ADDRESS,
+    cpus: float = flags.CPUS,
+    gpus: float = flags.GPUS,
+    memory: str = flags.MEMORY,
+    num_workers: int = flags.NUM_WORKERS,
 ) -> int:
     """Search params with Optuna; every trial is an experiment. See also `gitexp sweep show`."""
+    from gitexp.config.cluster import Options as Cluster
+    from gitexp.config.cluster import with_options
     from gitexp.config.settings import load_config
     from gitexp.gitstore.repo import open_repo
     from gitexp.sweeps.launch import start as run_sweep
@@ -77,9 +86,11 @@ def start(
         seed, command,
     )  # fmt: skip
     repo = open_repo()
+    cluster = Cluster(executor, address, cpus, gpus, memory, num_workers)
+    config = with_options(load_config(repo.root), cluster)  # every trial runs there
     listeners, note, progress = _progress()
     try:
-        summary = run_sweep(repo, load_config(repo.root), options, resume, listeners, note)
+        summary = run_sweep(repo, config, options, resume, listeners, note)
     finally:
         if progress is not None:
             progress.bar.stop()
