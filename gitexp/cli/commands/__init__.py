@@ -29,7 +29,6 @@ COMMANDS: dict[str, str] = {
     "sweep": "sweep",
     "queue": "queue",
     "model": "model",
-    "notify": "notify",
 }
 
 
