@@ -11,11 +11,29 @@ if TYPE_CHECKING:
 
 
 def bus_for(config: Config, root: Path) -> EventBus:
-    """A bus with the callbacks gitexp.yaml declares (an unloadable one is an error
-    now, before anything runs)."""
-    from gitexp.events.bus import EventBus
-    from gitexp.events.callbacks import attach
+    """A bus with the listeners of gitexp.yaml: callbacks (an unloadable one is an
+    error now, before anything runs), installed plugins, notifications, shell hooks.
 
+    The listeners are read from the work tree's gitexp.yaml at ``root``, not from
+    ``config`` when that is another one: a reproduced experiment runs with the
+    config it recorded, and a pulled experiment must not choose what runs on this
+    machine or where its data is sent. Notifications and hooks are imported only
+    when configured: otherwise no module, no thread, no cost.
+    """
+    from gitexp.config.settings import load_config
+    from gitexp.events import callbacks, plugins
+    from gitexp.events.bus import EventBus
+
+    local = load_config(root)  # the usual case: the same as ``config`` (under 1 ms)
     bus = EventBus()
-    attach(bus, config.callbacks, root)
+    callbacks.attach(bus, local.callbacks, root)
+    plugins.attach(bus)
+    if local.notify:
+        from gitexp.events import notify
+
+        notify.attach(bus, local.notify, root)
+    if local.hooks:
+        from gitexp.events import shellhooks
+
+        shellhooks.attach(bus, local.hooks, root)
     return bus

@@ -53,7 +53,12 @@ no experiment, such as one GTO tagged), and every payload has ``model``,
 - ``model_deprecated``: a version deprecated, or the whole model
   (``version`` None).
 
-Room is left for ``experiment_pushed``.
+`gitexp push` publishes one event per experiment it sent (transferred or
+forced; not those the remote had already):
+
+- ``experiment_pushed``: ``commit``, ``remote`` (as given, with any
+  ``user:password@`` taken out of a URL), ``forced`` (it replaced a
+  differing experiment there).
 
 Contract: ``publish`` calls each subscriber in the publisher's thread, in
 subscription order, with its own deep copy of the payload, so a listener
@@ -79,6 +84,8 @@ Listener = Callable[[str, Payload], None]
 EVENTS = (
     "run_reserved", "run_started", "metric_logged", "run_finished", "run_recorded",
     "sweep_started", "trial_finished", "sweep_new_best", "sweep_finished",
+    "model_registered", "model_promoted", "model_demoted", "model_deprecated",
+    "experiment_pushed",
 )  # fmt: skip
 THROTTLE_S = 0.5
 
