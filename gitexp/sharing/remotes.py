@@ -18,7 +18,7 @@ import subprocess
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitexp.common.errors import BackendError, ExperimentNameError
 from gitexp.dvcstore import transfer
@@ -27,6 +27,9 @@ from gitexp.gitstore.repo import Repo
 from gitexp.registry import travel
 from gitexp.registry.travel import TagPlan, TagRef
 from gitexp.sharing import lfstransfer
+
+if TYPE_CHECKING:
+    from gitexp.events.bus import EventBus
 
 SKIP_HOOK_ENV = "GITEXP_SKIP_HOOK"  # our own push already sends artifacts
 
@@ -141,8 +144,11 @@ def push(
     force: bool = False,
     with_artifacts: bool = True,
     dvc_remote: str | None = None,
+    bus: EventBus | None = None,
 ) -> SyncResult:
-    """Push experiments (all when ``specs`` is empty) and their DVC artifacts."""
+    """Push experiments (all when ``specs`` is empty) and their DVC artifacts;
+    ``experiment_pushed`` for each one sent (on ``bus``, else gitexp.yaml's)."""
+    bus = bus or _bus(repo)  # before pushing: a broken callback stops us first
     local = local_refs(repo)
     chosen = select(local, specs, "here") if specs else sorted(local)
     there = remote_refs(repo, remote)
@@ -162,7 +168,26 @@ def push(
     forced = [c.name for c in conflicts] if force else []
     kept = [] if force else conflicts
     result = SyncResult(_minus(moving, forced), same, kept, forced, sent, there.invalid)
+    _announce(bus, remote, local, result)
     return _with_tags(result, tags, mine, there.tags)
+
+
+def _bus(repo: Repo) -> EventBus:
+    from gitexp.config.settings import load_config
+    from gitexp.events import bus_for
+
+    return bus_for(load_config(repo.root), repo.root)
+
+
+def _announce(bus: EventBus, remote: str, local: dict[str, str], result: SyncResult) -> None:
+    """One ``experiment_pushed`` per experiment sent (gitexp/events/bus.py)."""
+    import re
+
+    shown = re.sub(r"(://)[^/@]*@", r"\1", remote)  # never a password from a URL
+    sent = {**dict.fromkeys(result.transferred, False), **dict.fromkeys(result.forced, True)}
+    for name, forced in sent.items():
+        payload = {"name": name, "ref": store.ref_name(name), "commit": local[name]}
+        bus.publish("experiment_pushed", {**payload, "remote": shown, "forced": forced})
 
 
 def pull(
