@@ -297,6 +297,20 @@ def test_a_push_publishes_experiment_pushed(git_repo: Path, tmp_path: Path) -> N
     ]  # once: the second push had nothing to send
 
 
+def test_a_reproduced_experiment_brings_no_hooks_of_its_own(git_repo: Path, tmp_path: Path) -> None:
+    log = tmp_path / "ran"
+    write_files(git_repo, {"gitexp.yaml": "on:\n  run_finished: 'echo $GITEXP_NAME >> \"$RAN\"'\n"})
+    git(git_repo, "add", "gitexp.yaml")
+    git(git_repo, "commit", "-q", "-m", "a hook")
+    env = {"RAN": str(log)}
+    assert run_gitexp("run", "-n", "mine", "--", "python", "train.py", env=env).returncode == 0
+    assert log.read_text().split() == ["mine"]
+    write_files(git_repo, {"gitexp.yaml": "seed: random\n"})  # this machine wants no hook now
+    again = run_gitexp("reproduce", "mine", env=env)
+    assert again.returncode == 0, again.stderr
+    assert log.read_text().split() == ["mine"]  # the recorded `on:` did not run
+
+
 # --- gitexp notify test ---------------------------------------------------------------------
 
 
