@@ -66,14 +66,42 @@ def lfs_problem() -> str | None:
     return None
 
 
+@functools.cache
+def ray_problem() -> str | None:
+    """Why Ray tests cannot run here, or None when they can."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return "Ray is not installed (pip install 'gitexp[ray]')"
+    if shutil.which("ray") is None:
+        return "the ray command is not on PATH"
+    return None
+
+
+@functools.cache
+def torch_problem() -> str | None:
+    """Why torch.distributed tests cannot run here, or None when they can."""
+    try:
+        import torch.distributed as dist
+    except ImportError:
+        return "torch is not installed (pip install torch==2.13.0, the CPU build)"
+    if not dist.is_available():
+        return "this torch has no torch.distributed"
+    return None
+
+
 @pytest.fixture(autouse=True)
 def _require_marked_backends(request: pytest.FixtureRequest) -> None:
-    """Tests marked `dvc` (`lfs`) skip without DVC (git-lfs), or fail when
-    GITEXP_REQUIRE_DVC=1 (GITEXP_REQUIRE_LFS=1) in CI."""
+    """Tests marked `dvc` (`lfs`, `ray`, `torch`) skip without DVC (git-lfs, Ray,
+    torch), or fail when GITEXP_REQUIRE_DVC=1 (…_LFS, …_RAY, …_TORCH) in CI."""
     if request.node.get_closest_marker("dvc") is not None:
         require_backend("GITEXP_REQUIRE_DVC", dvc_problem())
     if request.node.get_closest_marker("lfs") is not None:
         require_backend("GITEXP_REQUIRE_LFS", lfs_problem())
+    if request.node.get_closest_marker("ray") is not None:
+        require_backend("GITEXP_REQUIRE_RAY", ray_problem())
+    if request.node.get_closest_marker("torch") is not None:
+        require_backend("GITEXP_REQUIRE_TORCH", torch_problem())
 
 
 def require_backend(switch: str, problem: str | None) -> None:

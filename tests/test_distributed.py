@@ -136,8 +136,10 @@ def test_one_failing_rank_fails_the_group_and_stops_the_others(
     write_files(git_repo, {"failer.py": FAILER})
     marker = tmp_path / "rank"
     started = time.monotonic()
-    proc = _start(git_repo, marker, "-n", "broken", "--num-workers", "2", "--", "python", "failer.py")
-    out, err = proc.communicate(timeout=90)
+    proc = _start(
+        git_repo, marker, "-n", "broken", "--num-workers", "2", "--", "python", "failer.py"
+    )
+    _out, err = proc.communicate(timeout=90)
     assert proc.returncode == 1, err
     assert time.monotonic() - started < 60  # rank 0 was stopped, not waited for
     assert last_line(err).startswith("gitexp: error: experiment 'broken' failed (exit code 3)")
@@ -153,10 +155,12 @@ def test_ctrl_c_stops_every_rank_and_records_the_group_interrupted(
 ) -> None:
     write_files(git_repo, {"waiters.py": WAITERS})
     marker = tmp_path / "rank"
-    proc = _start(git_repo, marker, "-n", "stopped", "--num-workers", "3", "--", "python", "waiters.py")
+    proc = _start(
+        git_repo, marker, "-n", "stopped", "--num-workers", "3", "--", "python", "waiters.py"
+    )
     pids = [_wait_pid(Path(f"{marker}.{rank}"), proc) for rank in range(3)]
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert all(_gone(pid) for pid in pids)
     record = run_json(git_repo, "stopped")

@@ -5,6 +5,7 @@ started queued. The same queue on Ray is in tests/test_ray.py."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -82,7 +83,7 @@ def test_queued_runs_show_as_queued_then_run_two_at_once(repo: Path) -> None:
         assert metrics["lr_seen"] == lr
         spans.append((metrics["started"], metrics["ended"]))
     spans.sort()
-    assert any(b[0] < a[1] for a, b in zip(spans, spans[1:])), spans  # two at once
+    assert any(b[0] < a[1] for a, b in itertools.pairwise(spans)), spans  # two at once
 
 
 @pytest.mark.parametrize(

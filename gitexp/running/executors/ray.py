@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import socket
 import threading
 import uuid
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ from gitexp.running.transport import pack
 
 log = logging.getLogger(__name__)
 PLACEMENT_TIMEOUT_S = 120.0
+REACH_TIMEOUT_S = 10.0
 CONNECT_HINT = "start one with `ray start --head --port=6379` (docs/distributed.md)"
 
 _lock = threading.Lock()
@@ -64,6 +66,7 @@ def connect(settings: RaySettings) -> str:
                     f"not {wanted!r}"
                 )
             return wanted
+        _check_reachable(wanted)
         try:
             ray.init(
                 address=wanted,
@@ -79,6 +82,20 @@ def connect(settings: RaySettings) -> str:
             ) from exc
         _session["address"] = wanted
         return wanted
+
+
+def _check_reachable(address: str) -> None:
+    """Ray retries an address that does not answer for minutes: one try first."""
+    if address in ("local", "auto"):
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=REACH_TIMEOUT_S).close()
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise BackendError(
+            f"cannot reach the Ray cluster at {address!r}: {why}", CONNECT_HINT
+        ) from exc
 
 
 def board() -> Any:

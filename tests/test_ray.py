@@ -1,0 +1,375 @@
+"""`--executor ray` against a real Ray cluster the fixture starts on loopback
+(`ray start --head`, 2 CPUs, its own ports and temp dir, stopped by process id).
+
+A run and a 10-trial sweep on the cluster record what local ones record; pruning
+works on the metrics workers stream back; a worker killed mid-trial fails that
+trial with the reason and the sweep completes; a queue of 6 runs executes two at
+a time; a 2-worker torch.distributed job is one experiment; Ctrl-C, a request no
+node can hold and an address nobody answers behave."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import git, last_line, ray_problem, require_backend, run_gitexp, write_files
+from ray_support import Cluster, running_cluster, wait_for
+from run_support import exp_refs, metrics_json, run_json, show, tree_files
+from sweep_support import sweep_repo, trials
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+
+DETERMINISTIC = """\
+import json, os, random, gitexp
+p = gitexp.params()
+gitexp.seed_everything()
+xs = [random.random() for _ in range(3)]
+for step, x in enumerate(xs):
+    gitexp.log_metric("loss", p["lr"] * x, step=step)
+gitexp.log_metric("acc", 0.5 + p["model"]["depth"] / 100)
+with open("result.json", "w") as out:
+    json.dump({"xs": xs, "lr": p["lr"]}, out)
+with open("where.txt", "w") as out:
+    out.write(os.getcwd())
+print("trained with lr", p["lr"], flush=True)
+"""
+# sweep_support.CURVE, slower: a point each 0.25 s, so a stop has time to arrive mid-curve
+SLOW_CURVE = """\
+import time, gitexp
+q = float(gitexp.params()["q"])
+for step in range(16):
+    gitexp.log_metric("loss", q + 1.0 / (step + 1), step=step)
+    time.sleep(0.25)
+"""
+NAPPER = """\
+import time, gitexp
+started = time.time()
+time.sleep(1.0)
+gitexp.log_metric("started", started)
+gitexp.log_metric("ended", time.time())
+gitexp.log_metric("lr_seen", gitexp.params()["lr"])
+"""
+# trial q=1 logs a point, says which process runs it (its parent: the Ray worker), waits
+VICTIM = """\
+import os, time, gitexp
+p = gitexp.params()
+q = int(p["q"])
+gitexp.log_metric("loss", float(q), step=0)
+if q == 1:
+    time.sleep(1.5)  # the point is flushed and streamed back first
+    with open(p["pidfile"] + ".tmp", "w") as out:
+        out.write(f"{os.getppid()} {os.getpid()}")
+    os.rename(p["pidfile"] + ".tmp", p["pidfile"])
+    time.sleep(60)
+"""
+ALL_REDUCE = """\
+import os, gitexp
+import torch
+import torch.distributed as dist
+dist.init_process_group("gloo")
+rank = dist.get_rank()
+total = torch.tensor([float(rank + 1)])
+dist.all_reduce(total)
+print(f"rank {rank} of {dist.get_world_size()} at {os.environ['MASTER_ADDR']}: "
+      f"sum {total.item()}", flush=True)
+gitexp.log_metric("sum", total.item())
+gitexp.log_metric("rank", rank)
+if rank == 0:
+    torch.save({"sum": total}, "model.pt")
+dist.destroy_process_group()
+"""
+FAILER = """\
+import os, sys, time
+if os.environ["RANK"] == "1":
+    print("rank 1 gives up", flush=True)
+    sys.exit(3)
+time.sleep(120)
+"""
+WAITER = """\
+import os, sys, time, gitexp
+gitexp.log_metric("loss", 0.5, step=1)
+open(gitexp.params()["marker"], "w").write("started")
+try:
+    time.sleep(120)
+except KeyboardInterrupt:
+    gitexp.log_metric("loss", 0.25, step=2)
+    print("stopping cleanly", flush=True)
+    sys.exit(5)
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    require_backend("GITEXP_REQUIRE_RAY", ray_problem())
+    with running_cluster(num_cpus=2) as started:
+        yield started
+
+
+def ray_args(cluster: Cluster) -> list[str]:
+    return ["--executor", "ray", "--address", cluster.address]
+
+
+def gitexp_on(cluster: Cluster, root: Path, *args: str, timeout: float = 300) -> Any:
+    return run_gitexp(*args, cwd=root, env=cluster.env, timeout=timeout)
+
+
+def popen_on(cluster: Cluster, root: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "gitexp", *args],
+        cwd=root,
+        env={**os.environ, **cluster.env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _blobs(root: Path, name: str) -> dict[str, str]:
+    """path → blob id of an experiment's files, what differs by where it ran left out."""
+    out = {}
+    for line in git(root, "ls-tree", "-r", f"refs/experiments/{name}").splitlines():
+        meta, path = line.split("\t")
+        if path in ("where.txt", ".gitexp/run.json") or path.startswith(".gitexp/history/"):
+            continue  # where.txt: the folder; history: the times of the points
+        out[path] = meta.split()[2]
+    return out
+
+
+def _series(root: Path, name: str, metric: str) -> list[tuple[str, str]]:
+    lines = show(root, name, f".gitexp/history/{metric}.tsv").splitlines()[1:]
+    return [(line.split("\t")[0], line.split("\t")[1]) for line in lines]
+
+
+def test_a_run_on_ray_records_what_a_local_run_records(cluster: Cluster, git_repo: Path) -> None:
+    write_files(git_repo, {"train.py": DETERMINISTIC})
+    common = ["-p", "lr=0.2", "--seed", "5", "--", "python", "train.py"]
+    local = run_gitexp("run", "-n", "here", *common)
+    assert local.returncode == 0, local.stderr
+    remote = gitexp_on(cluster, git_repo, "run", "-n", "there", *ray_args(cluster), *common)
+    assert remote.returncode == 0, remote.stderr
+    assert "trained with lr 0.2" in remote.stdout  # streamed while it ran
+    assert _blobs(git_repo, "here") == _blobs(git_repo, "there")
+    assert metrics_json(git_repo, "here") == metrics_json(git_repo, "there")
+    assert _series(git_repo, "here", "loss") == _series(git_repo, "there", "loss")
+    here, there = run_json(git_repo, "here"), run_json(git_repo, "there")
+    for key in ("params", "seed", "status", "exit_code", "command", "baseline"):
+        assert here[key] == there[key], key
+    assert there["executor"] == "ray" and there["ray"]["address"] == cluster.address
+    # it ran from the archive in a worker's own folder, not in the driver's run dir
+    assert "/gitexp-worker-" in show(git_repo, "there", "where.txt")
+    assert "/gitexp-worker-" not in show(git_repo, "here", "where.txt")
+    assert not (git_repo / "result.json").exists()  # the work tree is untouched
+
+
+def _trial_view(root: Path, sweep: str) -> dict[int, tuple[Any, Any, str]]:
+    return {
+        n: (r["params"], metrics_json(root, r["name"]), r["status"])
+        for n, r in trials(root, sweep).items()
+    }
+
+
+def test_a_ten_trial_sweep_on_ray_matches_the_local_one(cluster: Cluster, tmp_path: Path) -> None:
+    repo = sweep_repo(tmp_path / "sweeps")
+    space = ["-p", "x=float(-1,1)", "-p", "y=int(0,4)", "--objective", "loss:min"]
+    common = [*space, "--sampler", "random", "--seed", "3", "--trials", "10", "-j", "2"]
+    command = ["--", "python", "quadratic.py"]
+    local = run_gitexp("sweep", "-n", "here", *common, *command, cwd=repo, timeout=300)
+    assert local.returncode == 0, local.stderr
+    remote = gitexp_on(cluster, repo, "sweep", "-n", "there", *common, *ray_args(cluster), *command)
+    assert remote.returncode == 0, remote.stderr
+    here, there = _trial_view(repo, "here"), _trial_view(repo, "there")
+    assert len(there) == 10 and {v[2] for v in there.values()} == {"succeeded"}
+    assert here == there
+    executors = {run_json(repo, r["name"])["executor"] for r in trials(repo, "there").values()}
+    assert executors == {"ray"}
+
+
+def test_pruning_works_on_the_metrics_workers_stream_back(cluster: Cluster, tmp_path: Path) -> None:
+    repo = sweep_repo(tmp_path / "sweeps")
+    write_files(
+        repo,
+        {
+            "prune.yaml": """\
+                name: pruned
+                params: {q: "choice(0, 1, 2, 3, 4, 5, 6, 7)"}
+                objective: loss:min
+                sampler: grid
+                pruner: {type: median, n_startup_trials: 2, n_warmup_steps: 2}
+                seed: 10  # the grid's order: q = 2, 3 complete first, then 6, 7, ...
+                command: [python, slow_curve.py]
+            """,
+            "slow_curve.py": SLOW_CURVE,
+        },
+    )
+    proc = gitexp_on(cluster, repo, "sweep", "prune.yaml", *ray_args(cluster))
+    assert proc.returncode == 0, proc.stderr
+    found = trials(repo, "pruned")
+    pruned = [r for r in found.values() if r["status"] == "pruned"]
+    assert {6, 7} <= {r["params"]["q"] for r in pruned}, proc.stderr
+    for record in pruned:
+        steps = len(show(repo, record["name"], ".gitexp/history/loss.tsv").splitlines()) - 1
+        assert steps < 16  # stopped on its worker, before the end of its curve
+        assert "by the median pruner" in record["stop_reason"]
+        assert record["executor"] == "ray"
+    assert len(found) == 8
+
+
+def _gone(pid: int, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stat = Path(f"/proc/{pid}/stat")
+        if not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_killed_worker_fails_its_trial_and_the_sweep_completes(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    repo = sweep_repo(tmp_path / "sweeps")
+    pidfile = tmp_path / "victim.pid"
+    write_files(repo, {"victim.py": VICTIM})
+    (repo / "params.yaml").write_text(f"q: 0\npidfile: {pidfile}\n")
+    proc = popen_on(
+        cluster, repo, "sweep", "-n", "lost", "-p", "q=choice(0,1,2)", "--sampler", "grid",
+        "--objective", "loss:min", *ray_args(cluster), "--", "python", "victim.py",
+    )  # fmt: skip
+    worker, script = (int(p) for p in wait_for(pidfile, timeout=120).split())
+    os.kill(worker, signal.SIGKILL)
+    _, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, err  # two trials succeeded: the sweep is not a failure
+    found = {r["params"]["q"]: r for r in trials(repo, "lost").values()}
+    assert {q: r["status"] for q, r in found.items()} == {
+        0: "succeeded",
+        1: "failed",
+        2: "succeeded",
+    }
+    lost = found[1]
+    assert "the Ray worker running 'lost/trial-" in lost["error"] and "died" in lost["error"]
+    assert metrics_json(repo, lost["name"]) == {"loss": 1.0}  # what it logged is kept
+    assert _gone(script)  # the command did not outlive its worker
+
+
+def test_a_queue_of_six_runs_executes_two_at_a_time_on_ray(
+    cluster: Cluster, git_repo: Path
+) -> None:
+    write_files(git_repo, {"napper.py": NAPPER})
+    names = []
+    for i in range(6):
+        proc = run_gitexp("queue", "add", "-p", f"lr={i / 10}", "--", "python", "napper.py")
+        assert proc.returncode == 0, proc.stderr
+        names.append(proc.stdout.strip())
+    queued = run_gitexp("show", "-f", "status=queued", "--format", "json")
+    assert len(json.loads(queued.stdout)) == 6
+    proc = gitexp_on(cluster, git_repo, "queue", "run", "-j", "2", *ray_args(cluster))
+    assert proc.returncode == 0, proc.stderr
+    assert "queue: 6 succeeded; 0 still queued" in proc.stderr
+    spans = []
+    for i, name in enumerate(names):
+        record = run_json(git_repo, name)
+        assert record["status"] == "succeeded" and record["executor"] == "ray"
+        metrics = metrics_json(git_repo, name)
+        assert metrics["lr_seen"] == i / 10
+        spans.append((metrics["started"], metrics["ended"]))
+    spans.sort()
+    assert any(b[0] < a[1] for a, b in itertools.pairwise(spans)), spans
+
+
+@pytest.mark.torch
+def test_a_two_worker_torch_job_on_ray_is_one_experiment(cluster: Cluster, git_repo: Path) -> None:
+    write_files(git_repo, {"reduce.py": ALL_REDUCE})
+    args = ["run", "-n", "reduced", *ray_args(cluster), "--num-workers", "2", "--cpus", "1"]
+    proc = gitexp_on(cluster, git_repo, *args, "--", "python", "reduce.py")
+    assert proc.returncode == 0, proc.stderr
+    assert list(exp_refs(git_repo)) == ["reduced"]
+    log = show(git_repo, "reduced", ".gitexp/output.log")
+    assert "rank 0 of 2 at 127.0.0.1: sum 3.0" in log
+    assert "[rank 1] rank 1 of 2 at 127.0.0.1: sum 3.0" in log
+    assert metrics_json(git_repo, "reduced") == {"sum": 3.0, "rank": 0}
+    assert "model.pt" in tree_files(git_repo, "reduced")
+    record = run_json(git_repo, "reduced")
+    assert record["num_workers"] == 2 and record["executor"] == "ray"
+
+
+def test_a_failing_rank_on_ray_fails_the_group(cluster: Cluster, git_repo: Path) -> None:
+    write_files(git_repo, {"failer.py": FAILER})
+    started = time.monotonic()
+    args = ["run", "-n", "broken", *ray_args(cluster), "--num-workers", "2"]
+    proc = gitexp_on(cluster, git_repo, *args, "--", "python", "failer.py")
+    assert proc.returncode == 1, proc.stderr
+    assert time.monotonic() - started < 100  # rank 0 was stopped, not waited for
+    record = run_json(git_repo, "broken")
+    assert record["status"] == "failed" and record["exit_code"] == 3
+    assert record["failed_rank"] == 1
+    assert "[rank 1] rank 1 gives up" in show(git_repo, "broken", ".gitexp/output.log")
+
+
+def test_ctrl_c_stops_the_command_on_its_worker_and_keeps_what_it_did(
+    cluster: Cluster, git_repo: Path, tmp_path: Path
+) -> None:
+    marker = tmp_path / "started"
+    write_files(git_repo, {"waiter.py": WAITER})
+    (git_repo / "params.yaml").write_text(f"marker: {marker}\n")
+    proc = popen_on(
+        cluster, git_repo, "run", "-n", "stopped", *ray_args(cluster), "--", "python", "waiter.py"
+    )
+    wait_for(marker, timeout=120)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    record = run_json(git_repo, "stopped")
+    assert record["status"] == "interrupted"
+    assert record["exit_code"] == 5  # SIGINT reached the script on its worker
+    assert metrics_json(git_repo, "stopped") == {"loss": 0.25}
+    assert "stopping cleanly" in show(git_repo, "stopped", ".gitexp/output.log")
+
+
+def test_a_request_no_node_can_hold_is_refused_before_anything_is_written(
+    cluster: Cluster, git_repo: Path
+) -> None:
+    proc = gitexp_on(
+        cluster, git_repo, "run", *ray_args(cluster), "--gpus", "1", "--", "python", "train.py"
+    )
+    assert proc.returncode == 1
+    assert last_line(proc.stderr) == (
+        "gitexp: error: the Ray cluster cannot hold 1 x (1 CPU, 1 GPU); its nodes have: "
+        "2 CPU, 0 GPU (hint: ask for less (--cpus, --gpus, --memory) or add nodes)"
+    )
+    assert exp_refs(git_repo) == {}
+
+
+def test_an_address_nobody_answers_is_one_line(git_repo: Path) -> None:
+    require_backend("GITEXP_REQUIRE_RAY", ray_problem())
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, never listening: nobody answers
+        proc = run_gitexp("run", "--executor", "ray", "--address", f"127.0.0.1:{port}",
+                          "--", "python", "train.py", timeout=60)  # fmt: skip
+    assert proc.returncode == 1
+    assert last_line(proc.stderr).startswith(
+        f"gitexp: error: cannot reach the Ray cluster at '127.0.0.1:{port}': Connection refused"
+    )
+    assert exp_refs(git_repo) == {}
+
+
+def test_without_an_address_a_local_ray_instance_runs_it(git_repo: Path) -> None:
+    require_backend("GITEXP_REQUIRE_RAY", ray_problem())
+    env = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
+    proc = run_gitexp("run", "-n", "alone", "--executor", "ray", "--cpus", "1",
+                      "--", "python", "train.py", env=env, timeout=240)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    record = run_json(git_repo, "alone")
+    assert record["ray"]["address"] == "local" and record["status"] == "succeeded"
+    assert metrics_json(git_repo, "alone")["acc"] == 0.53
