@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         ["bench_big_repo.py", "--sizes", args.big_sizes, "--runs", "3"],
         ["bench_sweep.py"],
         ["bench_autolog.py"],
+        ["bench_ray.py"],
     ]
     failed = []
     for bench in benches:

@@ -6,8 +6,11 @@
 # the whole pytest suite, slow tests included. Extra arguments go to pytest.
 # Installs Debian's git-lfs when run as root and it is missing (the Git LFS tests).
 # GITEXP_REQUIRE_DOCKER=1 / GITEXP_REQUIRE_DVC=1 / GITEXP_REQUIRE_LFS=1 /
-# GITEXP_REQUIRE_MOUNT=1 (a tmpfs for the full-disk tests, root only) turn a missing
-# backend into a failure instead of a skip (.ci/run sets them).
+# GITEXP_REQUIRE_MOUNT=1 (a tmpfs for the full-disk tests, root only) /
+# GITEXP_REQUIRE_RAY=1 / GITEXP_REQUIRE_TORCH=1 turn a missing backend into a
+# failure instead of a skip (.ci/run sets them).
+# Ray comes with the `all` extra; torch (for the torch.distributed tests) is pinned to
+# the CPU build: a bare `torch` would pull a multi-GB CUDA build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +19,7 @@ export DVC_NO_ANALYTICS=1 RAY_USAGE_STATS_ENABLED=0 PIP_DISABLE_PIP_VERSION_CHEC
 step() { printf '\n== %s\n' "$*"; }
 
 step "install gitexp with all extras"
-python3 -m pip install -q -e '.[all,dev,examples]'
+python3 -m pip install -q -e '.[all,dev,examples,distributed]' 'torch==2.13.0'
 
 step "docker engine and base image"
 if [ "$(id -u)" = 0 ]; then
