@@ -1,0 +1,153 @@
+"""The experiments table for a long-lived reader (the web UI): rows kept between requests.
+
+`gitexp show` lists once and exits; a server answers many requests for pages of
+the same table. ``ExperimentTable`` keeps the summaries and flat rows of the
+refs it last read, and reads again only when a ref moved (the summary cache
+makes that cheap); between those, a running experiment whose process died is
+still noticed, because its liveness is checked again on every refresh. A page
+is filtered and sorted in `gitexp show`'s language (query.py), searched by
+name, and sliced; the filtered order is kept per query, so paging through it
+sorts once. Thread-safe: the requests of a threaded server share one table.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitexp.common.errors import UsageError
+from gitexp.exploring import query as q
+from gitexp.exploring.summaries import FIXED_COLUMNS, ExperimentSummary, list_summaries
+from gitexp.gitstore import store
+from gitexp.gitstore.record import observed_status
+from gitexp.gitstore.repo import Repo
+
+Row = dict[str, Any]
+MAX_LIMIT = 1000
+REMEMBERED_QUERIES = 16
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    """What a page of the table asks for: `gitexp show`'s filters and sort, a name
+    search (a plain, case-insensitive substring), and the slice."""
+
+    filters: tuple[str, ...] = ()
+    sort_by: str | None = None
+    descending: bool | None = None
+    search: str = ""
+    offset: int = 0
+    limit: int = 50
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.filters, self.sort_by, self.descending, self.search.lower())
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page: the rows of the slice, how many match, how many there are in all,
+    and every column of the table (for a column chooser)."""
+
+    rows: list[Row]
+    total: int
+    count: int
+    columns: list[str]
+    offset: int
+    limit: int
+
+
+@dataclass
+class _Snapshot:
+    refs: dict[str, str] = field(default_factory=dict)
+    summaries: list[ExperimentSummary] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    ordered: OrderedDict[tuple[Any, ...], list[Row]] = field(default_factory=OrderedDict)
+
+
+class ExperimentTable:
+    """Every experiment's row, refreshed from the refs on demand (see the module doc)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._snap = _Snapshot()
+
+    def summaries(self, repo: Repo) -> list[ExperimentSummary]:
+        """Every experiment, newest first, as of now."""
+        with self._lock:
+            self._refresh(repo)
+            return list(self._snap.summaries)
+
+    def page(self, repo: Repo, query: PageQuery) -> Page:
+        """A page of the table as of now; a bad filter or sort key is a UsageError."""
+        if query.offset < 0 or not 0 < query.limit <= MAX_LIMIT:
+            raise UsageError(f"a page is offset >= 0 and 1..{MAX_LIMIT} rows")
+        with self._lock:
+            self._refresh(repo)
+            snap = self._snap
+            ordered = self._ordered(snap, query)
+        rows = ordered[query.offset : query.offset + query.limit]
+        return Page(rows, len(ordered), len(snap.rows), snap.columns, query.offset, query.limit)
+
+    def _refresh(self, repo: Repo) -> None:
+        refs = store.ref_targets(repo)
+        if refs != self._snap.refs:
+            self._rebuild(repo)
+        elif self._recheck_running():
+            self._snap.ordered.clear()
+
+    def _rebuild(self, repo: Repo) -> None:
+        snap = self._snap
+        old = {(s.name, s.commit): r for s, r in zip(snap.summaries, snap.rows, strict=True)}
+        summaries = list_summaries(repo)
+        rows = [_row(s, old.get((s.name, s.commit))) for s in summaries]
+        refs = {s.name: s.commit for s in summaries}
+        self._snap = _Snapshot(refs, summaries, rows, q.all_columns(rows))
+
+    def _recheck_running(self) -> bool:
+        """A running experiment's process may be gone with no ref moving: look again."""
+        snap, changed = self._snap, False
+        for i, s in enumerate(snap.summaries):
+            if s.entry.status != "running" or s.status != "running":
+                continue
+            entry = s.entry
+            status = observed_status(entry.status, entry.host, entry.pid, entry.lease)
+            if status != s.status:
+                snap.summaries[i] = ExperimentSummary(s.name, s.commit, status, s.created, entry)
+                snap.rows[i] = {**snap.rows[i], "status": status}
+                changed = True
+        return changed
+
+    def _ordered(self, snap: _Snapshot, query: PageQuery) -> list[Row]:
+        key = query.key()
+        found = snap.ordered.get(key)
+        if found is None:
+            found = _filter_and_sort(snap.rows, snap.columns, query)
+            snap.ordered[key] = found
+            while len(snap.ordered) > REMEMBERED_QUERIES:
+                snap.ordered.popitem(last=False)
+        snap.ordered.move_to_end(key)
+        return found
+
+
+def _row(summary: ExperimentSummary, known: Row | None) -> Row:
+    """The row of an unchanged commit is reused unless its observed status moved."""
+    if known is not None and known["status"] == summary.status:
+        return known
+    return summary.row()
+
+
+def _filter_and_sort(rows: list[Row], columns: list[str], query: PageQuery) -> list[Row]:
+    """`gitexp show`'s filters and order, then the name search."""
+    found = q.Query(query.filters, query.sort_by, query.descending)
+    if rows:
+        _, rows = q.run_query(rows, found, FIXED_COLUMNS)
+    else:
+        for text in query.filters:  # a bad filter fails even on an empty table
+            q.parse_filter(text)
+    needle = query.search.strip().lower()
+    if needle:
+        rows = [r for r in rows if needle in str(r["name"]).lower()]
+    return rows
