@@ -58,6 +58,22 @@ def dvc_problem() -> str | None:
     return None
 
 
+CHROMIUM = "/usr/bin/chromium"  # Debian's, driven by Playwright (never `playwright install`)
+
+
+@functools.cache
+def browser_problem() -> str | None:
+    """Why the web UI's browser tests cannot run here, or None when they can."""
+    try:
+        import fastapi  # noqa: F401
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the web UI or Playwright is not installed (pip install -e '.[dev]')"
+    if not Path(CHROMIUM).is_file():
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    return None
+
+
 @functools.cache
 def lfs_problem() -> str | None:
     """Why Git LFS tests cannot run here, or None when they can."""
@@ -96,6 +112,8 @@ def _require_marked_backends(request: pytest.FixtureRequest) -> None:
     torch), or fail when GITEXP_REQUIRE_DVC=1 (…_LFS, …_RAY, …_TORCH) in CI."""
     if request.node.get_closest_marker("dvc") is not None:
         require_backend("GITEXP_REQUIRE_DVC", dvc_problem())
+    if request.node.get_closest_marker("browser") is not None:
+        require_backend("GITEXP_REQUIRE_BROWSER", browser_problem())
     if request.node.get_closest_marker("lfs") is not None:
         require_backend("GITEXP_REQUIRE_LFS", lfs_problem())
     if request.node.get_closest_marker("ray") is not None:

@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "sweep": "sweep",
     "queue": "queue",
     "model": "model",
+    "ui": "ui",
     "notify": "notify",
 }
 
