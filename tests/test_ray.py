@@ -24,6 +24,7 @@ import pytest
 from conftest import git, last_line, ray_problem, require_backend, run_gitexp, write_files
 from ray_support import Cluster, running_cluster, wait_for
 from run_support import exp_refs, metrics_json, run_json, show, tree_files
+from sharing_support import make_world, md5, ok, store_files
 from sweep_support import sweep_repo, trials
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -93,6 +94,17 @@ if os.environ["RANK"] == "1":
     print("rank 1 gives up", flush=True)
     sys.exit(3)
 time.sleep(120)
+"""
+# a named output (log_artifact) and a big file nobody named (it travels back by size)
+ARTIFACTS = """\
+import random, gitexp
+rnd = random.Random(7)
+with open("model.bin", "wb") as f:
+    f.write(bytes(rnd.getrandbits(8) for _ in range(300_000)))
+gitexp.log_artifact("model.bin")
+with open("big.log", "w") as f:
+    f.write("x" * 5000)
+gitexp.log_metric("acc", 0.9)
 """
 WAITER = """\
 import os, sys, time, gitexp
@@ -373,3 +385,27 @@ def test_without_an_address_a_local_ray_instance_runs_it(git_repo: Path) -> None
     record = run_json(git_repo, "alone")
     assert record["ray"]["address"] == "local" and record["status"] == "succeeded"
     assert metrics_json(git_repo, "alone")["acc"] == 0.53
+
+
+@pytest.mark.dvc
+def test_a_named_output_goes_from_the_worker_to_the_dvc_remote(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    world = make_world(tmp_path, {"art.py": ARTIFACTS})
+    proc = gitexp_on(
+        cluster, world.a, "run", "-n", "art", *ray_args(cluster), "--", "python", "art.py"
+    )
+    assert proc.returncode == 0, proc.stderr
+    records = {r["path"]: r for r in run_json(world.a, "art")["artifacts"]}
+    model = records["model.bin"]
+    assert model["pushed"] is True and model["size"] == 300_000
+    assert model["md5"] in store_files(world.store)  # on the remote, pushed from the worker
+    cache = world.a / ".dvc" / "cache" / "files" / "md5"
+    assert not (cache / model["md5"][:2] / model["md5"][2:]).exists()  # only its md5 came back
+    assert "big.log" in records and "pushed" not in records["big.log"]  # by size: came back
+    files = tree_files(world.a, "art")
+    assert "model.bin.dvc" in files and "model.bin" not in files
+    out = tmp_path / "out"
+    ok("artifacts", "pull", "art", "-o", str(out), cwd=world.a)
+    assert md5(out / "model.bin") == model["md5"]
+    ok("push", "origin", "art", cwd=world.a)  # nothing missing from the local cache

@@ -79,6 +79,8 @@ def push(root: Path, records: Iterable[dict[str, Any]], remote: str | None) -> T
     missing = []
     for record in records:
         obj = _load(dvc.cache.local, str(record["md5"]))
+        if obj is None and record.get("pushed"):
+            continue  # pushed to the remote from a Ray worker, never in this cache
         if obj is None:
             missing.append(str(record["path"]))
         else:

@@ -47,6 +47,16 @@ class Stored:
         extra = {**record.extra, "dvc_inputs": self.inputs} if self.inputs else record.extra
         return record.replace(artifacts=self.records, extra=extra)
 
+    def plus_pushed(self, records: list[dict[str, Any]]) -> Stored:
+        """With the outputs an executor pushed to the DVC remote from elsewhere
+        (ExecResult.artifacts): listed, and their pointers committed."""
+        if not records:
+            return self
+        pointers = {f"{r['path']}.dvc": cache.pointer(r) for r in records}
+        return replace(
+            self, records=[*self.records, *records], pointers={**self.pointers, **pointers}
+        )
+
     def keep(self, base: Callable[[str], bool]) -> Callable[[str], bool]:
         """Wrap the runner's keep(): stored paths become pointers, logged files are kept."""
 

@@ -229,6 +229,7 @@ def record_run(
         ),
         outputs.Stored(),
     )
+    stored = stored.plus_pushed(result.artifacts)  # pushed from a Ray worker: records only
     record = stored.apply(record)
     partial.record = record
     partial.files.update({**probe.files(), **env_files})

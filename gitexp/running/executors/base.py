@@ -15,7 +15,9 @@ records. An executor only executes, in this order:
    environment the command ran in), and — for an executor that ran the job
    away from ``job.run_dir`` — ``returned``, the archive of what the run
    changed (gitexp/running/transport.py ``pack``), which the runner unpacks
-   into the run dir before recording. Such an executor sets
+   into the run dir before recording, and ``artifacts``, the run.json
+   records of outputs it pushed to the DVC remote itself instead of sending
+   them back (gitexp/running/executors/offload.py). Such an executor sets
    ``streams_metrics`` and passes the bytes the library appends to its live
    metrics file to ``sink.metrics`` while the job runs; for the others the
    runner follows the file in the run dir itself. Paths in ``job.env`` that
@@ -75,6 +77,8 @@ class ExecResult:
     env_files: dict[str, bytes] = field(default_factory=dict)
     #: a transport.pack archive of the run dir's changes, when the job ran elsewhere
     returned: bytes | None = None
+    #: outputs already pushed to the DVC remote from where the job ran (not in ``returned``)
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Executor(ABC):

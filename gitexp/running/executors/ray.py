@@ -292,7 +292,7 @@ class RayExecutor(Executor):
         # each rank is one process on its worker: the group is formed here, not there
         sections = {k: v for k, v in self.config.sections.items() if k != "distributed"}
         config = dataclasses.replace(self.config, sections=sections)
-        return Remote(job, self.settings.executor, config, rank, env)
+        return Remote(job, self.settings.executor, config, rank, env, socket.gethostname())
 
     def _options(self, group: Any = None, rank: int = 0) -> dict[str, Any]:
         options = {**self.settings.task_options(), "max_retries": 0}

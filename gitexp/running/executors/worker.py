@@ -70,6 +70,7 @@ class Remote:
     config: Config | None = None  # gitexp.yaml, for the docker executor there
     rank: int = 0  # rank 0 streams its metrics and sends its files back
     env: dict[str, str] = field(default_factory=dict)  # more variables (torch.distributed)
+    driver_host: str = ""  # a DVC remote that is a folder is the driver's, on its host
 
 
 @dataclass(frozen=True)
@@ -80,9 +81,12 @@ class Final:
     info: dict[str, Any]
     env_files: dict[str, bytes]
     returned: bytes | None
+    artifacts: list[dict[str, Any]] = field(default_factory=list)  # pushed to the DVC remote
 
     def result(self) -> ExecResult:
-        return ExecResult(self.exit_code, self.info, self.env_files, self.returned)
+        return ExecResult(
+            self.exit_code, self.info, self.env_files, self.returned, list(self.artifacts)
+        )
 
 
 Message = tuple[str, str, bytes] | Final  # ("out", stream, data), ("metrics", "", data)
@@ -138,7 +142,8 @@ def _serve_in(remote: Remote, run_dir: Path, wait_stop: WaitStop) -> Iterator[li
         final = next((m for m in batch if isinstance(m, Final)), None)
         if final is not None:
             batch = [m for m in batch if not isinstance(m, Final)]
-            final = _returned(final, remote, run_dir, before)
+            final, note = _returned(final, remote, run_dir, before)
+            batch += [("out", "stderr", note.encode())] if note else []
             batch.append(final)
         yield batch
 
@@ -244,11 +249,31 @@ def _batch(out: queue.Queue[Message]) -> list[Message]:
     return batch
 
 
-def _returned(final: Final, remote: Remote, run_dir: Path, before: dict[str, Any]) -> Final:
-    """Rank 0 sends back what the run changed; the metrics tail has flushed by now."""
+def _returned(
+    final: Final, remote: Remote, run_dir: Path, before: dict[str, Any]
+) -> tuple[Final, str]:
+    """Rank 0 sends back what the run changed (named outputs pushed to the DVC
+    remote from here, when it can); the metrics tail has flushed by now."""
     if remote.rank != 0:
-        return final
-    return replace(final, returned=pack(run_dir, before))
+        return final, ""
+    from gitexp.running.executors.offload import offload
+
+    config = remote.config or Config()
+    pushed = offload(run_dir, remote.job.cwd, config, before, remote.driver_host)
+    sent = replace(final, returned=pack(run_dir, _as_unchanged(run_dir, before, pushed.paths)))
+    note = f"gitexp: on the worker: {pushed.note}\n" if pushed.note else ""
+    return replace(sent, artifacts=pushed.records), note
+
+
+def _as_unchanged(run_dir: Path, before: dict[str, Any], paths: list[str]) -> dict[str, Any]:
+    """``before`` with the pushed files as they are now: ``pack`` leaves them out."""
+    now = dict(before)
+    for rel in paths:
+        top = run_dir / rel
+        for path in [top] if top.is_file() else [p for p in top.rglob("*") if p.is_file()]:
+            st = path.lstat()
+            now[path.relative_to(run_dir).as_posix()] = (st.st_size, st.st_mtime_ns)
+    return now
 
 
 def _now() -> float:
