@@ -9,7 +9,7 @@ first called.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gitexp.tracking.recorder import (
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from gitexp.exploring.notebook import ExperimentList, LoadedExperiment
+    from gitexp.inprocess.runs import Run
 
 __version__ = "0.1.0"
 
@@ -46,6 +47,7 @@ __all__ = [
     "model_path",
     "params",
     "seed_everything",
+    "start_run",
 ]
 
 
@@ -122,3 +124,21 @@ def model_path(
     from gitexp.registry.fetching import model_path as _model_path
 
     return _model_path(open_repo(repo or "."), name, stage, version)
+
+
+def start_run(
+    name: str | None = None, params: Mapping[str, Any] | None = None, seed: int | None = None
+) -> Run:
+    """Record an experiment from this process: a notebook, or a script no CLI started.
+
+    ``with gitexp.start_run(params={"lr": 0.1}):`` (or ``run = gitexp.start_run()``
+    ... ``run.end()``) snapshots the work tree, reserves the name (shown
+    `running`), and at the end commits one experiment as `gitexp run` does:
+    params (given here, in params files, or logged), seed, metrics, artifacts,
+    environment; `failed` if the block raised, `interrupted` on Ctrl-C. The code
+    runs in this process and directory, not isolated; inside `gitexp run` this
+    joins that run. docs/notebooks.md.
+    """
+    from gitexp.inprocess.runs import start_run as _start_run
+
+    return _start_run(name, params, seed)

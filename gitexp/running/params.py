@@ -78,7 +78,12 @@ def _parse_value(raw: str) -> Any:
 
 
 def parse_file(name: str, text: str) -> dict[str, Any]:
-    """Parse a params file's text by its extension (JSON or YAML)."""
+    """Parse a params file's text by its extension (JSON, YAML, or a notebook's
+    ``parameters`` cell: gitexp/running/notebooks.py)."""
+    if name.endswith(".ipynb"):
+        from gitexp.running import notebooks
+
+        return notebooks.read_parameters(name, text)
     try:
         data = json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
@@ -98,6 +103,10 @@ def dump_file(name: str, data: Mapping[str, Any], original: str | None = None) -
     if the result would not read back as ``data`` with PyYAML (YAML 1.1 reads
     some plain scalars differently), it is written plainly instead.
     """
+    if name.endswith(".ipynb"):
+        from gitexp.running import notebooks
+
+        return notebooks.with_parameters(name, original or "{}", data)
     if name.endswith(".json"):
         # default=str: a YAML-parsed -p value may be a date, which JSON cannot hold
         return (json.dumps(data, indent=2, default=str) + "\n").encode()
@@ -207,8 +216,10 @@ def _unknown(data: dict[str, Any], ov: Override, file: str, key: str) -> NoRetur
 
 
 def merge(files: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """One nested dict of all params files, later files winning per key."""
-    return deep_merge(files.values())
+    """One nested dict of all params files, later files winning per key; a notebook's
+    ``parameters`` cell wins over them all (its values are what the command runs with)."""
+    ordered = sorted(files, key=lambda name: name.endswith(".ipynb"))
+    return deep_merge(files[name] for name in ordered)
 
 
 def render_command(argv: list[str], params: Mapping[str, Any], quote: bool) -> list[str]:

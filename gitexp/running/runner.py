@@ -36,7 +36,7 @@ from gitexp.gitstore.trees import (
     without_meta,
     work_tree_status,
 )
-from gitexp.running import largefiles
+from gitexp.running import largefiles, notebooks
 from gitexp.running.control import RunControl
 from gitexp.running.environment import EnvironmentProbe, describe, numerics_env
 from gitexp.running.execute import execute_recorded, stopped_before
@@ -165,7 +165,7 @@ def run_experiment(
         bus,
         verdict=request.verdict,
     )
-    run.publish("run_reserved", **_reserved_payload(record, reserved))
+    run.publish("run_reserved", **reserved_payload(record, reserved))
     try:
         result, error = _run_reserved(
             repo, config, request, executor, listeners, prepared, run, where
@@ -247,7 +247,7 @@ def _take_back(run: RunState, result: ExecResult) -> None:
     )
 
 
-def _reserved_payload(record: RunRecord, commit: pygit2.Oid) -> dict[str, Any]:
+def reserved_payload(record: RunRecord, commit: pygit2.Oid) -> dict[str, Any]:
     return {
         "commit": str(commit),
         "baseline": record.baseline,
@@ -323,6 +323,7 @@ def prepare(
         if request.tree
         else _snapshot(repo, config, tuple(links), request.allow_large)
     )
+    config = notebooks.params_config(repo, base_tree, config, request.command, cwd)
     params = resolve_params(repo, base_tree, config, list(request.overrides), request.values)
     argv, via_shell = resolve_command(request.command, config, params.merged)
     tree = store.retry(lambda: apply_params(repo, base_tree, params), "cannot apply params")
@@ -370,8 +371,9 @@ def _job(record: RunRecord, prepared: Prepared, run_dir: Path) -> Job:
         # a run dir may sit below .git/ (reused slots): git in the script finds no repository
         "GIT_CEILING_DIRECTORIES": str(run_dir.parent),
     }
+    argv = notebooks.job_argv(prepared.argv, record.executor)  # a notebook: its runner
     return Job(
-        record.name, prepared.argv, run_dir, record.cwd, env, prepared.links, prepared.pinned
+        record.name, argv, run_dir, record.cwd, env, prepared.links, prepared.pinned
     )
 
 

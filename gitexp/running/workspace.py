@@ -23,6 +23,7 @@ from gitexp.config.settings import Config, command_argv
 from gitexp.gitstore import contents
 from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.trees import Manifest, read_blob, tree_with_files
+from gitexp.running import notebooks
 from gitexp.running import params as P
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,8 @@ def resolve_command(
 
 def check_command(repo: Repo, tree: pygit2.Oid, argv: list[str], cwd: str) -> None:
     """Refuse a program that exists neither in the snapshot nor on PATH."""
+    if notebooks.is_notebook(argv):
+        return notebooks.check(repo, tree, argv, cwd)
     program = argv[0]
     if "/" in program:
         rel = os.path.normpath(os.path.join(cwd, program))

@@ -152,6 +152,14 @@ def _shutdown() -> None:
         _recorder._warn(f"metrics not written at exit: {exc}")
 
 
+def detach() -> None:
+    """End this process's recorder after a last flush: the next call finds its run
+    afresh (an in-process run, gitexp/inprocess/, ended and another may start)."""
+    global _recorder
+    _shutdown()
+    _recorder = None
+
+
 def _flush_on_sigterm() -> None:
     """SIGTERM skips atexit; flush first, then die of the signal as before."""
     if threading.current_thread() is not threading.main_thread():

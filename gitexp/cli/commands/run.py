@@ -57,6 +57,9 @@ def run(
     from gitexp.integrations.zerocode import command_env
     from gitexp.running.runner import RunRequest, run_experiment
 
+    from gitexp.running.notebooks import split_arguments
+
+    command, param = split_arguments(list(command or []), list(param))  # nb.ipynb -p k=v
     repo = open_repo()
     chosen = "docker" if docker else executor
     cluster = Options(chosen, address, cpus, gpus, memory, num_workers)
