@@ -34,7 +34,7 @@ if os.environ.get("RUNS_LOG"):
 WAITER = """\
 import os, time, gitexp
 gitexp.log_metric("loss", 0.5)
-open(os.environ["MARKER"], "w").write(os.environ["GITEXP_RUN_NAME"])
+open(os.environ["MARKER"], "w").write(f"{os.environ['GITEXP_RUN_NAME']} {os.getpid()}")
 time.sleep(120)
 """
 
@@ -139,7 +139,7 @@ def test_ctrl_c_records_the_running_one_and_leaves_the_rest_queued(
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert marker.read_text() == names[0]
+    assert marker.read_text().split()[0] == names[0]
     assert run_json(repo, names[0])["status"] == "interrupted"
     assert metrics_json(repo, names[0]) == {"loss": 0.5}
     assert [e["name"] for e in listed(repo)] == names[1:]
@@ -175,3 +175,29 @@ def test_queue_run_names_only_some_and_remove_takes_entries_off(repo: Path) -> N
     assert queue(repo, "remove", "--all").returncode == 0
     assert sorted(exp_refs(repo)) == [second]
     assert queue(repo, "run").returncode == 0  # nothing left: says so, exit 0
+
+
+def test_a_dead_queue_runner_leaves_its_run_interrupted_and_the_rest_queued(
+    repo: Path, tmp_path: Path
+) -> None:
+    names = [add(repo, "-p", f"lr={lr}", "--", "python", "waiter.py") for lr in (0.1, 0.2, 0.3)]
+    marker = tmp_path / "running"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitexp", "queue", "run"],
+        cwd=repo,
+        env={**os.environ, "MARKER": str(marker)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own group: the test kills the runner and its run
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver dies with no chance to record
+    proc.wait(timeout=30)
+    os.kill(int(marker.read_text().split()[1]), signal.SIGKILL)  # its orphaned command
+    shown = run_gitexp("show", "--format", "json", cwd=repo)
+    status = {e["name"]: e["status"] for e in json.loads(shown.stdout)}
+    assert status == {names[0]: "interrupted", names[1]: "queued", names[2]: "queued"}
+    assert [e["name"] for e in listed(repo)] == names[1:]

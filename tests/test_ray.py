@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from conftest import git, last_line, ray_problem, require_backend, run_gitexp, write_files
+from docker_support import BASE_IMAGE, image_id, require_docker
 from ray_support import Cluster, running_cluster, wait_for
 from run_support import exp_refs, metrics_json, run_json, show, tree_files
 from sharing_support import make_world, md5, ok, store_files
@@ -409,3 +410,31 @@ def test_a_named_output_goes_from_the_worker_to_the_dvc_remote(
     ok("artifacts", "pull", "art", "-o", str(out), cwd=world.a)
     assert md5(out / "model.bin") == model["md5"]
     ok("push", "origin", "art", cwd=world.a)  # nothing missing from the local cache
+
+
+PROBE = """\
+import os, gitexp
+gitexp.log_metric("lr_seen", gitexp.params()["lr"])
+print("cwd", os.getcwd(), flush=True)
+with open("made-in-container.txt", "w") as f:
+    f.write("hello\\n")
+"""
+
+
+@pytest.mark.docker
+def test_a_worker_runs_the_job_in_the_image_it_builds_on_its_node(
+    cluster: Cluster, git_repo: Path
+) -> None:
+    require_docker()
+    yaml = f"docker:\n  base_image: {BASE_IMAGE}\nray:\n  executor: docker\n"
+    write_files(git_repo, {"probe.py": PROBE, "gitexp.yaml": yaml})
+    args = ["run", "-n", "boxed", "-p", "lr=0.25", *ray_args(cluster), "--", "python", "probe.py"]
+    proc = gitexp_on(cluster, git_repo, *args)
+    assert proc.returncode == 0, proc.stderr
+    assert "cwd /gitexp/run" in proc.stdout  # the container's folder, streamed from the worker
+    record = run_json(git_repo, "boxed")
+    assert record["executor"] == "ray" and record["ray"]["worker_executor"] == "docker"
+    assert record["docker"]["image_id"] == image_id(record["docker"]["image"])
+    assert f"FROM {BASE_IMAGE}\n" in show(git_repo, "boxed", ".gitexp/env/Dockerfile")
+    assert show(git_repo, "boxed", "made-in-container.txt") == "hello\n"
+    assert metrics_json(git_repo, "boxed") == {"lr_seen": 0.25}
