@@ -16,6 +16,8 @@ INTEGRATIONS: dict[str, str] = {
     "sklearn": "gitexp.integrations.sklearn_hooks:INTEGRATION",
     "xgboost": "gitexp.integrations.xgboost_hooks:INTEGRATION",
     "lightgbm": "gitexp.integrations.lightgbm_hooks:INTEGRATION",
+    "keras": "gitexp.integrations.keras_hooks:INTEGRATION",
+    "fastai": "gitexp.integrations.fastai_hooks:INTEGRATION",
 }
 
 
