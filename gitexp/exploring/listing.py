@@ -2,9 +2,11 @@
 
 `gitexp show` lists once and exits; a server answers many requests for pages of
 the same table. ``ExperimentTable`` keeps the summaries and flat rows of the
-refs it last read, and reads again only when a ref moved (the summary cache
-makes that cheap); between those, a running experiment whose process died is
-still noticed, because its liveness is checked again on every refresh. A page
+refs it last read. Before each answer it takes the refs' stamp (refstamp.py,
+a few stats): unchanged, and the refs read less than ``RECHECK_S`` ago, the
+rows stand; else the refs are read, and the rows rebuilt if a ref moved
+(the summary cache makes that cheap). A running experiment whose process
+died is noticed without any ref moving: its liveness is checked every time. A page
 is filtered and sorted in `gitexp show`'s language (query.py), searched by
 name, and sliced; the filtered order is kept per query, so paging through it
 sorts once. Thread-safe: the requests of a threaded server share one table.
@@ -13,12 +15,14 @@ sorts once. Thread-safe: the requests of a threaded server share one table.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 from gitexp.common.errors import UsageError
 from gitexp.exploring import query as q
+from gitexp.exploring.refstamp import RefStamp, Stamp
 from gitexp.exploring.summaries import FIXED_COLUMNS, ExperimentSummary, list_summaries
 from gitexp.gitstore import store
 from gitexp.gitstore.record import observed_status
@@ -27,6 +31,7 @@ from gitexp.gitstore.repo import Repo
 Row = dict[str, Any]
 MAX_LIMIT = 1000
 REMEMBERED_QUERIES = 16
+RECHECK_S = 2.0  # the refs are read at least this often, stamp or not
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,7 @@ class _Snapshot:
     summaries: list[ExperimentSummary] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
+    running: list[int] = field(default_factory=list)  # indices of `running` records
     ordered: OrderedDict[tuple[Any, ...], list[Row]] = field(default_factory=OrderedDict)
 
 
@@ -73,6 +79,9 @@ class ExperimentTable:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._snap = _Snapshot()
+        self._stamps: RefStamp | None = None
+        self._stamp: Stamp | None = None
+        self._read_at = float("-inf")
 
     def summaries(self, repo: Repo) -> list[ExperimentSummary]:
         """Every experiment, newest first, as of now."""
@@ -92,10 +101,15 @@ class ExperimentTable:
         return Page(rows, len(ordered), len(snap.rows), snap.columns, query.offset, query.limit)
 
     def _refresh(self, repo: Repo) -> None:
-        refs = store.ref_targets(repo)
-        if refs != self._snap.refs:
-            self._rebuild(repo)
-        elif self._recheck_running():
+        self._stamps = self._stamps or RefStamp(repo)
+        stamp, now = self._stamps.stamp(), time.monotonic()
+        moved = stamp is None or stamp != self._stamp or now - self._read_at >= RECHECK_S
+        if moved:
+            self._stamp, self._read_at = stamp, now
+            if store.ref_targets(repo) != self._snap.refs:
+                self._rebuild(repo)
+                return
+        if self._recheck_running():
             self._snap.ordered.clear()
 
     def _rebuild(self, repo: Repo) -> None:
@@ -104,13 +118,15 @@ class ExperimentTable:
         summaries = list_summaries(repo)
         rows = [_row(s, old.get((s.name, s.commit))) for s in summaries]
         refs = {s.name: s.commit for s in summaries}
-        self._snap = _Snapshot(refs, summaries, rows, q.all_columns(rows))
+        running = [i for i, s in enumerate(summaries) if s.entry.status == "running"]
+        self._snap = _Snapshot(refs, summaries, rows, q.all_columns(rows), running)
 
     def _recheck_running(self) -> bool:
         """A running experiment's process may be gone with no ref moving: look again."""
         snap, changed = self._snap, False
-        for i, s in enumerate(snap.summaries):
-            if s.entry.status != "running" or s.status != "running":
+        for i in snap.running:
+            s = snap.summaries[i]
+            if s.status != "running":
                 continue
             entry = s.entry
             status = observed_status(entry.status, entry.host, entry.pid, entry.lease)
@@ -140,13 +156,18 @@ def _row(summary: ExperimentSummary, known: Row | None) -> Row:
 
 
 def _filter_and_sort(rows: list[Row], columns: list[str], query: PageQuery) -> list[Row]:
-    """`gitexp show`'s filters and order, then the name search."""
-    found = q.Query(query.filters, query.sort_by, query.descending)
-    if rows:
-        _, rows = q.run_query(rows, found, FIXED_COLUMNS)
-    else:
+    """`gitexp show`'s filters and order (query.run_query's rules), then the search."""
+    if not rows:
         for text in query.filters:  # a bad filter fails even on an empty table
             q.parse_filter(text)
+        return rows
+    known = [*FIXED_COLUMNS, *columns]
+    if query.filters:
+        rows = q.apply_filters(rows, query.filters, known)
+    if query.sort_by:
+        rows = q.sort_rows(rows, q.resolve_key(query.sort_by, known), bool(query.descending))
+    elif query.descending is False:
+        rows = rows[::-1]
     needle = query.search.strip().lower()
     if needle:
         rows = [r for r in rows if needle in str(r["name"]).lower()]
