@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         ["bench_log_metric.py"],
         ["bench_run_overhead.py"],
         ["bench_show.py", "-n", str(args.n)],
+        ["bench_ui.py", "-n", str(args.n)],
         ["bench_push.py"],
         ["bench_big_repo.py", "--sizes", args.big_sizes, "--runs", "3"],
         ["bench_sweep.py"],
