@@ -31,6 +31,7 @@ from ui_support import (
 from gitexp.exploring.listing import ExperimentTable, PageQuery
 from gitexp.exploring.live import LiveSeries
 from gitexp.exploring.overrides import is_overridden, overridden_keys
+from gitexp.exploring.refstamp import RefStamp
 from gitexp.exploring.series import thin
 from gitexp.exploring.treefiles import check_path, output_log, read_file
 from gitexp.gitstore.repo import open_repo
@@ -77,6 +78,29 @@ def test_table_follows_refs_that_change_behind_it(ui_study: Path) -> None:
     git(ui_study, "update-ref", "refs/experiments/beta-copy", beta)
     names = [r["name"] for r in table.page(repo, PageQuery(search="a")).rows]
     assert "alpha" not in names and "beta-copy" in names
+
+
+def test_the_refs_stamp_changes_with_every_ref_change(ui_study: Path) -> None:
+    stamps = RefStamp(open_repo(ui_study))
+    beta = git(ui_study, "rev-parse", "refs/experiments/beta").strip()
+    gamma = git(ui_study, "rev-parse", "refs/experiments/gamma").strip()
+    changes = [
+        ["update-ref", "refs/experiments/new", beta],  # created
+        ["update-ref", "refs/experiments/new", gamma],  # moved
+        ["update-ref", "refs/experiments/sw/trial-0001", beta],  # moved, in a folder
+        ["update-ref", "refs/experiments/grp/one", beta],  # a new folder
+        ["update-ref", "-d", "refs/experiments/new"],  # deleted
+        ["pack-refs", "--all"],  # loose refs packed
+        ["update-ref", "-d", "refs/experiments/alpha"],  # deleted from packed-refs
+        ["update-ref", "refs/experiments/grp/one", gamma],  # moved, packed before
+    ]
+    before = stamps.stamp()
+    assert stamps.stamp() == before  # nothing changed
+    for args in changes:
+        git(ui_study, *args)
+        after = stamps.stamp()
+        assert after != before, args
+        before = after
 
 
 def test_table_refuses_a_bad_filter_and_a_bad_page(ui_study: Path) -> None:
