@@ -126,6 +126,7 @@ class Watcher:
 
     def _run(self) -> None:
         repo = open_repo(self.root)  # this thread's own handle
+        self._prime(repo)
         while not self._stop.is_set():
             if self.listeners <= 0:
                 self._wake.wait(1.0)
@@ -137,6 +138,13 @@ class Watcher:
             except Exception:  # a bad moment (a ref being written): try again next poll
                 log.warning("gitexp ui: polling the repository failed", exc_info=True)
             self._stop.wait(max(self.poll_s, 4 * (time.monotonic() - started)))
+
+    def _prime(self, repo: Repo) -> None:
+        """Read the table once at start, so the first page does not wait for it."""
+        try:
+            self.table.summaries(repo)
+        except Exception:  # the first request will say what is wrong
+            log.debug("gitexp ui: could not read the experiments at start", exc_info=True)
 
     def poll(self, repo: Repo) -> None:
         """One look at the refs and the live files; events for what changed."""
