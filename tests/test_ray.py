@@ -438,3 +438,26 @@ def test_a_worker_runs_the_job_in_the_image_it_builds_on_its_node(
     assert f"FROM {BASE_IMAGE}\n" in show(git_repo, "boxed", ".gitexp/env/Dockerfile")
     assert show(git_repo, "boxed", "made-in-container.txt") == "hello\n"
     assert metrics_json(git_repo, "boxed") == {"lr_seen": 0.25}
+
+
+def test_a_reproduction_goes_to_your_cluster_not_the_one_the_experiment_names(
+    cluster: Cluster, git_repo: Path
+) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))  # never listening: the author's cluster, unreachable
+        theirs = f"127.0.0.1:{sock.getsockname()[1]}"
+        write_files(
+            git_repo, {"train.py": DETERMINISTIC, "gitexp.yaml": f"ray: {{address: '{theirs}'}}\n"}
+        )
+        args = ["run", "-n", "orig", "-p", "lr=0.2", "--seed", "5", "--executor", "ray"]
+        proc = gitexp_on(
+            cluster, git_repo, *args, "--address", cluster.address, "--", "python", "train.py"
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert show(git_repo, "orig", "gitexp.yaml") == f"ray: {{address: '{theirs}'}}\n"
+        (git_repo / "gitexp.yaml").write_text(f"ray: {{address: '{cluster.address}'}}\n")
+        proc = gitexp_on(cluster, git_repo, "reproduce", "orig", "-q")
+    assert proc.returncode == 0, proc.stderr  # ran on the local file's cluster, matched
+    assert last_line(proc.stderr) == "gitexp: orig: metrics match"

@@ -6,7 +6,9 @@ sandbox (``link:`` paths outside the repository or into ``.git``, host
 variables passed into the container, the container's network, GPUs) are
 granted only as far as the local, trusted gitexp.yaml (the work tree's)
 allows them, unless the user passes ``--trust``. Machine-local settings
-(``run_root``, ``docker.build_network``) always come from the local file.
+(``run_root``, ``docker.build_network``, and the whole ``ray:`` section: which
+cluster the snapshot is sent to, what its workers install) always come from
+the local file.
 Everything else the experiment recorded (command, params, metrics files,
 outputs, Dockerfile) is used as recorded.
 
@@ -60,7 +62,8 @@ def merged(recorded: Config, local: Config) -> Config:
     """The recorded config with its machine-local settings replaced by the local ones."""
     docker = {k: v for k, v in recorded.section("docker").items() if k not in MACHINE_LOCAL_DOCKER}
     docker.update({k: v for k, v in local.section("docker").items() if k in MACHINE_LOCAL_DOCKER})
-    sections = {**recorded.sections, "docker": docker}
+    # ray: the recorded address could send the snapshot to the author's (or anyone's) cluster
+    sections = {**recorded.sections, "docker": docker, "ray": local.section("ray")}
     return dataclasses.replace(recorded, run_root=local.run_root, sections=sections)
 
 
