@@ -39,6 +39,7 @@ KNOWN_KEYS = {
     "on",  # shell hooks per event (gitexp/events/shellhooks.py)
     "command",
     "params",
+    "params_schema",  # a JSON Schema file or a pydantic `module:Class` (running/schema.py)
     "metrics",
     "metrics_from_output",
     "seed",
@@ -55,6 +56,7 @@ KNOWN_KEYS = {
     "ray",
     "distributed",
 }
+_YAML = (".yaml", ".yml")
 SECTIONS = ("docker", "artifacts", "sweeps", "ray", "distributed")
 
 
@@ -65,6 +67,10 @@ class Config:
     command: tuple[str, ...] | str | None = None
     params_files: tuple[str, ...] = DEFAULT_PARAMS
     params_explicit: bool = False
+    #: `params: {compose: conf/config.yaml}`: params composed from config groups (Hydra),
+    #: written to ``params_files[0]`` (running/compose.py)
+    params_compose: str | None = None
+    params_schema: str | None = None  # `params_schema:` (running/schema.py)
     metrics_files: tuple[str, ...] = ()
     output_patterns: tuple[str, ...] = DEFAULT_OUTPUT_PATTERNS
     seed: int | None = None
@@ -99,10 +105,13 @@ def load_config(root: Path) -> Config:
         raise ConfigError(f"{CONFIG_FILE}: top level must be a mapping, got {type(raw).__name__}")
     raw = _on_key(raw)
     check_keys(raw, KNOWN_KEYS)
+    files, compose = _params(raw.get("params"))
     return Config(
         command=_command(raw.get("command")),
-        params_files=_str_list(raw, "params") or DEFAULT_PARAMS,
-        params_explicit=bool(_str_list(raw, "params")),  # `params: []` = the default
+        params_files=files or DEFAULT_PARAMS,
+        params_explicit=bool(files),  # `params: []` = the default
+        params_compose=compose,
+        params_schema=_path(raw, "params_schema"),
         metrics_files=_str_list(raw, "metrics"),
         output_patterns=_patterns(raw.get("metrics_from_output", True)),
         seed=_seed(_seed_section(raw.get("seed")).get("value")),
@@ -117,6 +126,20 @@ def load_config(root: Path) -> Config:
         zero_code=_zero_code(raw.get("autolog", False), _seed_section(raw.get("seed"))),
         sections={k: raw[k] for k in SECTIONS if k in raw},
     )
+
+
+def _params(value: Any) -> tuple[tuple[str, ...], str | None]:
+    """``params: FILE | [FILES]``, or ``{compose: conf/config.yaml, file: params.yaml,
+    files: [...]}``: the composed result is written to ``file``, the first params file."""
+    if not isinstance(value, dict):
+        return _str_list({"params": value}, "params"), None
+    check_keys(value, ("compose", "file", "files"), "params")
+    compose, file = value.get("compose"), value.get("file", DEFAULT_PARAMS[0])
+    if compose is not None and not (isinstance(compose, str) and compose.endswith(_YAML)):
+        raise ConfigError(f"{CONFIG_FILE}: `params.compose` must be a YAML file, got {compose!r}")
+    if not isinstance(file, str) or not file.endswith((*_YAML, ".json")):
+        raise ConfigError(f"{CONFIG_FILE}: `params.file` must be a YAML or JSON file, got {file!r}")
+    return (file, *_str_list(value, "files")), compose
 
 
 def _callbacks(value: Any) -> tuple[str, ...]:

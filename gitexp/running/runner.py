@@ -61,7 +61,7 @@ from gitexp.running.workspace import (
     check_links,
     populate,
     resolve_command,
-    resolve_params,
+    run_params,
 )
 from gitexp.tracking.wire import LIVE_DIR, METRICS_FILE, Step
 
@@ -103,6 +103,7 @@ class RunRequest:
     #: the commit of a queued entry (gitexp/queue/) this run executes: its existing ref
     #: moves from that commit by compare-and-swap instead of being created
     claim: str | None = None
+    from_experiment: str | None = None  # --from NAME: its params (running/origin.py)
 
 
 @dataclass(frozen=True)
@@ -324,9 +325,12 @@ def prepare(
         else _snapshot(repo, config, tuple(links), request.allow_large)
     )
     config = notebooks.params_config(repo, base_tree, config, request.command, cwd)
-    params = resolve_params(repo, base_tree, config, list(request.overrides), request.values)
+    params_tree, params = run_params(  # --from, composition and the schema: running/workspace.py
+        repo, base_tree, config, list(request.overrides), request.values,
+        request.from_experiment, request.pinned,
+    )  # fmt: skip
     argv, via_shell = resolve_command(request.command, config, params.merged)
-    tree = store.retry(lambda: apply_params(repo, base_tree, params), "cannot apply params")
+    tree = store.retry(lambda: apply_params(repo, params_tree, params), "cannot apply params")
     if executor.checks_host_path and not via_shell:
         check_command(repo, tree, argv, cwd)
     seed = _seed(request.seed, config)
@@ -350,6 +354,7 @@ def prepare(
         params_files=list(params.by_file),
         links=sorted(links),
         extra={
+            **params.record,  # `compose` (groups), `from` (--from)
             **request.extra,
             "numerics_env": numerics_env({**request.env, "PYTHONHASHSEED": str(seed)}),
         },

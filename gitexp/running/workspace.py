@@ -7,14 +7,15 @@ before anything is written.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pygit2
 
@@ -26,16 +27,23 @@ from gitexp.gitstore.trees import Manifest, read_blob, tree_with_files
 from gitexp.running import notebooks
 from gitexp.running import params as P
 
+if TYPE_CHECKING:
+    from gitexp.running.compose import Recipe
+
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Params:
-    """Params per file after overrides, their merge, and the files that changed."""
+    """Params per file after overrides, their merge, and the files that changed.
+
+    ``record`` is what run.json learns of how they were made: ``compose`` (the
+    recipe and every group's option) when composed from config groups."""
 
     by_file: dict[str, dict[str, Any]]
     merged: dict[str, Any]
     changed: dict[str, bytes]
+    record: dict[str, Any] = field(default_factory=dict)
 
 
 def resolve_params(
@@ -44,18 +52,59 @@ def resolve_params(
     config: Config,
     overrides: list[str],
     values: dict[str, Any] | None = None,
+    recipe: Recipe | None = None,
 ) -> Params:
-    """Params files of ``tree`` with `-p` strings, then typed ``values``, applied."""
+    """Params files of ``tree`` with `-p` strings, then typed ``values``, applied.
+
+    With ``params: {compose: ...}`` the first params file is composed instead
+    (running/compose.py), on top of ``recipe`` (an earlier run's, for --from)."""
+    if config.params_compose:
+        return _composed(repo, tree, config, overrides, values or {}, recipe)
     parsed = [P.parse_override(text) for text in overrides]
     parsed += [P.typed_override(key, value) for key, value in (values or {}).items()]
+    files, texts = _read_files(repo, tree, config, parsed)
+    new = P.apply_overrides(files, parsed, config.params_files[0])
+    changed = {n: P.dump_file(n, d, texts[n]) for n, d in new.items() if d != files[n]}
+    return Params(new, P.merge(new), changed)
+
+
+def _composed(
+    repo: Repo,
+    tree: pygit2.Oid,
+    config: Config,
+    overrides: list[str],
+    values: dict[str, Any],
+    recipe: Recipe | None,
+) -> Params:
+    """The first params file composed; `-p` of other files (``other.yaml:k=v``) as usual."""
+    from gitexp.running import compose
+
+    out, recipe = config.params_files[0], recipe or compose.Recipe(config.params_compose or "")
+    picks, parsed = compose.split(repo, tree, recipe, overrides, values)
+    own = [ov for ov in parsed if ov.file in (None, out)]
+    rest = [ov for ov in parsed if ov.file not in (None, out)]
+    done = compose.compose(repo, tree, recipe.then(picks, own))
+    files, texts = _read_files(repo, tree, config, rest, skip=out)
+    new = {out: done.params, **P.apply_overrides(files, rest, out)}
+    changed = {n: P.dump_file(n, d, texts[n]) for n, d in new.items() if n != out and d != files[n]}
+    data = P.dump_file(out, done.params)
+    if read_blob(repo, tree, out) != data:
+        changed[out] = data
+    return Params(new, P.merge(new), changed, {"compose": done.record()})
+
+
+def _read_files(
+    repo: Repo, tree: pygit2.Oid, config: Config, parsed: list[P.Override], skip: str = ""
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """The params files (and files a `-p file.yaml:k=v` names) parsed, and their texts."""
     files: dict[str, dict[str, Any]] = {}
     texts: dict[str, str] = {}
     # a file named by `-p file.yaml:key=v` is a params file of this run too
     targeted = [ov.file for ov in parsed if ov.file and ov.file not in config.params_files]
     for name in [*config.params_files, *dict.fromkeys(targeted)]:
-        data = read_blob(repo, tree, name)
+        data = read_blob(repo, tree, name) if name != skip else None
         if data is None:
-            if config.params_explicit and name in config.params_files:
+            if config.params_explicit and name in config.params_files and name != skip:
                 raise ConfigError(
                     f"params file {name!r} not found", "create it or fix `params:` in gitexp.yaml"
                 )
@@ -65,9 +114,38 @@ def resolve_params(
         except UnicodeDecodeError as exc:
             raise ConfigError(f"params file {name} is not UTF-8 text ({exc.reason})") from exc
         files[name], texts[name] = P.parse_file(name, text), text
-    new = P.apply_overrides(files, parsed, config.params_files[0])
-    changed = {n: P.dump_file(n, d, texts[n]) for n, d in new.items() if d != files[n]}
-    return Params(new, P.merge(new), changed)
+    return files, texts
+
+
+def run_params(
+    repo: Repo,
+    tree: pygit2.Oid,
+    config: Config,
+    overrides: list[str],
+    values: dict[str, Any],
+    start: str | None = None,
+    pinned: Mapping[str, Any] | None = None,
+) -> tuple[pygit2.Oid, Params]:
+    """The params of a run and the tree they apply to, checked against the params
+    schema before anything is written. ``start`` (--from NAME): that experiment's
+    params files are laid over ``tree`` first (running/origin.py); a reproduction
+    ``pinned`` its recorded run, whose params are composed again from its recipe."""
+    from gitexp.running.compose import Recipe
+
+    recipe = Recipe.from_record(((pinned or {}).get("run") or {}).get("compose"))
+    origin: dict[str, Any] = {}
+    if start:
+        from gitexp.running import origin as earlier
+
+        found = earlier.load(repo, start)
+        tree, config, recipe = found.tree(repo, tree), found.config(config), found.recipe
+        origin = found.record()
+    params = resolve_params(repo, tree, config, overrides, values, recipe)
+    if config.params_schema:
+        from gitexp.running import schema
+
+        schema.check(repo, tree, config.params_schema, params.merged)
+    return tree, dataclasses.replace(params, record={**params.record, **origin})
 
 
 def apply_params(repo: Repo, tree: pygit2.Oid, params: Params) -> pygit2.Oid:
