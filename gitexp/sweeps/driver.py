@@ -150,6 +150,8 @@ class Driver:
         if self.pruning is not None:
             self.pruning.forget(run)
         self.running.pop(run.number, None)
+        if outcome.invalid:
+            self.note(f"{run.name} not run: {outcome.reason}")
         if outcome.error is not None and self.fatal is None:
             self.fatal = outcome.error
             self.interrupt("failed", f"the sweep stopped: {outcome.reason}")

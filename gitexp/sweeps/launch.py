@@ -62,7 +62,10 @@ def start(
 
 
 def _new_spec(repo: Repo, config: Config, options: Options) -> SweepSpec:
-    return sweepfile.build(options, config.sections, repo.root, names.generate())
+    spec = sweepfile.build(options, config.sections, repo.root, names.generate())
+    if spec.origin:  # --from: its full name now (an unknown one is refused before any write)
+        spec = replace(spec, origin=store.resolve(repo, spec.origin)[0])
+    return spec
 
 
 def _resume_spec(repo: Repo, config: Config, options: Options) -> tuple[SweepSpec, str | None]:
@@ -73,6 +76,7 @@ def _resume_spec(repo: Repo, config: Config, options: Options) -> tuple[SweepSpe
             ("-p", options.params), ("--objective", options.objectives),
             ("--sampler", options.sampler), ("--pruner", options.pruner),
             ("--seed", options.seed is not None), ("a command", options.command),
+            ("--from", options.origin),
         )
         if given
     ]  # fmt: skip
@@ -127,12 +131,31 @@ def _preflight(repo: Repo, config: Config, spec: SweepSpec, tree: str) -> None:
     from gitexp.sweeps.trial import TrialRun
 
     sample = {key: _sample(space) for key, space in spec.searched.items()}
-    setup = Setup(repo, config, spec, tree, EventBus())
+    _check_params(repo, config, spec, tree)
+    # a sample may break the params schema: each trial is checked (and skipped) on its own
+    unchecked = replace(config, params_schema=None)
+    setup = Setup(repo, unchecked, spec, tree, EventBus())
     request = setup.request(TrialRun(0, spec.name + "/preflight", None, sample))
-    prepare(repo, config, request, get_executor(config.executor, config), check_name=False)
+    prepare(repo, unchecked, request, get_executor(config.executor, config), check_name=False)
     studies.quiet_optuna()
     studies.make_sampler(spec, spec.seed)  # a wrong sampler or pruner option: now
     studies.make_pruner(spec.pruner)
+
+
+def _check_params(repo: Repo, config: Config, spec: SweepSpec, tree: str) -> None:
+    """The params schema loads, and every option a group's choice() names exists."""
+    from gitexp.running import compose, schema
+
+    tree_id = repo.git[tree].id
+    if config.params_schema:
+        schema.load(repo, tree_id, config.params_schema)
+    if not config.params_compose or spec.origin:
+        return  # (--from: its own recipe; the preflight's sample is checked)
+    groups = compose.group_options(repo, tree_id, config.params_compose)
+    for key, space in spec.searched.items():
+        if space.kind == "choice" and key.lstrip("+") in groups:
+            for option in space.choices:
+                compose.check_option(groups, key.lstrip("+"), str(option))
 
 
 def _sample(space: Any) -> Any:

@@ -53,6 +53,7 @@ class SweepSpec:
     seed: int | None = None
     command: list[str] | str | None = None
     storage: str | None = None  # an RDB URL; default: a journal file under .git/gitexp/
+    origin: str | None = None  # --from NAME: every trial starts from that experiment's params
 
     @property
     def searched(self) -> dict[str, Space]:
@@ -78,6 +79,7 @@ class Options:
     jobs: int | None = None
     seed: int | None = None
     command: tuple[str, ...] = ()
+    origin: str | None = None  # --from NAME
 
 
 def apply_options(spec: SweepSpec, o: Options) -> SweepSpec:
@@ -97,6 +99,7 @@ def apply_options(spec: SweepSpec, o: Options) -> SweepSpec:
         jobs=o.jobs if o.jobs is not None else spec.jobs,
         seed=o.seed if o.seed is not None else spec.seed,
         command=list(o.command) if o.command else spec.command,
+        origin=o.origin or spec.origin,
     )
 
 
@@ -193,4 +196,5 @@ def from_json(data: dict[str, Any]) -> SweepSpec:
         seed=data.get("seed"),
         command=data.get("command"),
         storage=data.get("storage"),
+        origin=data.get("origin"),
     )

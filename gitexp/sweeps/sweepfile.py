@@ -2,7 +2,8 @@
 of gitexp.yaml's ``sweeps:`` section, read into a ``SweepSpec``.
 
 Keys: name, params, objective, sampler, pruner, trials, timeout, jobs, seed,
-command, storage; an unknown one is refused with a did-you-mean.
+command, storage, from (an experiment whose params every trial starts from);
+an unknown one is refused with a did-you-mean.
 Nested mappings under ``params:`` are nested keys, a string is a SPACE, a list
 is a choice typed as YAML types it, any other value is fixed.
 """
@@ -28,7 +29,7 @@ from gitexp.sweeps.spec import (
 
 FILE_KEYS = (
     "name", "params", "objective", "sampler", "pruner", "trials", "timeout", "jobs", "seed",
-    "command", "storage",
+    "command", "storage", "from",
 )  # fmt: skip
 
 
@@ -101,6 +102,7 @@ def from_mapping(raw: dict[str, Any], where: str, default_name: str) -> SweepSpe
         seed=_number(raw, "seed", where, int),
         command=_command(raw.get("command"), where),
         storage=str(raw["storage"]) if raw.get("storage") else None,
+        origin=str(raw["from"]) if raw.get("from") else None,
     )
 
 

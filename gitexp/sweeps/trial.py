@@ -24,6 +24,7 @@ from gitexp.events.bus import EventBus
 from gitexp.gitstore.repo import Repo
 from gitexp.running.control import RunControl
 from gitexp.running.runner import RunRequest, RunResult, run_experiment
+from gitexp.running.schema import ParamsSchemaError
 from gitexp.sweeps.spec import SweepSpec
 
 
@@ -52,6 +53,7 @@ class Outcome:
     reason: str = ""
     result: RunResult | None = None
     error: BaseException | None = None  # a mistake every trial would make: stop the sweep
+    invalid: bool = False  # its params broke the params schema: reported, never run
 
     @property
     def commit(self) -> str | None:
@@ -92,6 +94,7 @@ class Setup:
             verdict=self.missing_objective,
             env=self.env,
             echo=False,
+            from_experiment=self.spec.origin,
             extra={
                 "sweep": self.spec.name,
                 "trial": run.number,
@@ -117,6 +120,8 @@ def execute(setup: Setup, run: TrialRun) -> Outcome:
     """Run the trial and judge it; never raises (the driver gets an Outcome)."""
     try:
         result = run_experiment(setup.repo, setup.config, setup.request(run), bus=setup.bus)
+    except ParamsSchemaError as exc:  # this sample only: told to Optuna as failed
+        return Outcome(run, "failed", reason=str(exc), invalid=True)
     except UsageError as exc:
         return Outcome(run, "failed", reason=str(exc), error=exc)
     except GitexpError as exc:  # an executor error: recorded failed, then raised

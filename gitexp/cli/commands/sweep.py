@@ -65,6 +65,9 @@ def start(
         None, "--seed", min=0, max=MAX_SEED, help="Seeds the sampler and every trial."
     ),
     resume: bool = typer.Option(False, "--resume", help="Continue the sweep NAME."),
+    origin: str = typer.Option(
+        None, "--from", help="Every trial starts from this experiment's params."
+    ),
     executor: str = flags.EXECUTOR,
     address: str = flags.ADDRESS,
     cpus: float = flags.CPUS,
@@ -83,7 +86,7 @@ def start(
     command = tuple(ctx.meta.get(COMMAND_KEY) or ())
     options = Options(
         source, name, tuple(param), tuple(objective), sampler, pruner, trials, timeout, jobs,
-        seed, command,
+        seed, command, origin,
     )  # fmt: skip
     repo = open_repo()
     cluster = Cluster(executor, address, cpus, gpus, memory, num_workers)
