@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "show": "show",
     "log": "show",
     "compare": "compare",
+    "params": "params",
     "remove": "manage",
     "rename": "manage",
     "apply": "manage",

@@ -23,6 +23,9 @@ def run(
         [], "--param", "-p", help="Param override: key=value, +new=value, file.yaml:key=value."
     ),
     name: str = typer.Option(None, "--name", "-n", help="Experiment name (default: generated)."),
+    origin: str = typer.Option(
+        None, "--from", help="Start from the params of this experiment (-p applies on top)."
+    ),
     seed: int = typer.Option(
         None, "--seed", min=0, max=MAX_SEED, help="Seed (default: config, else random)."
     ),
@@ -76,6 +79,7 @@ def run(
         allow_large=allow_large,
         env=command_env(zero_code, os.environ),  # MLflow into the run, zero-code mode
         extra={"zero_code": zero_code.record()} if zero_code.active else {},
+        from_experiment=origin,
     )
     result = run_experiment(repo, config, request)
     for warning in result.warnings:
