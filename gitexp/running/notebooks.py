@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from gitexp.common.errors import BackendError, CommandNotFoundError, ConfigError, UsageError
+from gitexp.common.errors import BackendError, ConfigError, UsageError
 
 if TYPE_CHECKING:
     import pygit2
@@ -99,7 +99,10 @@ def check(repo: Repo, tree: pygit2.Oid, argv: Sequence[str], cwd: str) -> None:
 
     rel = notebook_of(argv, cwd) or ""
     if read_blob(repo, tree, rel) is None:
-        raise CommandNotFoundError(str(argv[0]))
+        raise UsageError(
+            f"notebook {argv[0]!r} not found in the work tree",
+            "give its path from the current directory; untracked files count, ignored ones not",
+        )
     if len(argv) > 1:
         raise UsageError(
             f"a notebook takes no arguments, got {shlex.join(argv[1:])!r}",
