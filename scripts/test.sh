@@ -11,6 +11,9 @@
 # failure instead of a skip (.ci/run sets them).
 # Ray comes with the `all` extra; torch (for the torch.distributed tests) is pinned to
 # the CPU build: a bare `torch` would pull a multi-GB CUDA build.
+# The deep-learning extras (keras, tensorflow, fastai: autolog's tests) pin the same
+# torch; from a fresh cache they add about 100 s and 2 GB to the install (docs/autolog.md),
+# and GITEXP_REQUIRE_DEEP=1 makes their tests fail rather than skip if one is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +22,9 @@ export DVC_NO_ANALYTICS=1 RAY_USAGE_STATS_ENABLED=0 PIP_DISABLE_PIP_VERSION_CHEC
 step() { printf '\n== %s\n' "$*"; }
 
 step "install gitexp with all extras"
-python3 -m pip install -q -e '.[all,dev,examples,distributed]' 'torch==2.13.0'
+python3 -m pip install -q -e '.[all,dev,examples,distributed,keras,tensorflow,fastai]' \
+    'torch==2.13.0'
+export GITEXP_REQUIRE_DEEP=1
 
 step "docker engine and base image"
 if [ "$(id -u)" = 0 ]; then
