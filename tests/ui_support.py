@@ -8,7 +8,7 @@ sweep`, `gitexp model`), then copied for each test that needs one:
   ``y<script>alert(3)</script>`` (made with plain git, which allows it)
   points at alpha's commit: both must show as text, never run;
 - ``sw``: a sweep of 4 trials (``loss:min``); ``duo``: 4 trials with two
-  objectives (a Pareto front);
+  objectives, one of them off the Pareto front (x=0, dominated by x=0.302);
 - model ``churn``: v0.0.1 from alpha, promoted to prod.
 
 ``serve`` starts `gitexp ui --port 0` in a repository (a subprocess, as a
@@ -97,9 +97,12 @@ def build_study(root: Path, home: Path) -> Path:
     env = study_env(home)
     for name, args in RUNS.items():
         gitexp_cli(root, env, "run", "-q", "-n", name, *args, "--", "python", "train.py")
-    for name, objectives in (("sw", ["loss:min"]), ("duo", ["loss:min", "cost:min"])):
+    for name, seed, objectives in (
+        ("sw", "3", ["loss:min"]),
+        ("duo", "1", ["loss:min", "cost:min"]),
+    ):
         flags = [f for o in objectives for f in ("--objective", o)]
-        sweep = ["sweep", "-n", name, "-p", "x=float(0,1)", "--trials", "4", "--seed", "3"]
+        sweep = ["sweep", "-n", name, "-p", "x=float(0,1)", "--trials", "4", "--seed", seed]
         done = gitexp_cli(root, env, *sweep, *flags, "--", "python", "quad.py")
         assert done.returncode == 0, done.stderr
     for args in (
