@@ -7,8 +7,10 @@
 # Installs Debian's git-lfs when run as root and it is missing (the Git LFS tests).
 # GITEXP_REQUIRE_DOCKER=1 / GITEXP_REQUIRE_DVC=1 / GITEXP_REQUIRE_LFS=1 /
 # GITEXP_REQUIRE_MOUNT=1 (a tmpfs for the full-disk tests, root only) /
-# GITEXP_REQUIRE_RAY=1 / GITEXP_REQUIRE_TORCH=1 turn a missing backend into a
-# failure instead of a skip (.ci/run sets them).
+# GITEXP_REQUIRE_RAY=1 / GITEXP_REQUIRE_TORCH=1 / GITEXP_REQUIRE_BROWSER=1 turn a
+# missing backend into a failure instead of a skip (.ci/run sets them).
+# The web UI's browser tests drive Debian's chromium (installed when root and missing)
+# with Playwright from the dev extra; `playwright install` is never run (it downloads).
 # Ray comes with the `all` extra; torch (for the torch.distributed tests) is pinned to
 # the CPU build: a bare `torch` would pull a multi-GB CUDA build.
 # The deep-learning extras (keras, tensorflow, fastai: autolog's tests) pin the same
@@ -51,6 +53,22 @@ elif [ "${GITEXP_REQUIRE_LFS:-0}" = 1 ]; then
     exit 1
 else
     echo "not root: the Git LFS tests run only if git-lfs is already installed"
+fi
+
+step "chromium (the web UI's browser tests)"
+if [ -x /usr/bin/chromium ]; then
+    /usr/bin/chromium --version 2>/dev/null
+elif [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get update && apt-get install -y --no-install-recommends chromium; } \
+        >>/var/log/gitexp-chromium-apt.log 2>&1 \
+        || { tail -n 30 /var/log/gitexp-chromium-apt.log >&2; echo "apt-get install chromium failed" >&2; exit 1; }
+    /usr/bin/chromium --version 2>/dev/null
+elif [ "${GITEXP_REQUIRE_BROWSER:-0}" = 1 ]; then
+    echo "GITEXP_REQUIRE_BROWSER=1 but chromium is missing and not root: cannot install it" >&2
+    exit 1
+else
+    echo "not root: the browser tests run only if /usr/bin/chromium is already installed"
 fi
 
 step "ruff"
