@@ -16,11 +16,15 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from conftest import run_gitexp
 
 CLIENT_ENV = {
     "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
@@ -171,3 +175,22 @@ def wait_for(path: Path, timeout: float = 60) -> str:
             return path.read_text().strip()
         time.sleep(0.1)
     raise AssertionError(f"{path} was never written")
+
+
+def ray_args(cluster: Cluster) -> list[str]:
+    return ["--executor", "ray", "--address", cluster.address]
+
+
+def gitexp_on(cluster: Cluster, root: Path, *args: str, timeout: float = 300) -> Any:
+    return run_gitexp(*args, cwd=root, env=cluster.env, timeout=timeout)
+
+
+def popen_on(cluster: Cluster, root: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "gitexp", *args],
+        cwd=root,
+        env={**os.environ, **cluster.env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
