@@ -349,6 +349,8 @@ def test_read_only_and_loopback_host_only(client: TestClient) -> None:
         response = getattr(client, method)("/api/experiments")
         assert response.status_code == 405
         assert response.headers["content-security-policy"] == CSP
+    head = client.head("/api/experiments")
+    assert head.status_code == 200 and head.content == b""
     rebinding = client.get("/api/health", headers={"host": "evil.example:8765"})
     assert rebinding.status_code == 403
     for host in ("localhost:8765", "127.0.0.1", "[::1]:1"):

@@ -92,6 +92,8 @@ class Guard:
             await _reply(send, *refused)
         elif self._logging_in(scope):
             await _login(send, scope, str(self.token))
+        elif scope["method"] == "HEAD":  # the routes are GET's: answer as one, without a body
+            await self.app({**scope, "method": "GET"}, receive, _without_body(send))
         else:
             await self.app(scope, receive, send)
 
@@ -162,6 +164,15 @@ async def _reply(send: Send, status: int, text: str, extra: list[tuple[bytes, by
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _without_body(send: Send) -> Send:
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return wrapped
 
 
 def _with_headers(send: Send) -> Send:
