@@ -2,7 +2,9 @@
 
 Later capabilities add fields through ``extra`` (kept at the top level of
 run.json) so older readers keep working; ``SCHEMA`` changes only when a
-field changes meaning.
+field changes meaning. ``HISTORY_FORMAT`` versions the files under
+``.gitexp/history/`` (gitexp/gitstore/histfile.py); a record states it as
+``history_format`` (absent: format 1, every series a TSV file).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from gitexp.common.mappings import flatten
 
 SCHEMA = 1
+HISTORY_FORMAT = 2
 STATUSES = ("queued", "running", "succeeded", "failed", "interrupted", "pruned")
 
 

@@ -9,8 +9,9 @@ metric, and hands points to ``on_point`` at most once per metric per
 ``stop``). A sweep prunes on them, a progress line shows them, the web UI
 plots them; recording still reads the whole file after the run.
 
-Following costs a parse per logged line, so the runner starts it only when
-someone listens.
+Following parses whole blocks column-wise (gitexp/running/liveparse.py),
+and reads at most ``READ_BYTES`` at a time, so a script logging millions of
+points costs little; still, the runner starts it only when someone listens.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from gitexp.tracking.wire import Step, parse_line
+from gitexp.running.liveparse import Columns, last_step, parse_block
+from gitexp.tracking.wire import Step
 
 Point = tuple[Step, float, float]  # step, value, time
 OnPoint = Callable[[str, Step, float, float], None]
 POLL_S = 0.2
+READ_BYTES = 4 << 20
 
 
 class LiveMetrics:
@@ -48,20 +51,20 @@ class LiveMetrics:
             buf = self._partial + data
             cut = buf.rfind(b"\n") + 1
             self._partial = buf[cut:]
-            for raw in buf[:cut].decode("utf-8", "replace").splitlines(keepends=True):
-                parsed = parse_line(raw)
-                if parsed is not None:
-                    self._point(*parsed)
+            if cut:
+                for cols in parse_block(buf[:cut].decode("utf-8", "replace")):
+                    self._last_of(cols)
             due = self._due(time.monotonic())
         self._send(due)
 
-    def _point(self, name: str, step: Step, value: float, t: float) -> None:
-        if step is None:  # continues the series, as the recorder reads it
-            last = self._steps.get(name)
-            step = 0 if last is None else last + 1
-        self._steps[name] = step
-        self.latest[name] = (step, value, t)
-        self._pending[name] = (step, value, t)
+    def _last_of(self, cols: Columns) -> None:
+        """The block's last point of a metric; a missing step continues the series,
+        as the recorder reads it."""
+        step = last_step(cols.steps, self._steps.get(cols.name))
+        self._steps[cols.name] = step
+        point = (step, cols.values[-1], cols.times[-1])
+        self.latest[cols.name] = point
+        self._pending[cols.name] = point
 
     def _due(self, now: float, everything: bool = False) -> list[tuple[str, Point]]:
         due = [
@@ -99,15 +102,16 @@ class LiveMetrics:
             self._stop.wait(POLL_S)
 
     def _read_from(self, path: Path, offset: int) -> int:
+        """Feed what was appended since ``offset``, a bounded read at a time."""
         try:
             with path.open("rb") as f:
                 f.seek(offset)
-                data = f.read()
+                while data := f.read(READ_BYTES):
+                    self.feed(data)
+                    offset += len(data)
         except OSError:  # not written yet
-            return offset
-        if data:
-            self.feed(data)
-        return offset + len(data)
+            pass
+        return offset
 
     def stop(self) -> None:
         """Read what is left, then hand out the last point of every metric."""

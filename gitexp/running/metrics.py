@@ -5,6 +5,8 @@ Sources: the tracking library's live file, DVCLive's folders
 (JSON/YAML final values, CSV/TSV series), and output lines matched by
 configured patterns. Metrics files named in gitexp.yaml win over DVCLive's,
 DVCLive's over the library, all over printed lines (see ``collect``).
+Series go into a ``HistoryWriter`` (gitexp/running/histwriter.py) as they
+are read, so memory stays bounded however many points the script logged.
 """
 
 from __future__ import annotations
@@ -18,55 +20,51 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import yaml
 
-from gitexp.common.layout import HISTORY_DIR
+from gitexp.common.layout import META_DIR
 from gitexp.common.mappings import flatten, unflatten
+from gitexp.gitstore.histfile import metric_path
 from gitexp.integrations import dvclive
-from gitexp.tracking.wire import LIVE_DIR, METRICS_FILE, PARAMS_FILE, parse_line, parse_step
+from gitexp.running.histwriter import HistoryWriter
+from gitexp.running.liveparse import read_blocks, resolve_steps
+from gitexp.tracking.wire import LIVE_DIR, METRICS_FILE, PARAMS_FILE, parse_step
 
+__all__ = ["Collected", "collect", "metric_path", "parse_output", "read_live"]
 Point = tuple[int | float, float, float | None]  # step, value, unix time
 
 
 @dataclass
 class Collected:
-    """Final values (flat, dotted names) and step series per metric."""
+    """Final values (flat, dotted names) and the series, in a history writer."""
 
+    history: HistoryWriter
     final: dict[str, Any] = field(default_factory=dict)
-    history: dict[str, list[Point]] = field(default_factory=dict)
 
     def add_series(self, name: str, points: list[Point]) -> None:
         if points:
-            self.history.setdefault(name, []).extend(points)
+            self.history.add_points(name, points)
             self.final[name] = points[-1][1]
 
     def nested(self) -> dict[str, Any]:
         return unflatten(self.final)
 
 
-def read_live(run_dir: Path) -> dict[str, list[Point]]:
-    """Series logged through the library; a missing step continues the series.
+def read_live(run_dir: Path, history: HistoryWriter) -> None:
+    """Series logged through the library into ``history``, a block at a time; a
+    missing step continues the series.
 
     Malformed lines (cut short by a kill or a full disk) are skipped: recording
     never fails because of what the script wrote.
     """
     path = run_dir / LIVE_DIR / METRICS_FILE
-    series: dict[str, list[Point]] = {}
     if not path.exists():
-        return series
-    with path.open(encoding="utf-8", errors="replace") as f:
-        for line in f:
-            parsed = parse_line(line)
-            if parsed is None:
-                continue
-            name, step, value, t = parsed
-            points = series.setdefault(name, [])
-            if step is None:
-                step = points[-1][0] + 1 if points else 0
-            points.append((step, value, t))
-    return series
+        return
+    for block in read_blocks(path):
+        for cols in block:
+            steps = resolve_steps(cols.steps, history.last_step(cols.name))
+            history.extend(cols.name, steps, cols.values, cols.times)
 
 
 def read_logged_params(run_dir: Path) -> dict[str, Any]:
@@ -138,9 +136,10 @@ def collect(
     names no other source gave. A file missing after a failed run is
     expected, so it is reported only when the run succeeded.
     """
-    out, warnings = Collected(), []
-    for name, points in read_live(run_dir).items():
-        out.add_series(name, points)
+    out, warnings = Collected(HistoryWriter(run_dir / META_DIR)), []
+    read_live(run_dir, out.history)
+    for name in out.history.names:
+        out.final[name] = out.history.last_value(name)
     warnings += _add_dvclive(out, run_dir)
     for rel in metrics_files:
         path = run_dir / rel
@@ -158,7 +157,7 @@ def collect(
         out.final.update(final)
     if patterns:
         for name, points in parse_output(output.splitlines(), patterns).items():
-            if name not in out.final and name not in out.history:
+            if name not in out.final and name not in out.history.series:
                 out.add_series(name, points)
     return out, warnings
 
@@ -167,25 +166,9 @@ def _add_dvclive(out: Collected, run_dir: Path) -> list[str]:
     """DVCLive's series and final values over the library's; its warnings."""
     logged = dvclive.read(run_dir)
     for name, points in logged.series.items():
-        out.history[name] = list(points)
+        out.history.replace(name, list(points))
     out.final.update(logged.final)
     return list(logged.warnings)
-
-
-def history_files(history: dict[str, list[Point]]) -> dict[str, bytes]:
-    """``.gitexp/history/<metric>.tsv`` files: ``step<TAB>value<TAB>time`` lines."""
-    files = {}
-    for name, points in history.items():
-        lines = ["step\tvalue\ttime\n"]
-        lines += [f"{s}\t{v!r}\t{'' if t is None else f'{t:.3f}'}\n" for s, v, t in points]
-        files[f"{HISTORY_DIR}/{metric_path(name)}.tsv"] = "".join(lines).encode()
-    return files
-
-
-def metric_path(name: str) -> str:
-    """A metric name as a safe relative path (slashes kept as folders)."""
-    parts = [quote(p, safe="._-") or "_" for p in name.split("/")]
-    return "/".join("_" + p if p in (".", "..") else p for p in parts)
 
 
 def _is_number(value: Any) -> bool:

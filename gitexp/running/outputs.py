@@ -163,20 +163,21 @@ def _logged(run_dir: Path, cwd: str) -> list[str]:
     path = run_dir / LIVE_DIR / LIVE_ARTIFACTS
     if not path.exists():
         return []
-    found: list[str] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            raw = str(json.loads(line)["path"])
-        except (ValueError, KeyError, TypeError):
-            continue
-        full = Path(os.path.normpath(run_dir / cwd / raw))
-        if not full.is_relative_to(run_dir) or full == run_dir or not full.exists():
-            log.warning("log_artifact(%r): not a file inside the run dir; ignored", raw)
-            continue
-        rel = full.relative_to(run_dir).as_posix()
-        if rel not in found and not is_under(rel, META_DIR):
-            found.append(rel)
-    return found
+    found: dict[str, None] = {}  # in order, once each
+    with path.open(encoding="utf-8", errors="replace") as lines:  # a line at a time
+        for line in lines:
+            try:
+                raw = str(json.loads(line)["path"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            full = Path(os.path.normpath(run_dir / cwd / raw))
+            if not full.is_relative_to(run_dir) or full == run_dir or not full.exists():
+                log.warning("log_artifact(%r): not a file inside the run dir; ignored", raw)
+                continue
+            rel = full.relative_to(run_dir).as_posix()
+            if not is_under(rel, META_DIR):
+                found.setdefault(rel)
+    return list(found)
 
 
 def _files(run_dir: Path) -> Iterable[tuple[str, Path]]:

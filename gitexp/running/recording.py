@@ -28,6 +28,7 @@ import pygit2
 from gitexp.common.errors import StoreError
 from gitexp.common.layout import (
     ENV_DIR,
+    HISTORY_DIR,
     META_DIR,
     METRICS_JSON,
     OUTPUT_LOG,
@@ -38,9 +39,9 @@ from gitexp.common.paths import is_under, under_any
 from gitexp.config.settings import Config
 from gitexp.events.bus import EventBus
 from gitexp.gitstore import changes as C
-from gitexp.gitstore import contents, lfs, store
+from gitexp.gitstore import contents, lfs, store, subtrees
 from gitexp.gitstore.attributes import Attributes
-from gitexp.gitstore.record import RunRecord, commit_message
+from gitexp.gitstore.record import HISTORY_FORMAT, RunRecord, commit_message
 from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.trees import Manifest, tree_with_files
 from gitexp.running import metrics as M
@@ -48,6 +49,7 @@ from gitexp.running import outputs
 from gitexp.running.environment import EnvironmentProbe
 from gitexp.running.executors import ExecResult, OutputSink
 from gitexp.running.heartbeat import Heartbeat
+from gitexp.running.histwriter import HistoryWriter, WrittenHistory
 from gitexp.running.params import merge
 from gitexp.running.signals import ignoring_interrupts
 
@@ -63,6 +65,8 @@ class Partial:
     record: RunRecord
     files: dict[str, bytes] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    #: the metric histories, once written (chunk files on disk until committed)
+    history: WrittenHistory | None = None
 
     def note(self, stage: str, exc: BaseException) -> None:
         """Remember a failed recording stage; it goes into run.json."""
@@ -146,14 +150,18 @@ def record_crash(repo: Repo, run: RunState, status: str, error: str) -> None:
     """The run was cut short: commit what is known (the run's own files are lost,
     its .gitexp/ files kept) so the ref never stays `running`; tell listeners."""
     partial = run.partial
-    record = partial.record.replace(
-        status=status, ended=_now(), extra={**partial.record.extra, "error": error}
-    )
+    extra = {**partial.record.extra, "error": error, "history_format": HISTORY_FORMAT}
+    record = partial.record.replace(status=status, ended=_now(), extra=extra)
     files = {**partial.files, RUN_JSON: partial.run_json(record)}
 
     def build(fresh: bool) -> tuple[pygit2.Oid, str]:
         metrics = _metrics(files.get(METRICS_JSON))
-        return tree_with_files(repo, run.tree, files), commit_message(record, metrics)
+        tree = tree_with_files(repo, run.tree, files)
+        try:
+            tree = with_history(repo, tree, partial.history)
+        except OSError:  # the chunk files went with the run dir: the rest is recorded
+            log.debug("histories of %s lost", record.name, exc_info=True)
+        return tree, commit_message(record, metrics)
 
     with ignoring_interrupts():
         run.publish("run_finished", **_finished(record, _metrics(files.get(METRICS_JSON))))
@@ -188,8 +196,7 @@ def record_run(
     probe: EnvironmentProbe,
 ) -> Recorded:
     """Collect metrics, store artifacts, commit the run dir and move the ref."""
-    partial, run_dir, record, manifest = run.partial, run.run_dir, run.partial.record, run.manifest
-    exec_info = dict(result.info)
+    partial, run_dir, record = run.partial, run.run_dir, run.partial.record
     partial.files[OUTPUT_LOG] = sink.log_bytes()
     output = partial.files[OUTPUT_LOG].decode("utf-8", "replace")
     succeeded = record.status == "succeeded"
@@ -197,9 +204,27 @@ def record_run(
         partial,
         "reading metrics",
         lambda: M.collect(run_dir, config.metrics_files, output, config.output_patterns, succeeded),
-        (M.Collected(), []),
+        (M.Collected(HistoryWriter(run_dir / META_DIR)), []),
     )
+    done = _record_collected(repo, config, run, result, probe, collected, warnings)
+    collected.history.close()  # committed; on an error the chunks stay for record_crash
+    return done
+
+
+def _record_collected(
+    repo: Repo,
+    config: Config,
+    run: RunState,
+    result: ExecResult,
+    probe: EnvironmentProbe,
+    collected: M.Collected,
+    warnings: list[str],
+) -> Recorded:
+    partial, run_dir, record, manifest = run.partial, run.run_dir, run.partial.record, run.manifest
+    exec_info = dict(result.info)
     partial.files.update(_metric_files(collected))
+    partial.history = guarded(partial, "writing metric histories", collected.history.finish, None)
+    record = record.replace(extra={**record.extra, "history_format": HISTORY_FORMAT})
     record = _judged(run, record, collected.nested())
     partial.record = record
     run.publish("run_finished", **_finished(record, collected.nested()))
@@ -241,6 +266,7 @@ def record_run(
         tree = C.tree_from_changes(
             repo, base, run_dir, changed, stored.keep(keep), files, stored.replaced, foreign
         )
+        tree = with_history(repo, tree, partial.history)
         tree = store.with_meta_file(repo, tree, RUN_JSON_NAME, partial.run_json(record))
         return tree, commit_message(record, collected.nested())
 
@@ -285,11 +311,15 @@ def _finished(record: RunRecord, metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def _metric_files(collected: M.Collected) -> dict[str, bytes]:
-    import json
+    return {METRICS_JSON: (json.dumps(collected.nested(), indent=2) + "\n").encode()}
 
-    files = {METRICS_JSON: (json.dumps(collected.nested(), indent=2) + "\n").encode()}
-    files.update(M.history_files(collected.history))
-    return files
+
+def with_history(repo: Repo, tree: pygit2.Oid, history: WrittenHistory | None) -> pygit2.Oid:
+    """``tree`` with ``.gitexp/history/`` holding the written histories (if any)."""
+    if history is None or not (history.files or history.disk):
+        return tree
+    sub = subtrees.files_tree(repo, history.files, history.disk)
+    return subtrees.with_meta_tree(repo, tree, HISTORY_DIR.rsplit("/", 1)[-1], sub)
 
 
 def _no_metrics_hint(record: RunRecord, collected: M.Collected, config: Config) -> list[str]:
