@@ -61,18 +61,22 @@ def detail(repo: Repo, spec: str) -> ExperimentDetail:
     summary = intact_summary(repo, spec)
     tree = _obj(repo, summary.commit).tree
     run = read_json(repo, tree, layout.RUN_JSON, lost_ok=True)
-    histories = [
-        summarise_history(name, values)
-        for name, values in read_histories(repo, summary.commit).items()
-    ]
+    found = histories.series_blobs(repo, summary.commit)  # stored summaries: no point read
+    series = [summarised(name, histories.summary(repo, found[name])) for name in sorted(found)]
     subs = [(link.path, str(link.commit)) for link in links(repo.git, tree)]
-    return ExperimentDetail(summary, run, histories, _environment(repo, tree, run), subs)
+    return ExperimentDetail(summary, run, series, _environment(repo, tree, run), subs)
 
 
 def read_histories(repo: Repo, commit: str) -> dict[str, list[float]]:
     """{metric: values in step order} from .gitexp/history/*.tsv, by metric name."""
     found = histories.series_blobs(repo, commit)
     return {name: [p[1] for p in histories.points(repo, found[name])] for name in sorted(found)}
+
+
+def summarised(name: str, s: histories.SeriesSummary) -> MetricHistory:
+    """A series' stored (or computed) summary; ``values`` is its downsample."""
+    values = [p[1] for p in s.downsample]
+    return MetricHistory(name, s.count, s.first, s.last, s.min, s.max, values)
 
 
 def summarise_history(name: str, values: list[float]) -> MetricHistory:

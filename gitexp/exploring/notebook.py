@@ -75,9 +75,9 @@ class Experiment:
         row.update({"metrics." + k: v for k, v in flatten(self.metrics).items()})
         return row
 
-    def history(self, metric: str | None = None) -> Any:
+    def history(self, metric: str | None = None, *, max_points: int | None = None) -> Any:
         """This experiment's step series (see `history`)."""
-        return history(self.name, metric, repo=self.root)
+        return history(self.name, metric, max_points=max_points, repo=self.root)
 
     def load(self) -> LoadedExperiment:
         """This experiment in full (see `load`)."""
@@ -228,20 +228,70 @@ def load(spec: str, *, repo: PathArg = None) -> LoadedExperiment:
     return LoadedExperiment(**base, run=run, files=files, artifacts=artifacts)
 
 
-def history(spec: str, metric: str | None = None, *, repo: PathArg = None) -> Any:
+def history(
+    spec: str,
+    metric: str | None = None,
+    *,
+    max_points: int | None = None,
+    repo: PathArg = None,
+) -> Any:
     """A metric's step series as a DataFrame (step, value, time); without ``metric``,
-    every series in one long frame (metric, step, value, time)."""
+    every series in one long frame (metric, step, value, time).
+
+    Every point, read a chunk at a time into preallocated columns; with
+    ``max_points``, at most that many per series that keep the shape (LTTB),
+    from the downsample stored with a long series: no chunk is read."""
+    if max_points is not None and max_points < 1:
+        raise UsageError(f"max_points must be 1 or more, got {max_points}")
     pd = _pandas()
     r = _open(repo)
     name, commit = _resolve(r, spec)
     series = histories.series_blobs(r, commit)
     if metric is not None:
-        return _frame(pd, histories.points(r, series[_metric(name, metric, series)]))
-    parts = [(m, histories.points(r, blob)) for m, blob in series.items()]
-    points = [p for _, ps in parts for p in ps]
-    frame = _frame(pd, points)
-    frame.insert(0, "metric", [m for m, ps in parts for _ in ps])
+        return _series_frame(pd, r, series[_metric(name, metric, series)], max_points)
+    parts = [(m, _series_frame(pd, r, oid, max_points)) for m, oid in series.items()]
+    if not parts:
+        frame = _frame(pd, [])
+        frame.insert(0, "metric", [])
+        return frame
+    frame = pd.concat([f for _, f in parts], ignore_index=True)
+    frame.insert(0, "metric", [m for m, f in parts for _ in range(len(f))])
     return frame
+
+
+def _series_frame(pd: Any, r: Repo, oid: Any, max_points: int | None) -> Any:
+    if max_points is not None:
+        return _frame(pd, histories.downsampled(r, oid, max_points))
+    if not histories.is_columnar(r, oid):
+        return _frame(pd, histories.points(r, oid))
+    return _columns_frame(pd, r, oid)
+
+
+def _columns_frame(pd: Any, r: Repo, oid: Any) -> Any:
+    """Every point of a long series, each chunk copied into columns sized from the
+    stored summary: the frame and one chunk are all that is held."""
+    import importlib
+
+    np = importlib.import_module("numpy")
+    told = histories.summary(r, oid)
+    step_type = "int64" if told.integral_steps else "float64"
+    steps, values, times = (np.empty(told.count, t) for t in (step_type, "float64", "float64"))
+    at = 0
+    for s, v, t in histories.iter_columns(r, oid):
+        n = min(len(v), told.count - at)
+        kind = "int64" if getattr(s, "typecode", "") == "q" else "float64"
+        steps[at : at + n] = np.frombuffer(s, kind)[:n]
+        values[at : at + n] = np.frombuffer(v, "float64")[:n]
+        times[at : at + n] = np.frombuffer(t, "float64")[:n]
+        at += n
+    return pd.DataFrame(
+        {
+            "step": pd.Series(steps[:at], copy=False),
+            "value": pd.Series(values[:at], copy=False),
+            "time": pd.to_datetime(pd.Series(times[:at], copy=False), unit="s", utc=True),
+        },
+        copy=False,
+    )
 
 
 def _metric(name: str, metric: str, series: dict[str, Any]) -> str:
