@@ -205,7 +205,10 @@ class Watcher:
         now = time.monotonic()
         if buffer.series is None and now - buffer.looked_at >= LOOK_AGAIN_S:
             buffer.looked_at = now
-            path = live_metrics_file(repo, summary.commit)
+            try:
+                path = live_metrics_file(repo, summary.commit)
+            except (KeyError, ValueError):  # its commit is gone (a gc, a forced fetch)
+                path = None
             buffer.series = LiveSeries(path) if path is not None else None
         return buffer.series.poll() if buffer.series is not None else {}
 

@@ -26,6 +26,7 @@ from gitexp.web.live import Cursor
 router = APIRouter(prefix="/api")
 KEEPALIVE_S = 15.0
 LIVE_WAIT_S = 1.0
+GONE_AFTER = 5  # looks (about a second apart) that do not find it: removed
 HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
@@ -64,14 +65,16 @@ async def live(request: Request, name: str) -> StreamingResponse:
 async def _live(ctx: Context, name: str) -> AsyncIterator[str]:
     client = ctx.hub.connect()
     cursor: Cursor | None = None
+    unseen = 0  # polls that did not list it: it may be newer than the last poll
     try:
         while True:
             status = ctx.watcher.status(name)
+            unseen = unseen + 1 if status is None else 0
             cursor, reset, points = ctx.watcher.points_since(name, cursor)
             if points or reset:
                 metrics = {m: series(p) for m, p in points.items()}
                 yield message("points", {"reset": reset, "metrics": metrics})
-            if status not in ("", "running"):
+            if status not in (None, "", "running") or unseen > GONE_AFTER:
                 yield message("status", {"name": name, "status": status or "removed"})
                 return
             await client.next(LIVE_WAIT_S)
