@@ -31,6 +31,11 @@ BACKENDS = {"torch": "torch", "tensorflow": "tensorflow"}  # Keras backend: its 
 
 def _python(cwd: Path, code: str, env: dict[str, str] | None = None) -> Any:
     """``code`` after the test dataset, in a fresh Python; its last line, as JSON."""
+    return _python_run(cwd, code, env)[0]
+
+
+def _python_run(cwd: Path, code: str, env: dict[str, str] | None = None) -> tuple[Any, str]:
+    """The last line of ``code``'s output as JSON, and its stderr."""
     proc = subprocess.run(
         [sys.executable, "-c", DATA + textwrap.dedent(code)],
         cwd=cwd,
@@ -41,7 +46,7 @@ def _python(cwd: Path, code: str, env: dict[str, str] | None = None) -> Any:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
 
 
 def _script(*parts: str) -> str:
@@ -176,6 +181,41 @@ def test_keras_results_and_the_callers_callbacks_are_unchanged_and_early_stoppin
     assert (params["epochs"], params["batch_size"], params["validation_split"]) == (40, 32, 0.25)
 
 
+def test_a_keras_model_that_fails_to_save_is_one_warning_and_leaves_no_file(
+    tmp_path: Path,
+) -> None:
+    _needs("keras", "torch")
+    out, stderr = _python_run(
+        tmp_path,
+        _script(
+            """
+            import os
+            import gitexp
+            gitexp.autolog()
+            """,
+            KERAS_MODEL,
+            """
+            class Broken(keras.Sequential):
+                def save(self, filepath, *args, **kwargs):
+                    with open(filepath, "wb") as f:
+                        f.write(b"half a model")
+                    raise OSError("No space left on device")
+            model = Broken(build().layers)
+            model.compile("sgd", "binary_crossentropy")
+            h = model.fit(X, y, epochs=2, verbose=0)
+            print(json.dumps([len(h.history["loss"]), os.listdir("run/autolog")]))
+            """,
+        ),
+        env={"GITEXP_RUN_DIR": str(tmp_path / "run"), "KERAS_BACKEND": "torch"},
+    )
+    assert out == [2, []]  # training went on; no half-written model is left to commit
+    warnings = [line for line in stderr.splitlines() if line.startswith("gitexp: warning")]
+    assert warnings == [
+        "gitexp: warning: autolog: could not record the Keras model Broken: "
+        "OSError: No space left on device"
+    ]
+
+
 # --- fastai -----------------------------------------------------------------------
 
 FASTAI_DATA = """
@@ -286,6 +326,44 @@ def test_fastai_fine_tune_is_one_record_over_both_fits_and_lr_find_is_not_record
     # the Recorder keeps the last fit's epochs; they are the last two points
     assert [v for _, v in series[1:]] == pytest.approx([row[1] for row in truth["values"]])
     assert "autolog/fastai-TabularLearner.pkl" in tree_files(git_repo, name)
+
+
+def test_a_fastai_export_that_fails_is_one_warning_and_leaves_the_learner_as_it_was(
+    tmp_path: Path,
+) -> None:
+    _needs("fastai")
+    out, stderr = _python_run(
+        tmp_path,
+        _script(
+            """
+            import gitexp
+            """,
+            FASTAI_DATA,
+            """
+            def train(autolog):
+                gitexp.autolog(disable=not autolog)
+                learn = learner(5)
+                learn.not_picklable = (i for i in range(3))  # export cannot pickle the learner
+                dls = learn.dls
+                with learn.no_bar(), learn.no_logging():
+                    learn.fit(1, lr=0.01)
+                    opt = learn.opt
+                    learn.fit(1, lr=0.01)  # after the failed export: the same optimizer
+                return learn, [learn.dls is dls, learn.opt is opt]
+            learn, same = train(autolog=True)
+            plain, _ = train(autolog=False)
+            unchanged = bool((predictions(plain) == predictions(learn)).all())
+            print(json.dumps([same, unchanged, __import__("os").listdir("run/autolog")]))
+            """,
+        ),
+        env={"GITEXP_RUN_DIR": str(tmp_path / "run")},
+    )
+    assert out == [[True, True], True, []]
+    warnings = [line for line in stderr.splitlines() if line.startswith("gitexp: warning")]
+    assert warnings == [
+        "gitexp: warning: autolog: could not record the fastai learner TabularLearner: "
+        "TypeError: cannot pickle 'generator' object"
+    ]
 
 
 # --- switching on and off ---------------------------------------------------------

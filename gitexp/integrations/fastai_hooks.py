@@ -20,14 +20,16 @@ learning rates, not to fit: it is never recorded. The callback records:
   epochs first), so a plain ``fit``'s series are ``learn.recorder.values``.
 
 After the call, the learner is exported (``learn.export``, without the
-callback) as ``autolog/fastai-<Learner class>.pkl``; ``load_learner``
-reads it back. Only the outermost autologged call records.
+callback, the learner's data and optimizer objects put back afterwards) as
+``autolog/fastai-<Learner class>.pkl``; ``load_learner`` reads it back.
+Only the outermost autologged call records.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -89,12 +91,29 @@ def _wrapper(
                     result = method(self, *args, **kwargs)
                 if options.log_models and record.in_run():
                     with record.guarded(f"the fastai learner {type(self).__name__}"):
-                        record.save_artifact(f"fastai-{type(self).__name__}.pkl", self.export)
+                        filename = f"fastai-{type(self).__name__}.pkl"
+                        record.save_artifact(filename, lambda path: _export(self, path))
                 return result
 
         return wrapper
 
     return make
+
+
+def _export(learn: Any, path: str) -> None:
+    """``learn.export`` under a temporary name, renamed once whole (a failed one
+    leaves no file), then the learner as it was: its own data and optimizer
+    objects (export swaps them and builds a new optimizer; a failed one would
+    leave the learner without either)."""
+    dls, opt = learn.dls, learn.opt
+    partial = os.path.join(os.path.dirname(path), "partial-" + os.path.basename(path))
+    try:
+        learn.export(partial)
+        os.replace(partial, path)
+    finally:
+        learn.dls, learn.opt = dls, opt
+        if os.path.exists(partial):
+            os.remove(partial)
 
 
 def _given(

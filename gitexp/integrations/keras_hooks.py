@@ -24,6 +24,7 @@ scikit-learn search is the search's record.
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -71,12 +72,25 @@ def _fit_wrapper(
                 )
                 if options.log_models and record.in_run():
                     with record.guarded(f"the Keras model {type(self).__name__}"):
-                        record.save_artifact(f"keras-{type(self).__name__}.keras", self.save)
+                        filename = f"keras-{type(self).__name__}.keras"
+                        record.save_artifact(filename, lambda path: _save(self, path))
                 return history
 
         return wrapper
 
     return make
+
+
+def _save(model: Any, path: str) -> None:
+    """``model.save`` under a temporary name, renamed once whole: a save that
+    fails (a custom layer Keras cannot serialize) leaves no file."""
+    partial = os.path.join(os.path.dirname(path), "partial-" + os.path.basename(path))
+    try:
+        model.save(partial)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
 
 
 def _given(bound: inspect.BoundArguments) -> dict[str, Any]:
