@@ -6,6 +6,7 @@ the real CLI), its security rules, and the real server started as a user starts 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -29,7 +30,7 @@ from ui_support import (
 )
 
 from gitexp.exploring.listing import ExperimentTable, PageQuery
-from gitexp.exploring.live import LiveSeries
+from gitexp.exploring.live import LiveSeries, live_metrics_file
 from gitexp.exploring.overrides import is_overridden, overridden_keys
 from gitexp.exploring.refstamp import RefStamp
 from gitexp.exploring.series import thin
@@ -164,6 +165,51 @@ def test_live_series_reads_whole_lines_only_and_numbers_missing_steps(tmp_path: 
     found = series.poll()
     assert found["loss"] == [(2, 0.3, 3.0)]
     assert found["acc"][0][0] == 8 and found["acc"][0][1] != found["acc"][0][1]  # NaN
+
+
+def _running_commit(root: Path, **run: Any) -> str:
+    """A commit holding only .gitexp/run.json: what a running experiment's record says."""
+    import pygit2
+
+    repo = pygit2.Repository(str(root))
+    meta = repo.TreeBuilder()
+    meta.insert("run.json", repo.create_blob(json.dumps(run).encode()), pygit2.GIT_FILEMODE_BLOB)
+    top = repo.TreeBuilder()
+    top.insert(".gitexp", meta.write(), pygit2.GIT_FILEMODE_TREE)
+    sig = pygit2.Signature("t", "t@example.com")
+    return str(repo.create_commit(None, sig, sig, "running", top.write(), [repo.head.target]))
+
+
+def test_a_recorded_run_dir_is_followed_only_when_it_is_ours_here(
+    ui_study: Path, tmp_path: Path
+) -> None:
+    import socket
+
+    run_dir = tmp_path / "run"
+    live = run_dir / ".gitexp" / "live"
+    live.mkdir(parents=True)
+    (live / "metrics.tsv").write_text("loss\t\t0.5\t1.0\n")
+    here = {"name": "x", "status": "running", "host": socket.gethostname(), "pid": os.getpid()}
+    repo = open_repo(ui_study)
+    found = live_metrics_file(repo, _running_commit(ui_study, **here, run_dir=str(run_dir)))
+    assert found == live / "metrics.tsv"
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout
+    for changed in (
+        {"host": "another-machine"},
+        {"pid": int(dead)},  # the run is gone
+        {"status": "succeeded"},
+        {"run_dir": "relative/run"},
+        {"run_dir": str(tmp_path / "nowhere")},
+    ):
+        run = {**here, "run_dir": str(run_dir), **changed}
+        assert live_metrics_file(repo, _running_commit(ui_study, **run)) is None, changed
+    elsewhere = tmp_path / "secret.tsv"
+    elsewhere.write_text("token\t\t1.0\t1.0\n")
+    (live / "metrics.tsv").unlink()
+    (live / "metrics.tsv").symlink_to(elsewhere)  # a link out of the run dir: refused
+    assert live_metrics_file(repo, _running_commit(ui_study, **here, run_dir=str(run_dir))) is None
 
 
 # --- the JSON API --------------------------------------------------------------------
