@@ -201,3 +201,19 @@ def test_a_dead_queue_runner_leaves_its_run_interrupted_and_the_rest_queued(
     status = {e["name"]: e["status"] for e in json.loads(shown.stdout)}
     assert status == {names[0]: "interrupted", names[1]: "queued", names[2]: "queued"}
     assert [e["name"] for e in listed(repo)] == names[1:]
+
+
+def test_queue_add_from_an_experiment_runs_with_its_params(repo: Path) -> None:
+    ran = run_gitexp("run", "-n", "base", "-p", "lr=0.7", "-p", "model.depth=9",
+                     "--", "python", "napper.py", cwd=repo)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    later = add(repo, "-n", "later", "--from", "base", "-p", "nap=0", "--", "python", "napper.py")
+    assert run_json(repo, later)["queue"]["from"] == "base"
+    assert queue(repo, "run").returncode == 0
+    record = run_json(repo, later)
+    assert record["status"] == "succeeded"
+    assert record["params"]["lr"] == 0.7 and record["params"]["model"]["depth"] == 9
+    assert record["from"] == "base" and metrics_json(repo, later)["lr_seen"] == 0.7
+    proc = queue(repo, "add", "--from", "nosuch", "--", "python", "napper.py")
+    assert proc.returncode == 2 and "nosuch" in last_line(proc.stderr)
+    assert listed(repo) == []

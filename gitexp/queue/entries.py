@@ -68,6 +68,7 @@ class Entry:
             baseline=self.baseline,
             cwd=spec.get("cwd"),
             claim=self.commit,
+            from_experiment=spec.get("from"),
             extra={**(spec.get("extra") or {}), "queued_at": self.queued_at},
             **more,
         )
@@ -103,6 +104,8 @@ def add(repo: Repo, config: Config, request: RunRequest, options: Options = Opti
         "options": options.given(),
         "extra": dict(request.extra),
     }
+    if request.from_experiment:  # --from: its full name now, its params laid over at run time
+        spec["from"] = store.resolve(repo, request.from_experiment)[0]
     base = repo.git[tree].id  # the snapshot before the overrides: they apply at run time
     name, commit = _record(repo, prepared, base, request.name, spec, queued_at)
     record = prepared.record

@@ -37,6 +37,9 @@ def add(
     allow_large: bool = typer.Option(
         False, "--allow-large", help="Snapshot large untracked files into git anyway."
     ),
+    origin: str = typer.Option(
+        None, "--from", help="Start from the params of this experiment (-p applies on top)."
+    ),
 ) -> int:
     """Record a run as `queued` (checked as `gitexp run` checks it); prints its name."""
     from gitexp.config.cluster import Options
@@ -52,6 +55,7 @@ def add(
         name=name,
         seed=seed,
         allow_large=allow_large,
+        from_experiment=origin,
     )
     options = Options(executor, address, cpus, gpus, memory, num_workers)
     entry = add_entry(repo, load_config(repo.root), request, options)
