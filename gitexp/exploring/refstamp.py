@@ -12,7 +12,8 @@ are listed again only when its own time changed.
 Times are only as fine as the filesystem and the kernel keep them (Linux
 stamps files at its clock tick, a few milliseconds), so a second write in the
 same tick, after the stamp was taken, can go unseen: callers read the refs
-anyway every few seconds (``ExperimentTable`` does). A repository in the reftable format has no such stamp (None).
+anyway every few seconds (``ExperimentTable`` does). A repository in the
+reftable format has no such stamp (None).
 """
 
 from __future__ import annotations
