@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitexp.common.errors import ConfigError
+from gitexp.common.sizes import parse_size
 from gitexp.config.settings import Config, check_keys
 
 DEFAULT_THRESHOLD = 5 * 2**20
 KEYS = ("threshold", "remote")
-_UNITS = {"": 1, "B": 1, "KB": 2**10, "K": 2**10, "MB": 2**20, "M": 2**20, "GB": 2**30, "G": 2**30}
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,7 @@ def artifacts_settings(config: Config) -> Settings:
 
 
 def _size(value: Any) -> int:
-    text = str(value).strip().upper().replace(" ", "").replace("IB", "B")
-    digits = text.rstrip("KMGB")
-    unit = text[len(digits) :]
-    try:
-        if unit in _UNITS and float(digits) >= 0:
-            return int(float(digits) * _UNITS[unit])
-    except ValueError:
-        pass
-    raise ConfigError(f"gitexp.yaml: `artifacts.threshold` {value!r} is not a size like 5MB")
+    size = parse_size(value)
+    if size is None:
+        raise ConfigError(f"gitexp.yaml: `artifacts.threshold` {value!r} is not a size like 5MB")
+    return size
