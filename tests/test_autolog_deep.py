@@ -181,6 +181,28 @@ def test_keras_results_and_the_callers_callbacks_are_unchanged_and_early_stoppin
     assert (params["epochs"], params["batch_size"], params["validation_split"]) == (40, 32, 0.25)
 
 
+def test_an_unmodified_keras_script_is_recorded_in_zero_code_mode(git_repo: Path) -> None:
+    _needs("keras", "torch")
+    name = run_script(
+        git_repo,
+        """
+        import os
+        os.environ["KERAS_BACKEND"] = "torch"
+        import keras
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+        model.compile("rmsprop", "binary_crossentropy")
+        h = model.fit(X, y, epochs=3, verbose=0)
+        save(loss=h.history["loss"])
+        """,
+        "--autolog",
+    )
+    truth = read_truth(git_repo, name)
+    assert [v for _, v in history(git_repo, name, "loss")] == pytest.approx(truth["loss"])
+    params = _keras_params(git_repo, name)
+    assert (params["optimizer.class"], params["epochs"]) == ("RMSprop", 3)
+    assert "autolog/keras-Sequential.keras" in tree_files(git_repo, name)
+
+
 def test_a_keras_model_that_fails_to_save_is_one_warning_and_leaves_no_file(
     tmp_path: Path,
 ) -> None:
