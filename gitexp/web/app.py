@@ -11,7 +11,7 @@ pages are off (they load their scripts from a CDN); the schema is at
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -38,7 +38,27 @@ def create_app(root: Path, token: str | None = None, poll_s: float = POLL_S) -> 
 
     table = ExperimentTable()
     watcher = Watcher(root, table, EventBus(), poll_s)
-    ctx = Context(root, table, watcher, Hub(watcher), token)
+    app = FastAPI(
+        title="gitexp ui",
+        version=__version__,
+        description="Read-only JSON API over the experiments of one git repository.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=_lifespan(watcher),
+    )
+    app.state.gitexp = Context(root, table, watcher, Hub(watcher), token)
+    missing = (*NOT_FOUND, UnknownModelError, UnknownVersionError)
+    app.add_exception_handler(GitexpError, _handler(missing))  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_handler)  # type: ignore[arg-type]
+    for module in (api, streams, assets, pages):
+        app.include_router(module.router)
+    app.add_middleware(Guard, token=token)
+    return app
+
+
+def _lifespan(watcher: Watcher) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The watcher runs while the app does."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -48,23 +68,7 @@ def create_app(root: Path, token: str | None = None, poll_s: float = POLL_S) -> 
         finally:
             watcher.stop()
 
-    app = FastAPI(
-        title="gitexp ui",
-        version=__version__,
-        description="Read-only JSON API over the experiments of one git repository.",
-        docs_url=None,
-        redoc_url=None,
-        openapi_url="/api/openapi.json",
-        lifespan=lifespan,
-    )
-    app.state.gitexp = ctx
-    missing = (*NOT_FOUND, UnknownModelError, UnknownVersionError)
-    app.add_exception_handler(GitexpError, _handler(missing))  # type: ignore[arg-type]
-    app.add_exception_handler(HTTPException, _http_handler)  # type: ignore[arg-type]
-    for module in (api, streams, assets, pages):
-        app.include_router(module.router)
-    app.add_middleware(Guard, token=token)
-    return app
+    return lifespan
 
 
 def _handler(
