@@ -133,7 +133,7 @@ def _round_trip(original: str, data: Mapping[str, Any]) -> bytes | None:
         _update_in_place(doc, data)
         out = io.StringIO()
         rt.dump(doc, out)
-    except (RuamelError, ValueError, TypeError):
+    except (RuamelError, ValueError, TypeError, IndexError):  # ruamel trips on some scalars (`-_`)
         return None
     text = out.getvalue()
     try:
