@@ -17,6 +17,7 @@ import pygit2
 
 from gitexp.common.errors import ExperimentNameError, StoreError
 from gitexp.common.layout import META_DIR, METRICS_JSON, RUN_JSON
+from gitexp.gitstore import refscan
 from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.trees import read_json
 
@@ -63,18 +64,31 @@ def ref_name(name: str) -> str:
 
 
 def exists(repo: Repo, name: str) -> bool:
-    return ref_name(name) in repo.git.references
+    """One lookup (a loose file, else a bisection of packed-refs), whatever N is."""
+    return lookup(repo, name) is not None
+
+
+def lookup(repo: Repo, name: str) -> pygit2.Oid | None:
+    """The commit refs/experiments/NAME points at; None when there is no such ref."""
+    ref = repo.git.references.get(ref_name(name))
+    target = ref.target if ref is not None else None
+    return target if isinstance(target, pygit2.Oid) else None
+
+
+def is_group(repo: Repo, name: str) -> bool:
+    """Some experiment's name is under ``NAME/``: only that folder is looked at."""
+    return refscan.any_under(repo, ref_name(name.rstrip("/")) + "/")
 
 
 def check_free(repo: Repo, name: str) -> None:
-    """Refuse a name that is taken, or would be both a leaf and a folder."""
+    """Refuse a name that is taken, or would be both a leaf and a folder; a lookup
+    per parent and one folder look, never a listing of every ref."""
     if exists(repo, name):
         raise ExperimentNameError(
             f"experiment name {name!r} is taken", "pick another -n/--name or remove it first"
         )
-    for ref in repo.git.references:
-        if ref.startswith(ref_name(name) + "/"):
-            raise ExperimentNameError(f"experiment name {name!r} is a group of experiments")
+    if is_group(repo, name):
+        raise ExperimentNameError(f"experiment name {name!r} is a group of experiments")
     parts = name.split("/")
     for i in range(1, len(parts)):
         if exists(repo, "/".join(parts[:i])):
@@ -178,10 +192,8 @@ def finalize(repo: Repo, name: str, expected: pygit2.Oid, new: pygit2.Oid) -> No
 
 def iter_refs(repo: Repo) -> Iterator[tuple[str, pygit2.Oid]]:
     """(name, commit id) of every experiment ref."""
-    for ref in repo.git.references.iterator():
-        target = ref.target
-        if ref.name.startswith(REF_PREFIX) and isinstance(target, pygit2.Oid):
-            yield ref.name[len(REF_PREFIX) :], target
+    for name, commit in ref_targets(repo).items():
+        yield name, pygit2.Oid(hex=commit)
 
 
 def load(repo: Repo, name: str, commit: pygit2.Oid) -> StoredExperiment:
@@ -197,33 +209,37 @@ def list_experiments(repo: Repo) -> list[StoredExperiment]:
 
 
 def resolve(repo: Repo, spec: str) -> tuple[str, pygit2.Oid]:
-    """Name, unique name prefix, full ref or commit id (prefix) → (name, commit)."""
-    refs = dict(iter_refs(repo))
+    """Name, unique name prefix, full ref or commit id (prefix) → (name, commit).
+
+    A name is one lookup; a prefix reads only the refs under it; only a spec
+    that may be a commit id (hex, 4 characters or more) and names nothing
+    reads every ref."""
     name = spec[len(REF_PREFIX) :] if spec.startswith(REF_PREFIX) else spec
-    if name in refs:
-        return name, refs[name]
-    matches = sorted(n for n in refs if n.startswith(name))
+    exact = lookup(repo, name) if name else None
+    if exact is not None:
+        return name, exact
+    refs = under(repo, name)
     if len(spec) >= 4 and all(c in "0123456789abcdef" for c in spec.lower()):
-        matches += sorted(n for n, oid in refs.items() if str(oid).startswith(spec.lower()))
-    matches = sorted(set(matches))
+        found = ref_targets(repo)
+        refs.update({n: c for n, c in found.items() if c.startswith(spec.lower())})
+    matches = sorted(refs)
     if len(matches) == 1:
-        return matches[0], refs[matches[0]]
+        return matches[0], pygit2.Oid(hex=refs[matches[0]])
     if not matches:
         raise ExperimentNameError(f"no experiment named {spec!r}", "list them with `gitexp show`")
     shown = ", ".join(matches[:8]) + (", …" if len(matches) > 8 else "")
     raise ExperimentNameError(f"{spec!r} is ambiguous: {shown}")
 
 
+def under(repo: Repo, prefix: str) -> dict[str, str]:
+    """{name: commit hex} of the experiments whose names start with ``prefix``."""
+    return refscan.under(repo, REF_PREFIX + prefix, strip=len(REF_PREFIX))
+
+
 def ref_targets(repo: Repo) -> dict[str, str]:
-    """{name: commit hex} of every experiment ref, read in one pass (no objects opened)."""
-    out: dict[str, str] = {}
-    for ref in repo.git.references.iterator():
-        name = ref.name
-        if name.startswith(REF_PREFIX):
-            target = ref.target
-            if isinstance(target, pygit2.Oid):
-                out[name[len(REF_PREFIX) :]] = str(target)
-    return out
+    """{name: commit hex} of every experiment ref, read in one pass (no objects opened;
+    gitstore/refscan.py reads git's ref files directly)."""
+    return under(repo, "")
 
 
 def remove_refs(repo: Repo, expected: dict[str, str]) -> None:
