@@ -128,6 +128,20 @@ def test_the_notebook_as_the_command_after_dashes_and_in_gitexp_yaml(git_repo: P
     assert run_json(git_repo, "configured")["command"] == ["nb/quick.ipynb"]
 
 
+def test_gitexp_options_after_the_notebook_are_gitexps(git_repo: Path) -> None:
+    quick = notebook(
+        ("parameters", "lr = 0.01\nepochs = 1\n"), ("", "print(f'score: {lr * epochs}')\n")
+    )
+    _commit(git_repo, {"quick.ipynb": quick})
+    proc = run_gitexp(
+        "run", "-p", "lr=0.5", "quick.ipynb", "-n", "after", "--seed", "7", "-p", "epochs=3"
+    )
+    assert proc.returncode == 0, proc.stderr
+    record = run_json(git_repo, "after")
+    assert record["seed"] == 7 and record["command"] == ["quick.ipynb"]
+    assert metrics_json(git_repo, "after") == {"score": 1.5}
+
+
 def test_notebook_mistakes_are_one_line_errors_and_record_nothing(git_repo: Path) -> None:
     _commit(git_repo, {"analysis.ipynb": ANALYSIS})
     cases = {
@@ -143,8 +157,7 @@ def test_notebook_mistakes_are_one_line_errors_and_record_nothing(git_repo: Path
         ("analysis.ipynb", "--epochs", "3"): (
             2,
             "gitexp: error: a notebook takes no arguments, got '--epochs 3' (hint: pass "
-            "values with -p key=value (its `parameters` cell); gitexp's other options go "
-            "before the notebook)",
+            "values with -p key=value (its `parameters` cell))",
         ),
     }
     for args, (code, message) in cases.items():

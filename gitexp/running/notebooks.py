@@ -56,24 +56,6 @@ def notebook_of(command: Sequence[str] | str | None, cwd: str) -> str | None:
     return os.path.normpath(os.path.join(cwd, str(command[0]))).replace(os.sep, "/")
 
 
-def split_arguments(command: list[str], params: list[str]) -> tuple[list[str], list[str]]:
-    """`gitexp run analysis.ipynb -p lr=0.1`: a notebook takes no arguments, so the
-    ``-p``/``--param`` values after it are the run's (the rest is left to refuse)."""
-    if not is_notebook(command):
-        return command, params
-    rest, found, args = [command[0]], list(params), iter(command[1:])
-    for arg in args:
-        if arg in ("-p", "--param"):
-            found.append(next(args, ""))
-        elif arg.startswith("--param="):
-            found.append(arg.partition("=")[2])
-        elif arg.startswith("-p") and len(arg) > 2:
-            found.append(arg[2:])
-        else:
-            rest.append(arg)
-    return rest, found
-
-
 def params_config(
     repo: Repo, tree: pygit2.Oid, config: Config, command: Sequence[str] | str | None, cwd: str
 ) -> Config:

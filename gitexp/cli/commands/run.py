@@ -58,11 +58,11 @@ def run(
     from gitexp.config.settings import load_config
     from gitexp.gitstore.repo import open_repo
     from gitexp.integrations.zerocode import command_env
+    from gitexp.running.notebooks import is_notebook
     from gitexp.running.runner import RunRequest, run_experiment
 
-    from gitexp.running.notebooks import split_arguments
-
-    command, param = split_arguments(list(command or []), list(param))  # nb.ipynb -p k=v
+    if is_notebook(command or []) and len(command) > 1:  # nb.ipynb -p k=v -n NAME
+        return _with_notebook_options(list(command))
     repo = open_repo()
     chosen = "docker" if docker else executor
     cluster = Options(chosen, address, cpus, gpus, memory, num_workers)
@@ -88,6 +88,34 @@ def run(
     if result.status != "succeeded":
         raise RunFailedError(result.name, result.exit_code, result.status)
     return 0
+
+
+def _with_notebook_options(command: list[str]) -> int:
+    """`gitexp run analysis.ipynb -p lr=0.1 -n NAME`: a notebook takes no arguments,
+    so what follows it is parsed as gitexp's own options (added to those before it)."""
+    import click
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    later = ctx.command.make_context(
+        ctx.info_name, [*command[1:], "--", command[0]], parent=ctx.parent
+    )
+    extra = [a for a in later.params.get("command") or [] if a not in (command[0], "--")]
+    if extra:  # an unknown option, or a second command
+        from gitexp.common.errors import UsageError
+
+        raise UsageError(
+            f"a notebook takes no arguments, got {' '.join(extra)!r}",
+            "pass values with -p key=value (its `parameters` cell)",
+        )
+    given = dict(ctx.params, command=[command[0]])
+    for key, value in later.params.items():
+        if key == "command" or later.get_parameter_source(key) is not ParameterSource.COMMANDLINE:
+            continue
+        given[key] = [*given[key], *value] if key == "param" else value
+    callback = ctx.command.callback
+    assert callback is not None
+    return int(ctx.invoke(callback, **given))
 
 
 def _zero_code(
