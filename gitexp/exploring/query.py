@@ -245,8 +245,16 @@ def run_query(rows: list[Row], query: Query, fixed: Sequence[str]) -> tuple[list
 
     Rows come in newest first; with ``sort_by`` the order is ascending unless
     ``descending``."""
+    columns, out, _ = counted_query(rows, query, fixed)
+    return columns, out
+
+
+def counted_query(
+    rows: list[Row], query: Query, fixed: Sequence[str]
+) -> tuple[list[str], list[Row], int]:
+    """``run_query`` and how many rows matched before the limit cut them."""
     if not rows:
-        return list(fixed), []
+        return list(fixed), [], 0
     columns = all_columns(rows)
     out = apply_filters(rows, query.filters, columns) if query.filters else rows
     if query.sort_by:
@@ -254,10 +262,44 @@ def run_query(rows: list[Row], query: Query, fixed: Sequence[str]) -> tuple[list
         out = sort_rows(out, key, descending=bool(query.descending))
     elif query.descending is False:
         out = out[::-1]
+    matched = len(out)
     if query.limit is not None:
         out = out[: query.limit]
-    chosen = select_columns(columns, "params.", query.params)
-    chosen += select_columns(columns, "metrics.", query.metrics)
+    chosen = choose_columns(columns, query)
     if query.only_changed:
         chosen = changed_columns(out, chosen)
-    return [*fixed, *chosen], out
+    return [*fixed, *chosen], out, matched
+
+
+def choose_columns(columns: Sequence[str], query: Query) -> list[str]:
+    """The param and metric columns ``--params``/``--metrics`` pick (all by default)."""
+    chosen = select_columns(columns, "params.", query.params)
+    return chosen + select_columns(columns, "metrics.", query.metrics)
+
+
+class ColumnStats:
+    """``all_columns`` and ``changed_columns`` of rows seen one at a time, so a
+    streamed CSV knows its header without keeping the rows (a missing value
+    counts as null, as in ``changed_columns``)."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, str] = {}
+        self.differ: set[str] = set()
+        self.count = 0
+
+    def add(self, row: Row) -> None:
+        for key, value in row.items():
+            text = json.dumps(value, sort_keys=True, default=str)
+            known = self.first.setdefault(key, text if not self.count else "null")
+            if known != text:
+                self.differ.add(key)
+        if len(row) < len(self.first):
+            self.differ.update(k for k in self.first if k not in row and self.first[k] != "null")
+        self.count += 1
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.first)
+
+    def changed(self, columns: Sequence[str]) -> list[str]:
+        return list(columns) if self.count < 2 else [c for c in columns if c in self.differ]

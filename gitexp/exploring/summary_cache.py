@@ -12,40 +12,23 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gitexp.common.layout import META_DIR, METRICS_JSON_NAME, RUN_JSON_NAME
+from gitexp.exploring import summary_db as db
+from gitexp.exploring.summary_db import Entry as Entry  # `index.Entry` to its readers
 from gitexp.gitstore.repo import MISSING_OBJECT, Repo
 from gitexp.gitstore.trees import read_json
-
-if TYPE_CHECKING:
-    import sqlite3
 
 log = logging.getLogger(__name__)
 
 INDEX_FILE = "index.sqlite"
-VERSION = 4  # bump when the summary's shape changes: old caches are dropped
 PARALLEL_MIN = 1000  # commits to read before forking workers pays off
 
 
-@dataclass(frozen=True)
-class Entry:
-    """A cached summary: the sortable fields, and the JSON text of
-    ``{baseline, status, created, seed, params, metrics}`` (in that order, so
-    `show --format json` can splice it without parsing it), and for a sweep's
-    trial ``sweep: {name, trial, objectives}`` after them."""
-
-    created: str
-    status: str
-    host: str | None
-    pid: int | None
-    text: str
-    lease: str | None = None
-    sweep: str | None = None  # the sweep a trial belongs to (`gitexp show` folds them)
+Listed = tuple[str, str, Entry]  # (name, commit, entry) of one experiment ref
 
 
 def summaries(repo: Repo, commits: Iterable[str], every_ref: bool = False) -> dict[str, Entry]:
@@ -53,20 +36,105 @@ def summaries(repo: Repo, commits: Iterable[str], every_ref: bool = False) -> di
 
     ``every_ref``: the commits are those of all experiment refs, so cached rows
     of other commits are garbage and may be pruned. A partial lookup (`show
-    NAME`, `compare A B`) never prunes: the next full `show` stays warm.
+    NAME`, `compare A B`) reads only its own rows and never prunes: the next
+    full `show` stays warm.
     """
     wanted = set(commits)
-    conn = _connect(repo.state_dir / INDEX_FILE)
-    cached = _read_all(conn) if conn is not None else {}
+    conn = db.connect(repo.state_dir / INDEX_FILE)
+    if conn is None:
+        return read_entries(repo, sorted(wanted))
+    cached = db.read_all(conn) if every_ref else db.read_some(conn, wanted)
     found = {c: cached[c] for c in wanted if c in cached}
-    missing = wanted - found.keys()
-    fresh = read_entries(repo, sorted(missing))
+    fresh = read_entries(repo, sorted(wanted - found.keys()))
     found.update(fresh)
-    if conn is not None:
-        stale = len(cached) - (len(wanted) - len(missing)) if every_ref else 0
-        _store(conn, fresh, stale=stale, live=wanted)
-        conn.close()
+    stale = len(cached) - (len(found) - len(fresh)) if every_ref else 0
+    db.store(conn, fresh, stale=stale, live=wanted)
+    conn.close()
     return found
+
+
+def ordered(repo: Repo, refs: dict[str, str], newest_first: bool = True) -> Iterator[Listed]:
+    """(name, commit, entry) of every ref in ``refs`` (name → commit), newest first
+    (or oldest), streamed from the cache: commits not cached yet are read and
+    stored first, then the rows come in the table's own order, a few at a time.
+    Ties on the creation time go by name, as `list_summaries` orders them."""
+    by_commit: dict[str, list[str]] = {}
+    for name, commit in refs.items():
+        by_commit.setdefault(commit, []).append(name)
+    conn = db.connect(repo.state_dir / INDEX_FILE)
+    known = db.commits(conn) if conn is not None else None
+    if conn is None or known is None:
+        yield from _in_memory(repo, by_commit, newest_first)
+        return
+    fresh = read_entries(repo, sorted(by_commit.keys() - known))
+    live = by_commit.keys()
+    stored = db.store(conn, fresh, stale=len(known) - (len(live) - len(fresh)), live=set(live))
+    if not stored:
+        conn.close()
+        yield from _in_memory(repo, by_commit, newest_first)
+        return
+    broken = {c: e for c, e in fresh.items() if e.status == BROKEN}  # never cached
+    try:
+        if not newest_first:
+            yield from _rows(by_commit, broken.items(), newest_first)
+        yield from _rows(by_commit, db.scan(conn, newest_first), newest_first)
+        if newest_first:
+            yield from _rows(by_commit, broken.items(), newest_first)
+    finally:
+        conn.close()
+
+
+def _rows(
+    by_commit: dict[str, list[str]], rows: Iterable[tuple[str, Entry]], newest_first: bool
+) -> Iterator[Listed]:
+    """The rows of live commits, one per name; equal creation times ordered by name."""
+    tie: list[Listed] = []
+    for commit, entry in rows:
+        names = by_commit.get(commit)
+        if names is None:
+            continue  # a commit no ref points at any more
+        if tie and tie[0][2].created != entry.created:
+            yield from sorted(tie, key=_name, reverse=newest_first)
+            tie = []
+        tie += [(name, commit, entry) for name in names]
+    yield from sorted(tie, key=_name, reverse=newest_first)
+
+
+def _name(item: Listed) -> str:
+    return item[0]
+
+
+def _in_memory(repo: Repo, by_commit: dict[str, list[str]], newest_first: bool) -> Iterator[Listed]:
+    """The same rows without a usable cache (read-only repository, locked file)."""
+    found = read_entries(repo, sorted(by_commit))
+    items = [(n, c, found[c]) for c, names in by_commit.items() for n in names]
+    items.sort(key=lambda i: (i[2].created, i[0]), reverse=newest_first)
+    yield from items
+
+
+def trials(repo: Repo, sweep: str, by_commit: dict[str, list[str]]) -> list[Listed]:
+    """The trials of one sweep among the refs ``by_commit`` (commit → names), newest
+    first: one indexed query (`gitexp show` folds a sweep without reading every row)."""
+    conn = db.connect(repo.state_dir / INDEX_FILE)
+    rows = db.sweep_rows(conn, sweep) if conn is not None else None
+    if conn is not None:
+        conn.close()
+    if rows is None:
+        found = summaries(repo, by_commit)
+        rows = {c: e for c, e in found.items() if e.sweep == sweep}
+    items = [(n, c, e) for c, e in rows.items() for n in by_commit.get(c, [])]
+    return sorted(items, key=lambda i: (i[2].created, i[0]), reverse=True)
+
+
+def drop_unreferenced(repo: Repo, live: set[str], dry_run: bool = False) -> int:
+    """Delete (or with ``dry_run`` count) cached rows of commits not in ``live``."""
+    conn = db.connect(repo.state_dir / INDEX_FILE)
+    if conn is None:
+        return 0
+    try:
+        return db.drop_unreferenced(conn, live, dry_run)
+    finally:
+        conn.close()
 
 
 def read_entries(repo: Repo, commits: list[str]) -> dict[str, Entry]:
@@ -174,58 +242,3 @@ def _meta_tree(repo: Repo, tree: Any) -> Any:
 
 def _iso(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _connect(path: Path) -> sqlite3.Connection | None:
-    import sqlite3
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=2.0)
-        if conn.execute("PRAGMA user_version").fetchone()[0] != VERSION:
-            conn.executescript(
-                "DROP TABLE IF EXISTS summary;"
-                "CREATE TABLE summary (commit_id TEXT PRIMARY KEY, created TEXT, status TEXT,"
-                " host TEXT, pid INTEGER, data TEXT NOT NULL, lease TEXT, sweep TEXT)"
-                " WITHOUT ROWID;"
-                f"PRAGMA user_version = {VERSION};"
-            )
-        return conn
-    except (sqlite3.Error, OSError) as exc:
-        log.info("experiment index unavailable (%s); reading git directly", exc)
-        return None
-
-
-def _read_all(conn: sqlite3.Connection) -> dict[str, Entry]:
-    import sqlite3
-
-    try:
-        rows = conn.execute("SELECT * FROM summary").fetchall()
-        return {row[0]: Entry(*row[1:]) for row in rows}
-    except sqlite3.Error as exc:
-        log.info("experiment index unreadable (%s); rebuilding", exc)
-        return {}
-
-
-def _store(conn: sqlite3.Connection, fresh: dict[str, Entry], stale: int, live: set[str]) -> None:
-    """Add new summaries; drop rows of unreferenced commits once they pile up."""
-    import sqlite3
-
-    rows = [
-        (c, e.created, e.status, e.host, e.pid, e.text, e.lease, e.sweep)
-        for c, e in fresh.items()
-        if e.status != BROKEN  # its objects may arrive later (a fetch): never cache it
-    ]
-    try:
-        with conn:
-            conn.executemany("INSERT OR REPLACE INTO summary VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            if stale > max(100, len(live) // 4):
-                _prune(conn, live)
-    except sqlite3.Error as exc:
-        log.info("experiment index not updated (%s)", exc)
-
-
-def _prune(conn: sqlite3.Connection, live: set[str]) -> None:
-    conn.execute("CREATE TEMP TABLE live (commit_id TEXT PRIMARY KEY)")
-    conn.executemany("INSERT INTO live VALUES (?)", [(c,) for c in live])
-    conn.execute("DELETE FROM summary WHERE commit_id NOT IN (SELECT commit_id FROM live)")

@@ -7,6 +7,7 @@ in words, sparklines. ``render.py`` then draws the table or the sections.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from gitexp.common.errors import describe_exit
@@ -20,10 +21,50 @@ from gitexp.views.render import Section, cell, sparkline
 def table(columns: list[str], rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
     """Headers and cells for people: bare param/metric names unless two collide,
     short baseline shas, creation time to the second."""
+    return headers(columns), [_cells(columns, row) for row in rows]
+
+
+def headers(columns: list[str]) -> list[str]:
     bare = [_bare(c) for c in columns]
-    headers = [b if bare.count(b) == 1 else c for b, c in zip(bare, columns, strict=True)]
-    cells = [[_display(c, row.get(c)) for c in columns] for row in rows]
-    return headers, cells
+    return [b if bare.count(b) == 1 else c for b, c in zip(bare, columns, strict=True)]
+
+
+def json_array(texts: Iterable[str], batch: int = 1000) -> Iterator[str]:
+    """``render.json_lines_array`` in pieces, as the objects come: a listing of
+    100,000 is written while it is read, never held whole."""
+    first, pending = True, []
+    for text in texts:
+        pending.append(text)
+        if len(pending) == batch:
+            yield ("[\n  " if first else ",\n  ") + ",\n  ".join(pending)
+            first, pending = False, []
+    if pending:
+        yield ("[\n  " if first else ",\n  ") + ",\n  ".join(pending)
+        first = False
+    yield "[]\n" if first else "\n]\n"
+
+
+def csv_lines(
+    columns: list[str], rows: Iterable[dict[str, Any]], batch: int = 1000
+) -> Iterator[str]:
+    """The CSV `render` writes for ``table(columns, rows)``, in pieces as rows come."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(headers(columns))
+    for i, row in enumerate(rows, 1):
+        writer.writerow(["" if v is None else cell(v, None) for v in _cells(columns, row)])
+        if i % batch == 0:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue()
+
+
+def _cells(columns: list[str], row: dict[str, Any]) -> list[Any]:
+    return [_display(c, row.get(c)) for c in columns]
 
 
 def _bare(column: str) -> str:

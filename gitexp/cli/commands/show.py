@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 FORMAT_HELP = "table, json, csv or md."
 
 
+DEFAULT_LIMIT = 1000  # rows a table on a terminal shows unless --limit/--all say otherwise
+
+
 def show(
     name: str = typer.Argument(None, help="Show this experiment in full instead of a table."),
     sort_by: str = typer.Option(None, "--sort-by", "-s", help="Param or metric to sort by."),
@@ -29,6 +32,11 @@ def show(
     ),
     baseline: str = typer.Option(None, "--baseline", "-b", help="Only experiments of this rev."),
     limit: int = typer.Option(None, "--limit", "-n", min=0, help="Show at most N rows."),
+    all_rows: bool = typer.Option(
+        False,
+        "--all",
+        help=f"Every row (a table on a terminal shows the first {DEFAULT_LIMIT:,} by default).",
+    ),
     params: str = typer.Option(None, "--params", help="Param columns: a,b (names, groups, globs)."),
     metrics: str = typer.Option(None, "--metrics", help="Metric columns: x,y."),
     fmt: str = typer.Option("table", "--format", help=FORMAT_HELP),
@@ -50,8 +58,13 @@ def show(
         return _detail(name, fmt)
     from gitexp.exploring.query import Query
 
-    query = Query(tuple(filters), sort_by, _descending(order), only_changed, params, metrics, limit)
-    return _table(query, baseline, fmt, wide, Listing(group, trials or group is not None))
+    shown = _limit(limit, all_rows, fmt)
+    query = Query(tuple(filters), sort_by, _descending(order), only_changed, params, metrics, shown)
+    listing = Listing(group, trials or group is not None or _on_sweep(query))
+    picked = fmt == "json" and (params is not None or metrics is not None)  # checked names
+    if not filters and sort_by is None and baseline is None and not picked:
+        return _stream(query, fmt, wide, listing)
+    return _table(query, baseline, fmt, wide, listing)
 
 
 @dataclass(frozen=True)
@@ -62,45 +75,125 @@ class Listing:
     trials: bool = False
 
 
+def _limit(limit: int | None, all_rows: bool, fmt: str) -> int | None:
+    """The rows to show: --limit, everything with --all or when the output is not a
+    person's terminal, else DEFAULT_LIMIT for a table (which says what it left out)."""
+    if all_rows and limit is not None:
+        from gitexp.common.errors import UsageError
+
+        raise UsageError("--limit and --all do not go together")
+    if limit is not None or all_rows or fmt not in ("table", "md") or not sys.stdout.isatty():
+        return limit
+    return DEFAULT_LIMIT
+
+
+def _on_sweep(query: q.Query) -> bool:
+    """A filter on ``sweep`` lists trials: folded, it would match nothing."""
+    import re
+
+    return any(re.match(r"\s*sweep\s*[=!<>~]", f) for f in query.filters)
+
+
 def _group(name: str) -> str | None:
-    """``NAME/``, or a NAME that is no experiment but holds some: the group's prefix."""
+    """``NAME/``, or a NAME that is no experiment but holds some: the group's prefix.
+    Two lookups, whatever the number of experiments."""
     if name.endswith("/"):
         return name
     from gitexp.gitstore import store
     from gitexp.gitstore.repo import open_repo
 
     repo = open_repo()
-    if store.exists(repo, name):
+    if store.exists(repo, name) or not store.is_group(repo, name):
         return None
-    prefix = name + "/"
-    return prefix if any(n.startswith(prefix) for n in store.ref_targets(repo)) else None
+    return name + "/"
 
 
 def _descending(order: bool | None) -> bool | None:
     return None if order is None else not order
 
 
-def _table(query: q.Query, baseline: str | None, fmt: str, wide: bool, listing: Listing) -> int:
+def _stream(query: q.Query, fmt: str, wide: bool, listing: Listing) -> int:
+    """No filter, sort or baseline: rows come in the cache's order and only the shown
+    ones are parsed (JSON: none); JSON and CSV are written as they are read."""
+    from dataclasses import replace
+    from itertools import islice
+
+    from gitexp.exploring.streaming import Listing as Rows
+    from gitexp.gitstore.repo import open_repo
+    from gitexp.views import terminal
+
+    rows = Rows(open_repo(), listing.group or "", not listing.trials, query.descending is not False)
+    if fmt == "json":
+        texts = (rows.json_text(i) for i in islice(rows, query.limit))
+        sys.stdout.writelines(terminal.json_array(texts))
+        return 0
+    if fmt == "csv" and query.limit is None:
+        return _stream_csv(rows, query)
+    items = iter(rows)
+    shown = [rows.row(i) for i in islice(items, query.limit)]
+    more = sum(1 for _ in items)  # raw items: nothing parsed
+    in_order = replace(query, descending=None, limit=None)  # the rows come in order
+    return _render(in_order, shown, fmt, wide, (len(shown), more, len(rows)))
+
+
+def _stream_csv(rows: Any, query: q.Query) -> int:
+    """Every row as CSV in two passes (the header needs every column first), never
+    all rows in memory."""
     from gitexp.exploring import readmodel as explore
-    from gitexp.exploring.query import Query, run_query
+    from gitexp.exploring.query import ColumnStats, choose_columns
+    from gitexp.views import terminal
+
+    stats = ColumnStats()
+    for item in rows:
+        stats.add(rows.row(item))
+    chosen = choose_columns(stats.columns, query)
+    chosen = stats.changed(chosen) if query.only_changed else chosen
+    columns = [*explore.FIXED_COLUMNS, *chosen]
+    sys.stdout.writelines(terminal.csv_lines(columns, (rows.row(i) for i in rows)))
+    return 0
+
+
+def _table(query: q.Query, baseline: str | None, fmt: str, wide: bool, listing: Listing) -> int:
+    """Filters, a sort or a baseline: every row is parsed, then chosen."""
+    from dataclasses import replace
+
+    from gitexp.exploring import readmodel as explore
+    from gitexp.exploring.query import counted_query
     from gitexp.gitstore.repo import open_repo
     from gitexp.views import render as output
-    from gitexp.views import terminal
 
     summaries = explore.list_summaries(open_repo(), baseline)
     if listing.group is not None:
         summaries = [s for s in summaries if s.name.startswith(listing.group)]
-    items = _fold(summaries, query, listing)
-    if fmt == "json" and query == Query(limit=query.limit, only_changed=query.only_changed):
-        print(output.json_lines_array([_json_text(i) for i in items[: query.limit]]))
-        return 0
+    items = _fold(summaries, listing)
     by_name = {i.name + ("/" if _is_group(i) else ""): i for i in items}
-    columns, rows = run_query([i.row() for i in items], query, explore.FIXED_COLUMNS)
+    columns, rows, matched = counted_query([i.row() for i in items], query, explore.FIXED_COLUMNS)
     if fmt == "json":
         print(output.json_lines_array([_json_text(by_name[r["name"]]) for r in rows]))
         return 0
+    counts = (len(rows), matched - len(rows), len(summaries))
+    return _render(replace(query, limit=None), rows, fmt, wide, counts, columns)
+
+
+def _render(
+    query: q.Query,
+    rows: list[dict[str, Any]],
+    fmt: str,
+    wide: bool,
+    counts: tuple[int, int, int],
+    columns: list[str] | None = None,
+) -> int:
+    """A table, Markdown or CSV of ``rows``; ``counts``: (shown, left out by the
+    limit, experiments listed at all), for the lines on stderr."""
+    from gitexp.exploring import readmodel as explore
+    from gitexp.exploring.query import run_query
+    from gitexp.views import render as output
+    from gitexp.views import terminal
+
+    if columns is None:
+        columns, rows = run_query(rows, query, explore.FIXED_COLUMNS)
     if not rows and fmt == "table":
-        print("no experiments" + (" match" if summaries else " yet"), file=sys.stderr)
+        print("no experiments" + (" match" if counts[2] else " yet"), file=sys.stderr)
         return 0
     headers, cells = terminal.table(columns, rows)
     width = None if wide else output.terminal_width()
@@ -112,28 +205,33 @@ def _table(query: q.Query, baseline: str | None, fmt: str, wide: bool, listing: 
             "or --format csv",
             file=sys.stderr,
         )
-    sweeps = [r["name"] for r in rows if r.get("status", "").startswith("sweep, ")]
+    if counts[1] and fmt != "csv":
+        print(
+            f"gitexp: {counts[1]:,} more not shown (the first {counts[0]:,} are); "
+            "use --limit N or --all",
+            file=sys.stderr,
+        )
+    _say_folded(rows, fmt)
+    return 0
+
+
+def _say_folded(rows: list[dict[str, Any]], fmt: str) -> None:
+    sweeps = [r["name"] for r in rows if str(r.get("status", "")).startswith("sweep, ")]
     if sweeps and fmt == "table":
         print(
             f"gitexp: {len(sweeps)} sweep(s) folded, each row showing its best trial; "
             f"list the trials with --trials or `gitexp show {sweeps[0]}`",
             file=sys.stderr,
         )
-    return 0
 
 
-def _fold(
-    summaries: list[explore.ExperimentSummary], query: q.Query, listing: Listing
-) -> list[Any]:
+def _fold(summaries: list[explore.ExperimentSummary], listing: Listing) -> list[Any]:
     """What the table lists, newest first: each sweep folded into one item where
     its newest trial is, unless trials are asked for (``--trials``, a ``NAME/``
     listing, or a filter on ``sweep``)."""
-    import re
-
     from gitexp.exploring.sweep_groups import split
 
-    wanted = listing.trials or any(re.match(r"\s*sweep\s*[=!<>~]", f) for f in query.filters)
-    if wanted or all(s.sweep is None for s in summaries):
+    if listing.trials or all(s.sweep is None for s in summaries):
         return list(summaries)
     _, groups = split(summaries)
     by_sweep = {g.name: g for g in groups}
