@@ -19,7 +19,7 @@ import pygit2
 from gitexp.common.errors import UsageError
 from gitexp.common.layout import META_DIR, RUN_JSON
 from gitexp.common.paths import is_under, under_any
-from gitexp.config.settings import Config
+from gitexp.exploring import envimages
 from gitexp.exploring import readmodel as explore
 from gitexp.gitstore import lfs, names, store, submodules, treewalk
 from gitexp.gitstore.gitmodules import links
@@ -61,6 +61,9 @@ def remove(repo: Repo, chosen: dict[str, str], force: bool = False) -> list[str]
                 "refusing to remove running experiments: " + ", ".join(running),
                 "wait for them to finish, or pass --force",
             )
+    used = envimages.referenced(repo, set(chosen.values()))
+    if used:  # their images become `gitexp gc --images`'s to remove
+        envimages.remember(repo, used)
     store.remove_refs(repo, chosen)
     return sorted(chosen)
 
@@ -262,14 +265,3 @@ def _delete(out: treewalk.SafeDir, rel: str) -> bool:
         return False
     out.unlink(rel)
     return True
-
-
-def clean_workdirs(repo: Repo, config: Config) -> tuple[int, int]:
-    """Remove the idle reusable run directories (gitexp/running/workdirs.py): how
-    many, and the bytes they held. A run going on keeps its own."""
-    import os
-
-    from gitexp.running.workdirs import clean
-
-    removed = clean(repo, config.run_root or os.environ.get("GITEXP_RUN_ROOT") or None)
-    return len(removed), sum(size for _, size in removed)
