@@ -1,10 +1,13 @@
 """Share experiments: refs/experiments/* through the `git` command line, artifacts through DVC.
 
 Refs travel in ONE `git push` / `git fetch` process for all names, so the
-user's remotes, credential helpers and SSH config work as with plain git.
-Before transferring, `git ls-remote` tells what the other side has: a name
-present on both sides with different commits is a conflict, reported and
-skipped (``force`` overwrites the other side, never silently).
+user's remotes, credential helpers and SSH config work as with plain git. A
+name present on both sides with different commits is a conflict, reported
+and skipped (``force`` overwrites the other side, never silently). A push
+lets git find out what is new in the push itself (sharing/pushing.py: no
+second advertisement of the remote's refs); a pull asks `git ls-remote`
+first, then fetches only the refs it wants (protocol v2 sends git only
+those), so local work is proportional to what moves, not to the remote.
 
 Model tags (gitexp/registry/travel.py decides which) go in the same
 process: those of the experiments moved, or all of them when every
@@ -22,38 +25,19 @@ from typing import TYPE_CHECKING, Any
 
 from gitexp.common.errors import BackendError, ExperimentNameError
 from gitexp.dvcstore import transfer
-from gitexp.gitstore import names, store
+from gitexp.gitstore import names, refscan, store
 from gitexp.gitstore.repo import Repo
-from gitexp.registry import travel
+from gitexp.registry import tagnames, travel
+from gitexp.registry.tagnames import TAG_PREFIX
 from gitexp.registry.travel import TagPlan, TagRef
-from gitexp.sharing import lfstransfer
+from gitexp.sharing import lfstransfer, pushing
+from gitexp.sharing.results import Conflict as Conflict
+from gitexp.sharing.results import SyncResult as SyncResult
 
 if TYPE_CHECKING:
     from gitexp.events.bus import EventBus
 
 SKIP_HOOK_ENV = "GITEXP_SKIP_HOOK"  # our own push already sends artifacts
-
-
-@dataclass(frozen=True)
-class Conflict:
-    name: str
-    local: str
-    remote: str
-
-
-@dataclass(frozen=True)
-class SyncResult:
-    """What a push or pull did, per experiment name."""
-
-    transferred: list[str] = field(default_factory=list)
-    up_to_date: list[str] = field(default_factory=list)
-    conflicts: list[Conflict] = field(default_factory=list)
-    forced: list[str] = field(default_factory=list)
-    artifacts: transfer.Transfer | None = None
-    ignored: list[str] = field(default_factory=list)  # remote refs with invalid names
-    tags: list[str] = field(default_factory=list)  # model tags transferred
-    tags_up_to_date: list[str] = field(default_factory=list)
-    tag_conflicts: list[Conflict] = field(default_factory=list)  # never forced
 
 
 @dataclass(frozen=True)
@@ -84,7 +68,13 @@ def remote_refs(repo: Repo, remote: str) -> RemoteRefs:
 
 
 def local_refs(repo: Repo) -> dict[str, str]:
-    return {name: str(oid) for name, oid in store.iter_refs(repo)}
+    return store.ref_targets(repo)
+
+
+def _here(repo: Repo, wanted: list[str]) -> dict[str, str]:
+    """The local commits of these names (one lookup each; absent ones left out)."""
+    found = {name: store.lookup(repo, name) for name in wanted}
+    return {name: str(oid) for name, oid in found.items() if oid is not None}
 
 
 def select(
@@ -146,30 +136,75 @@ def push(
     dvc_remote: str | None = None,
     bus: EventBus | None = None,
 ) -> SyncResult:
-    """Push experiments (all when ``specs`` is empty) and their DVC artifacts;
-    ``experiment_pushed`` for each one sent (on ``bus``, else gitexp.yaml's)."""
+    """Push experiments (all when ``specs`` is empty) and their DVC artifacts in one
+    `git push` (sharing/pushing.py); ``experiment_pushed`` for each one sent (on
+    ``bus``, else gitexp.yaml's)."""
     bus = bus or _bus(repo)  # before pushing: a broken callback stops us first
-    local = local_refs(repo)
-    chosen = select(local, specs, "here") if specs else sorted(local)
-    there = remote_refs(repo, remote)
-    theirs = there.refs
-    moving, same, differ = _plan(chosen, local, theirs, force)
-    conflicts = [Conflict(n, local[n], theirs[n]) for n in differ]
-    records = _artifact_records(repo, local, moving + same) if with_artifacts else []
-    # artifacts first: a colleague must never get refs whose data is not there yet
-    sent = transfer.push(repo.root, records, dvc_remote) if records else None
-    lfstransfer.push(repo, remote, {n: local[n] for n in moving})
-    mine = travel.local(repo)
-    tags = _tag_plan(mine, there.tags, {local[n] for n in chosen} if specs else None)
-    refspecs = _push_refspecs(moving, local, theirs, force) if moving else []
-    if refspecs or tags.moving:
-        tag_specs = [travel.refspec(t) for t in tags.moving]
-        _git(repo, "push", *_progress(), remote, *refspecs, *tag_specs)
-    forced = [c.name for c in conflicts] if force else []
-    kept = [] if force else conflicts
-    result = SyncResult(_minus(moving, forced), same, kept, forced, sent, there.invalid)
+    local = chosen_here(repo, specs) if specs else store.ref_targets(repo)
+    mine = model_tags(repo)
+    tag_names = travel.chosen(mine, set(local.values()) if specs else None)
+    args = pushing.arguments(sorted(local) if specs else None, tag_names, force)
+    target = _push_target(repo, remote)
+    sent = None
+    if _artifacts_first(repo, with_artifacts):  # they reach their remote before the refs
+        plan = pushing.run(repo, target, args, _env(), dry_run=True)
+        moving = plan.experiments(plan.new + plan.forced)
+        again = plan.experiments(plan.same) if specs else []
+        records = _artifact_records(repo, local, moving + again) if with_artifacts else []
+        sent = transfer.push(repo.root, records, dvc_remote) if records else None
+        lfstransfer.push(repo, remote, {n: local[n] for n in moving})
+    outcome = pushing.run(repo, target, args, _env(), dry_run=False)
+    result = pushing.result(repo, target, outcome, local, mine, sent)
     _announce(bus, remote, local, result)
-    return _with_tags(result, tags, mine, there.tags)
+    return result
+
+
+def chosen_here(repo: Repo, specs: list[str]) -> dict[str, str]:
+    """``select`` over the local experiments, reading only the refs under each spec."""
+    chosen: dict[str, str] = {}
+    for spec in specs:
+        candidates = store.under(repo, spec.removeprefix(store.REF_PREFIX).rstrip("/"))
+        for name in select(candidates, [spec], "here"):
+            chosen[name] = candidates[name]
+    return chosen
+
+
+def model_tags(repo: Repo) -> dict[str, TagRef]:
+    """``travel.local`` reading only refs/tags/ (not every ref of the repository)."""
+    found = {}
+    for tag, oid in refscan.under(repo, TAG_PREFIX, strip=len(TAG_PREFIX)).items():
+        obj: Any = repo.git.get(oid)
+        if obj is not None and obj.type_str == "tag" and tagnames.parse(tag) is not None:
+            found[tag] = TagRef(str(obj.id), str(obj.target))
+    return found
+
+
+def _artifacts_first(repo: Repo, with_artifacts: bool) -> bool:
+    """Whether artifacts may have to go first: DVC set up here (and wanted), or Git
+    LFS objects stored here. Otherwise the push needs no plan (one `git push`)."""
+    from gitexp.gitstore import lfs
+
+    dvc = with_artifacts and (repo.root / ".dvc").is_dir()
+    return dvc or (lfs.store_dir(repo) / "objects").is_dir()
+
+
+def _push_target(repo: Repo, remote: str) -> str:
+    """Where to push. A remote whose fetch refspecs map refs/experiments/ (plain git
+    sharing, or a mirror) would give the lease an expected value: push to its URL."""
+    from fnmatch import fnmatchcase
+
+    try:
+        fetch = repo.git.remotes[remote].fetch_refspecs
+    except (KeyError, ValueError):
+        return remote  # a URL or path
+    sources = [spec.lstrip("+").partition(":")[0] for spec in fetch]
+    if not any(fnmatchcase(store.REF_PREFIX + "x", src) for src in sources):
+        return remote
+    return _git(repo, "remote", "get-url", "--push", remote, capture=True).strip() or remote
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, SKIP_HOOK_ENV: "1", lfstransfer.SKIP_PUSH_ENV: "1"}
 
 
 def _bus(repo: Repo) -> EventBus:
@@ -204,10 +239,10 @@ def pull(
     theirs = there.refs
     where = f"on {remote}"
     chosen = select(theirs, specs, where, there.invalid) if specs else sorted(theirs)
-    mine = local_refs(repo)
+    mine = local_refs(repo) if not specs else _here(repo, chosen)
     moving, same, differ = _plan(chosen, theirs, mine, force)
     conflicts = [Conflict(n, mine[n], theirs[n]) for n in differ]
-    my_tags = travel.local(repo)
+    my_tags = model_tags(repo)
     tags = _tag_plan(there.tags, my_tags, {theirs[n] for n in chosen} if specs else None)
     if moving or tags.moving:
         refspecs = [_refspec(n, force and n in mine) for n in moving]
@@ -216,7 +251,7 @@ def pull(
         lfstransfer.fetch(repo, remote, {n: theirs[n] for n in moving})
     fetched = None
     if with_artifacts:
-        records = _artifact_records(repo, local_refs(repo), moving + same)
+        records = _artifact_records(repo, _here(repo, moving + same), moving + same)
         fetched = transfer.fetch(repo.root, records, dvc_remote) if records else None
     forced = [c.name for c in conflicts] if force else []
     kept = [] if force else conflicts
@@ -240,22 +275,6 @@ def _with_tags(
 
 def _minus(names: list[str], drop: list[str]) -> list[str]:
     return [n for n in names if n not in drop]
-
-
-def _push_refspecs(
-    moving: list[str], local: dict[str, str], theirs: dict[str, str], force: bool
-) -> list[str]:
-    """One glob when every local experiment goes (or is already there), else one per name.
-
-    git matches explicit refspecs pairwise against all refs: 1,000 names cost
-    seconds before and after the transfer; the glob sends the same refs. It is
-    exact only when every local name not in ``moving`` is already equal there
-    (no conflict held back, no name left out by the user's selection).
-    """
-    going = set(moving)
-    if all(n in going or theirs.get(n) == sha for n, sha in local.items()):
-        return [f"{'+' if force else ''}{store.REF_PREFIX}*:{store.REF_PREFIX}*"]
-    return [_refspec(n, force and n in theirs) for n in moving]
 
 
 def _refspec(name: str, force: bool) -> str:
@@ -288,7 +307,7 @@ def artifact_records_for(repo: Repo, commits: dict[str, str]) -> list[dict[str, 
 
 def _git(repo: Repo, *args: str, capture: bool = False) -> str:
     """Run git in the work tree; its stderr (progress, errors) goes to the user."""
-    env = {**os.environ, SKIP_HOOK_ENV: "1", lfstransfer.SKIP_PUSH_ENV: "1"}
+    env = _env()
     live = not capture and sys.stderr.isatty()  # progress bars straight to the terminal
     try:
         proc = subprocess.run(
