@@ -2,6 +2,7 @@
 
 python benchmarks/run_all.py            # 10,000 experiments
 python benchmarks/run_all.py -n 1000    # quicker
+python benchmarks/run_all.py --scale    # and 100,000 experiments in every ref state
 """
 
 from __future__ import annotations
@@ -20,6 +21,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", type=int, default=10_000, help="experiments for bench_show")
     parser.add_argument(
         "--big-sizes", default="1000,20000,100000", help="tracked files for bench_big_repo"
+    )
+    parser.add_argument(
+        "--scale",
+        type=int,
+        nargs="?",
+        const=100_000,
+        default=None,
+        metavar="N",
+        help="also bench_scale.py: N (100,000) experiments in every ref state (~15 min)",
     )
     args = parser.parse_args(argv)
     # An installed gitexp has compiled bytecode; a checkout run with
@@ -40,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         ["bench_autolog.py"],
         ["bench_ray.py"],
     ]
+    if args.scale is not None:
+        benches.append(["bench_scale.py", "-n", str(args.scale)])
     failed = []
     for bench in benches:
         proc = subprocess.run([sys.executable, str(HERE / bench[0]), *bench[1:]], check=False)
