@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -101,19 +100,14 @@ def _wrapper(
 
 
 def _export(learn: Any, path: str) -> None:
-    """``learn.export`` under a temporary name, renamed once whole (a failed one
-    leaves no file), then the learner as it was: its own data and optimizer
-    objects (export swaps them and builds a new optimizer; a failed one would
-    leave the learner without either)."""
+    """``learn.export`` (under a temporary name: record.save_artifact), then the
+    learner as it was: its own data and optimizer objects (export swaps them and
+    builds a new optimizer; a failed one would leave the learner without either)."""
     dls, opt = learn.dls, learn.opt
-    partial = os.path.join(os.path.dirname(path), "partial-" + os.path.basename(path))
     try:
-        learn.export(partial)
-        os.replace(partial, path)
+        learn.export(path)
     finally:
         learn.dls, learn.opt = dls, opt
-        if os.path.exists(partial):
-            os.remove(partial)
 
 
 def _given(

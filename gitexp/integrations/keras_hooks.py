@@ -24,7 +24,6 @@ scikit-learn search is the search's record.
 from __future__ import annotations
 
 import inspect
-import os
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -82,15 +81,9 @@ def _fit_wrapper(
 
 
 def _save(model: Any, path: str) -> None:
-    """``model.save`` under a temporary name, renamed once whole: a save that
-    fails (a custom layer Keras cannot serialize) leaves no file."""
-    partial = os.path.join(os.path.dirname(path), "partial-" + os.path.basename(path))
-    try:
-        model.save(partial)
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
+    """``model.save`` (record.save_artifact writes it under a temporary name, so
+    a save that fails, e.g. a custom layer Keras cannot serialize, leaves no file)."""
+    model.save(path)
 
 
 def _given(bound: inspect.BoundArguments) -> dict[str, Any]:

@@ -71,14 +71,22 @@ def log_metric(name: str, value: Any, step: int | None = None) -> None:
 def save_artifact(filename: str, write: Callable[[str], None]) -> str | None:
     """``write(path)`` below ``autolog/`` in the run dir, then ``log_artifact``;
     the path, or None outside a run. The same name again replaces the file
-    (the last model fitted of a kind is the one kept)."""
+    (the last model fitted of a kind is the one kept). ``write`` gets a
+    temporary name with the same suffix, renamed once it returned: a write
+    that fails midway leaves no half-written model to commit."""
     run_dir = os.environ.get("GITEXP_RUN_DIR")
     if not run_dir:
         return None
     folder = os.path.join(run_dir, MODELS_DIR)
     os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, safe_name(filename))
-    write(path)
+    name = safe_name(filename)
+    path, partial = os.path.join(folder, name), os.path.join(folder, "partial-" + name)
+    try:
+        write(partial)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
     recorder.log_artifact(path)
     return path
 
