@@ -236,3 +236,35 @@ def test_output_log_never_interleaves_streams_inside_a_line() -> None:
     assert sink.log_bytes() == (
         b"err_rate = 1e-3\nnote: fine\nprogress 10%\rprogress 20%\runfinished"
     )
+
+
+def test_the_running_record_says_where_its_run_dir_is_and_the_final_one_not(
+    git_repo: Path, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    write_files(git_repo, {"wait.py": "import os, pathlib, time\n"
+        "pathlib.Path(os.environ['HERE']).write_text(os.environ['GITEXP_RUN_DIR'])\n"
+        "while not pathlib.Path(os.environ['GO']).exists(): time.sleep(0.05)\n"})  # fmt: skip
+    here, go = tmp_path / "here", tmp_path / "go"
+    env = {**os.environ, "HERE": str(here), "GO": str(go)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitexp", "run", "-n", "w", "-q", "--", "python", "wait.py"],
+        cwd=git_repo, env=env, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not here.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        running = run_json(git_repo, "w")
+        assert running["status"] == "running"
+        assert running["run_dir"] == here.read_text()
+    finally:
+        go.touch()
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    final = run_json(git_repo, "w")
+    assert final["status"] == "succeeded" and "run_dir" not in final

@@ -14,7 +14,7 @@ import logging
 import os
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -149,13 +149,15 @@ def run_experiment(
     prepared = prepare(repo, config, request, executor, check_name=request.claim is None)
     where = open_run_dir(repo, config, request.name or "run", request.keep_run_dir)
     try:
-        name, reserved = reserve(repo, prepared, request.name is None, request.claim)
+        located = replace(prepared, record=_located(prepared.record, where))
+        name, reserved = reserve(repo, located, request.name is None, request.claim)
         prepared, reserved = intact(repo, config, request, executor, prepared, name, reserved)
     except BaseException:
         where.done()
         raise
     record = prepared.record.replace(name=name)
-    beat = Heartbeat(repo, record, prepared.tree, prepared.baseline, reserved).start()
+    beat = Heartbeat(repo, _located(record, where), prepared.tree, prepared.baseline, reserved)
+    beat.start()
     run = RunState(
         where.path,
         beat,
@@ -180,6 +182,12 @@ def run_experiment(
     if error is not None:
         raise error  # an executor error: recorded as failed, then reported
     return result
+
+
+def _located(record: RunRecord, where: RunDir) -> RunRecord:
+    """The running record says where its run dir is, for live readers on this host
+    (gitexp ui follows its metrics file); the final record does not."""
+    return record.replace(extra={**record.extra, "run_dir": str(where.path)})
 
 
 def _run_reserved(
@@ -377,9 +385,7 @@ def _job(record: RunRecord, prepared: Prepared, run_dir: Path) -> Job:
         "GIT_CEILING_DIRECTORIES": str(run_dir.parent),
     }
     argv = notebooks.job_argv(prepared.argv, record.executor)  # a notebook: its runner
-    return Job(
-        record.name, argv, run_dir, record.cwd, env, prepared.links, prepared.pinned
-    )
+    return Job(record.name, argv, run_dir, record.cwd, env, prepared.links, prepared.pinned)
 
 
 def _write_params_json(run_dir: Path, params: dict[str, Any]) -> None:
