@@ -76,8 +76,8 @@ def parse(stdout: str) -> Outcome:
             out.new.append(target)
         elif flag == "=":
             out.same.append(target)
-        elif flag in "+ ":
-            (out.forced if flag == "+" else out.new).append(target)
+        elif flag in "+ ":  # an existing ref updated: only --force gets past the lease
+            out.forced.append(target)
         elif flag == "!":
             out.rejected[target] = summary
     return out
