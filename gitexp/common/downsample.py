@@ -19,7 +19,9 @@ are not finite (nan, inf) are left out: a line cannot be drawn through them.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 Candidate = tuple[int, Any, float, Any]  # position, step, value, time
@@ -28,21 +30,22 @@ CAP = 8_192
 
 
 def lttb(points: Sequence[Candidate], target: int) -> list[Candidate]:
-    """At most ``target`` of ``points`` (sorted by position), first and last kept."""
+    """At most ``target`` of ``points`` (sorted by position), first and last kept.
+
+    Buckets split the positions evenly (not the points: candidates are
+    denser where the reducer's buckets were narrower); an empty one is skipped."""
     n = len(points)
     if n <= target or target < 3:
         return list(points) if n <= target else [points[0], points[-1]][:target]
     xs = [p[0] for p in points]
     ys = [p[2] for p in points]
-    every = (n - 2) / (target - 2)
+    span = (xs[-1] - xs[0]) / (target - 2)
+    cuts = [bisect_left(xs, xs[0] + k * span, 1, n - 1) for k in range(1, target - 2)]
+    bounds = [(lo, hi) for lo, hi in pairwise([1, *cuts, n - 1]) if hi > lo]
     kept, a = [0], 0
-    for i in range(target - 2):
-        lo, hi = int(i * every) + 1, int((i + 1) * every) + 1
-        end = min(int((i + 2) * every) + 1, n)
-        if hi >= end:
-            hi, end = min(hi, n - 1), n
-        cx = sum(xs[hi:end]) / (end - hi)
-        cy = sum(ys[hi:end]) / (end - hi)
+    for (lo, hi), (nlo, nhi) in zip(bounds, [*bounds[1:], (n - 1, n)], strict=True):
+        cx = sum(xs[nlo:nhi]) / (nhi - nlo)
+        cy = sum(ys[nlo:nhi]) / (nhi - nlo)
         a = _largest(xs, ys, lo, hi, xs[a], ys[a], cx, cy)
         kept.append(a)
     kept.append(n - 1)

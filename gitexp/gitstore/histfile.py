@@ -69,8 +69,9 @@ def chunk_name(index: int, kind: str) -> str:
 
 def encode_chunk(steps: array[Any], values: array[float], times: array[float]) -> bytes:
     """One chunk file: zlib of the three byte-shuffled little-endian columns."""
-    planes = [_shuffle(_little(column)) for column in (steps, values, times)]
-    return zlib.compress(b"".join(planes), LEVEL)
+    packer = zlib.compressobj(LEVEL)
+    out = [packer.compress(_shuffle(_little(column))) for column in (steps, values, times)]
+    return b"".join([*out, packer.flush()])
 
 
 def decode_chunk(data: bytes, kind: str) -> tuple[array[Any], array[float], array[float]]:

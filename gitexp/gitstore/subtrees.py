@@ -40,3 +40,12 @@ def with_meta_tree(repo: Repo, tree_id: pygit2.Oid, name: str, subtree: pygit2.O
     builder.insert(META_DIR, meta.write(), pygit2.enums.FileMode.TREE)
     oid: pygit2.Oid = builder.write()
     return oid
+
+
+def with_meta_folder(
+    repo: Repo, tree_id: pygit2.Oid, name: str, files: Mapping[str, bytes], disk: Mapping[str, Path]
+) -> pygit2.Oid:
+    """``tree_id`` with ``.gitexp/<name>/`` holding exactly these files (unchanged if none)."""
+    if not files and not disk:
+        return tree_id
+    return with_meta_tree(repo, tree_id, name, files_tree(repo, files, disk))

@@ -21,13 +21,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from gitexp.running.liveparse import Columns, last_step, parse_block
+from gitexp.running.liveparse import BLOCK_BYTES, Columns, last_step, parse_block
 from gitexp.tracking.wire import Step
 
 Point = tuple[Step, float, float]  # step, value, time
 OnPoint = Callable[[str, Step, float, float], None]
 POLL_S = 0.2
-READ_BYTES = 4 << 20
+READ_BYTES = BLOCK_BYTES
 
 
 class LiveMetrics:
@@ -52,7 +52,7 @@ class LiveMetrics:
             cut = buf.rfind(b"\n") + 1
             self._partial = buf[cut:]
             if cut:
-                for cols in parse_block(buf[:cut].decode("utf-8", "replace")):
+                for cols in parse_block(buf[:cut]):
                     self._last_of(cols)
             due = self._due(time.monotonic())
         self._send(due)

@@ -7,23 +7,22 @@ converted by C-level ``map(float, ...)``/``map(int, ...)`` over a slice, per
 metric. A block this cannot take whole (a malformed line, a step that is not
 an integer, more than ``MAX_GROUPS`` metrics interleaved) is parsed line by
 line with ``wire.parse_line``, with the same result: malformed lines are
-skipped, a line without its newline is unfinished.
+skipped, a line without its newline is unfinished. Fields stay bytes
+(``float`` and ``int`` take them) until a metric's name is decoded.
 """
 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import compress, pairwise
 from operator import ne
-from pathlib import Path
 
 from gitexp.tracking.wire import parse_line, parse_step
 
 Number = int | float
 
-BLOCK_BYTES = 4 << 20
+BLOCK_BYTES = 1 << 20  # ~23,000 lines: parsing one holds ~6 MB
 MAX_GROUPS = 16  # distinct metrics in a block handled column-wise
 
 
@@ -38,58 +37,46 @@ class Columns:
     times: array[float]
 
 
-def read_blocks(path: Path, block_bytes: int = BLOCK_BYTES) -> Iterator[list[Columns]]:
-    """The whole lines of ``path``, a block at a time, as columns per metric."""
-    rest = b""
-    with path.open("rb") as f:
-        while data := f.read(block_bytes):
-            data = rest + data
-            cut = data.rfind(b"\n") + 1
-            rest = data[cut:]
-            if cut:
-                yield parse_block(data[:cut].decode("utf-8", "replace"))
-
-
-def parse_block(text: str) -> list[Columns]:
+def parse_block(data: bytes) -> list[Columns]:
     """Columns per metric (in order of first appearance) of whole lines."""
-    lines = text.count("\n")
-    fields = text.replace("\n", "\t").split("\t")
+    lines = data.count(b"\n")
+    fields = data.replace(b"\n", b"\t").split(b"\t")
     fields.pop()  # after the last newline
     if len(fields) != 4 * lines:
-        return _slowly(text)
+        return _slowly(data)
     names = fields[0::4]
-    first = names[0] if names else ""
+    first = names[0] if names else b""
     if names.count(first) == len(names):
         groups = [(first, fields)]
     else:
         distinct = list(dict.fromkeys(names))
         if len(distinct) > MAX_GROUPS:
-            return _slowly(text)
+            return _slowly(data)
         groups = [(n, _select(fields, names, n)) for n in distinct]
     try:
-        return [_columns(name, f) for name, f in groups if name]
+        return [_columns(name.decode("utf-8", "replace"), f) for name, f in groups if name]
     except ValueError:  # a value or time that is not a number: find the bad lines
-        return _slowly(text)
+        return _slowly(data)
 
 
-def _select(fields: list[str], names: list[str], name: str) -> list[str]:
+def _select(fields: list[bytes], names: list[bytes], name: bytes) -> list[bytes]:
     """The four fields of each of ``name``'s lines, flat, in order."""
     mask = [n == name for n in names]
     steps = list(compress(fields[1::4], mask))
     values = list(compress(fields[2::4], mask))
     times = list(compress(fields[3::4], mask))
-    flat: list[str] = [""] * (4 * len(steps))
+    flat: list[bytes] = [b""] * (4 * len(steps))
     flat[1::4], flat[2::4], flat[3::4] = steps, values, times
     return flat
 
 
-def _columns(name: str, fields: list[str]) -> Columns:
+def _columns(name: str, fields: list[bytes]) -> Columns:
     """ValueError when a field is not a number (the block is then read line by line)."""
     values = array("d", map(float, fields[2::4]))
     return Columns(name, _steps(fields[1::4]), values, _times(fields[3::4]))
 
 
-def _times(texts: list[str]) -> array[float]:
+def _times(texts: list[bytes]) -> array[float]:
     """A flush writes one time on each of its lines: each run is parsed once."""
     n = len(texts)
     starts = [0, *compress(range(1, n), map(ne, texts[1:], texts[:-1])), n]
@@ -101,19 +88,19 @@ def _times(texts: list[str]) -> array[float]:
     return out
 
 
-def _steps(texts: list[str]) -> array[int] | list[Number | None]:
-    if "" not in texts:
+def _steps(texts: list[bytes]) -> array[int] | list[Number | None]:
+    if b"" not in texts:
         try:
             return array("q", map(int, texts))
         except (ValueError, OverflowError):
             pass
-    return [parse_step(t) for t in texts]  # raises ValueError as parse_line would
+    return [parse_step(t.decode()) for t in texts]  # raises ValueError as parse_line would
 
 
-def _slowly(text: str) -> list[Columns]:
+def _slowly(data: bytes) -> list[Columns]:
     """Line by line: what ``parse_line`` accepts, in order, grouped by metric."""
     out: dict[str, Columns] = {}
-    for line in text.splitlines(keepends=True):
+    for line in data.decode("utf-8", "replace").splitlines(keepends=True):
         parsed = parse_line(line)
         if parsed is None:
             continue

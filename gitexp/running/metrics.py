@@ -27,8 +27,8 @@ from gitexp.common.layout import META_DIR
 from gitexp.common.mappings import flatten, unflatten
 from gitexp.gitstore.histfile import metric_path
 from gitexp.integrations import dvclive
+from gitexp.running.follow import HistoryFollower, LiveReader, feed
 from gitexp.running.histwriter import HistoryWriter
-from gitexp.running.liveparse import read_blocks, resolve_steps
 from gitexp.tracking.wire import LIVE_DIR, METRICS_FILE, PARAMS_FILE, parse_step
 
 __all__ = ["Collected", "collect", "metric_path", "parse_output", "read_live"]
@@ -51,20 +51,22 @@ class Collected:
         return unflatten(self.final)
 
 
-def read_live(run_dir: Path, history: HistoryWriter) -> None:
-    """Series logged through the library into ``history``, a block at a time; a
-    missing step continues the series.
+def read_live(run_dir: Path, history: HistoryWriter, reader: LiveReader | None = None) -> None:
+    """Series logged through the library into ``history``, a block at a time, from
+    where ``reader`` stopped (a follower that read them while the command ran);
+    a missing step continues the series.
 
     Malformed lines (cut short by a kill or a full disk) are skipped: recording
     never fails because of what the script wrote.
     """
+    reader = reader or LiveReader(run_dir / LIVE_DIR / METRICS_FILE)
+    reader.read(lambda block: feed(history, block))
+
+
+def following(run_dir: Path) -> HistoryFollower:
+    """Start reading the library's series into a history writer while the command runs."""
     path = run_dir / LIVE_DIR / METRICS_FILE
-    if not path.exists():
-        return
-    for block in read_blocks(path):
-        for cols in block:
-            steps = resolve_steps(cols.steps, history.last_step(cols.name))
-            history.extend(cols.name, steps, cols.values, cols.times)
+    return HistoryFollower(path, HistoryWriter(run_dir / META_DIR)).start()
 
 
 def read_logged_params(run_dir: Path) -> dict[str, Any]:
@@ -126,6 +128,7 @@ def collect(
     output: str,
     patterns: Iterable[str],
     succeeded: bool = True,
+    follower: HistoryFollower | None = None,
 ) -> tuple[Collected, list[str]]:
     """All sources combined, and warnings about metrics files.
 
@@ -134,10 +137,18 @@ def collect(
     the library's of the same name) over the library's values, and all over
     printed lines, which are often rounded; a printed series is kept only for
     names no other source gave. A file missing after a failed run is
-    expected, so it is reported only when the run succeeded.
+    expected, so it is reported only when the run succeeded. The library's
+    series continue from what ``follower`` read while the command ran, when
+    that still stands (gitexp/running/follow.py).
     """
-    out, warnings = Collected(HistoryWriter(run_dir / META_DIR)), []
-    read_live(run_dir, out.history)
+    if follower is not None and follower.trusted():
+        history, reader = follower.writer, follower.reader
+    else:
+        if follower is not None:
+            follower.writer.close()
+        history, reader = HistoryWriter(run_dir / META_DIR), None
+    out, warnings = Collected(history), []
+    read_live(run_dir, history, reader)
     for name in out.history.names:
         out.final[name] = out.history.last_value(name)
     warnings += _add_dvclive(out, run_dir)

@@ -48,6 +48,7 @@ from gitexp.running import metrics as M
 from gitexp.running import outputs
 from gitexp.running.environment import EnvironmentProbe
 from gitexp.running.executors import ExecResult, OutputSink
+from gitexp.running.follow import HistoryFollower
 from gitexp.running.heartbeat import Heartbeat
 from gitexp.running.histwriter import HistoryWriter, WrittenHistory
 from gitexp.running.params import merge
@@ -55,6 +56,7 @@ from gitexp.running.signals import ignoring_interrupts
 
 log = logging.getLogger(__name__)
 WRITE_ATTEMPTS = 5
+HISTORY_NAME = HISTORY_DIR.rsplit("/", 1)[-1]
 
 
 @dataclass
@@ -96,9 +98,16 @@ class RunState:
     bus: EventBus
     manifest: Manifest = field(default_factory=dict)
     verdict: Callable[[dict[str, Any]], str | None] | None = None
+    #: reads the library's metrics into the history while the command runs
+    follower: HistoryFollower | None = None
 
     def publish(self, event: str, **payload: Any) -> None:
-        """An event about this run; every payload names the experiment and its ref."""
+        """An event about this run; every payload names the experiment and its ref.
+
+        Recording starts with the run: at ``run_started`` (the run dir is ready,
+        the command about to start) it begins following the library's metrics."""
+        if event == "run_started" and self.follower is None:
+            self.follower = M.following(self.run_dir)
         name = self.partial.record.name
         self.bus.publish(event, {"name": name, "ref": store.ref_name(name), **payload})
 
@@ -150,6 +159,8 @@ def record_crash(repo: Repo, run: RunState, status: str, error: str) -> None:
     """The run was cut short: commit what is known (the run's own files are lost,
     its .gitexp/ files kept) so the ref never stays `running`; tell listeners."""
     partial = run.partial
+    if run.follower is not None:
+        run.follower.stop()
     extra = {**partial.record.extra, "error": error, "history_format": HISTORY_FORMAT}
     record = partial.record.replace(status=status, ended=_now(), extra=extra)
     files = {**partial.files, RUN_JSON: partial.run_json(record)}
@@ -171,6 +182,9 @@ def record_crash(repo: Repo, run: RunState, status: str, error: str) -> None:
         except Exception:  # the ref moved already, or the repository is gone
             log.debug("could not record the crash of %s", record.name, exc_info=True)
             return
+        finally:
+            if run.follower is not None:
+                run.follower.writer.close()
         run.publish("run_recorded", commit=str(commit), status=record.status)
 
 
@@ -203,7 +217,9 @@ def record_run(
     collected, warnings = guarded(
         partial,
         "reading metrics",
-        lambda: M.collect(run_dir, config.metrics_files, output, config.output_patterns, succeeded),
+        lambda: M.collect(
+            run_dir, config.metrics_files, output, config.output_patterns, succeeded, run.follower
+        ),
         (M.Collected(HistoryWriter(run_dir / META_DIR)), []),
     )
     done = _record_collected(repo, config, run, result, probe, collected, warnings)
@@ -316,10 +332,8 @@ def _metric_files(collected: M.Collected) -> dict[str, bytes]:
 
 def with_history(repo: Repo, tree: pygit2.Oid, history: WrittenHistory | None) -> pygit2.Oid:
     """``tree`` with ``.gitexp/history/`` holding the written histories (if any)."""
-    if history is None or not (history.files or history.disk):
-        return tree
-    sub = subtrees.files_tree(repo, history.files, history.disk)
-    return subtrees.with_meta_tree(repo, tree, HISTORY_DIR.rsplit("/", 1)[-1], sub)
+    found = history or WrittenHistory({}, {})
+    return subtrees.with_meta_folder(repo, tree, HISTORY_NAME, found.files, found.disk)
 
 
 def _no_metrics_hint(record: RunRecord, collected: M.Collected, config: Config) -> list[str]:
