@@ -3,6 +3,7 @@
 python benchmarks/run_all.py            # 10,000 experiments
 python benchmarks/run_all.py -n 1000    # quicker
 python benchmarks/run_all.py --scale    # and 100,000 experiments in every ref state
+python benchmarks/run_all.py --long     # and runs logging 1 and 10 million points
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="also bench_scale.py: N (100,000) experiments in every ref state (~15 min)",
     )
+    parser.add_argument("--long", action="store_true", help="also bench_long_run.py (~3 min)")
     args = parser.parse_args(argv)
     # An installed gitexp has compiled bytecode; a checkout run with
     # PYTHONDONTWRITEBYTECODE=1 would recompile it at every start (~80 ms).
@@ -52,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if args.scale is not None:
         benches.append(["bench_scale.py", "-n", str(args.scale)])
+    if args.long:  # 1 and 10 million logged points (issue 27)
+        benches.append(["bench_long_run.py"])
     failed = []
     for bench in benches:
         proc = subprocess.run([sys.executable, str(HERE / bench[0]), *bench[1:]], check=False)
