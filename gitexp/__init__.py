@@ -94,13 +94,18 @@ def experiments(
 
 
 def history(
-    name: str, metric: str | None = None, *, repo: str | os.PathLike[str] | None = None
+    name: str,
+    metric: str | None = None,
+    *,
+    max_points: int | None = None,
+    repo: str | os.PathLike[str] | None = None,
 ) -> Any:
     """A metric's step series as a pandas DataFrame (step, value, time); without
-    ``metric``, every series of the experiment in one frame with a metric column."""
+    ``metric``, every series of the experiment in one frame with a metric column;
+    ``max_points``: at most that many points a series, downsampled keeping the shape."""
     from gitexp.exploring.notebook import history as _history
 
-    return _history(name, metric, repo=repo)
+    return _history(name, metric, max_points=max_points, repo=repo)
 
 
 def load(name: str, *, repo: str | os.PathLike[str] | None = None) -> LoadedExperiment:
