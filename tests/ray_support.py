@@ -88,9 +88,22 @@ def _worker_range() -> tuple[int, int]:
 
 
 def start_cluster(num_cpus: int = 2) -> Cluster:
+    """A head on loopback; tried again on a port clash (ports are chosen free, but
+    another test's cluster may take one before Ray binds it)."""
+    for attempt in range(3):
+        cluster, failure = _try_start(num_cpus)
+        if cluster is not None:
+            return cluster
+        if attempt == 2 or "port" not in failure:
+            raise RuntimeError(f"ray start failed: {failure}")
+    raise AssertionError("unreachable")
+
+
+def _try_start(num_cpus: int) -> tuple[Cluster | None, str]:
     temp = Path(tempfile.mkdtemp(prefix="gxray", dir="/tmp"))  # short: unix socket paths
-    ports = _free_ports(len(PORT_FLAGS))
     low, high = _worker_range()
+    ports = [p for p in _free_ports(len(PORT_FLAGS) + 8) if not low <= p <= high]
+    ports = ports[: len(PORT_FLAGS)]  # never one inside the workers' range
     args = [f"{flag}={port}" for flag, port in zip(PORT_FLAGS, ports, strict=True)]
     command = [
         "ray", "start", "--head", *args, f"--min-worker-port={low}", f"--max-worker-port={high}",
@@ -102,8 +115,8 @@ def start_cluster(num_cpus: int = 2) -> Cluster:
     address = f"127.0.0.1:{ports[0]}"
     if proc.returncode != 0:
         stop_cluster(temp, address)
-        raise RuntimeError(f"ray start failed: {proc.stdout[-2000:]}{proc.stderr[-2000:]}")
-    return Cluster(address, temp, num_cpus)
+        return None, f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+    return Cluster(address, temp, num_cpus), ""
 
 
 def _parents() -> dict[int, int]:

@@ -24,7 +24,7 @@ ALLOWED = {
     "common": set(),
     "gitstore": {"common"},
     "dvcstore": {"common", "config", "gitstore"},
-    "exploring": {"common", "config", "gitstore", "dvcstore", "running"},
+    "exploring": {"common", "tracking", "config", "gitstore", "dvcstore", "running"},
     "views": {"common", "config", "gitstore", "exploring"},
 }
 
