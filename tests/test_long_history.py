@@ -25,6 +25,7 @@ import pytest
 from conftest import git, make_repo, run_gitexp, write_files
 from run_support import metrics_json, run_json, show, tree_files
 
+import gitexp
 from gitexp.common.downsample import Reducer, lttb
 from gitexp.common.errors import UsageError
 from gitexp.exploring import histories
@@ -136,7 +137,7 @@ def test_every_point_round_trips_through_the_notebook_api(long_run: Path) -> Non
 
 def test_max_points_returns_the_downsample_and_never_more_points(long_run: Path) -> None:
     values = expected_loss()[1]
-    small = history("long", "loss", max_points=50, repo=long_run)
+    small = gitexp.history("long", "loss", max_points=50, repo=long_run)  # the public name
     assert len(small) == 50
     assert small["step"].iloc[0] == 0 and small["step"].iloc[-1] == 17
     assert set(small["value"]) <= set(values)
