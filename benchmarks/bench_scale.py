@@ -42,6 +42,7 @@ EXP_GLOB = "refs/experiments/*:refs/experiments/*"
 SHOW = [*GITEXP, "show", "--format", "json"]
 ROWS: list[tuple[str, str, float, float, bool]] = []  # state, figure, gitexp, git, ok
 SMALL_N = 10  # the repository single-name figures are compared with
+QUIET = {"gc.auto": "0", "maintenance.auto": "false", "receive.autogc": "false"}
 SMALL = f"{SMALL_N} experiments"
 
 
@@ -166,6 +167,9 @@ def setup(tmp: Path, n: int) -> tuple[Path, Path, str]:
         timed(SHOW, where)  # warm caches, bytecode
     remote = tmp / "remote.git"
     git(tmp, "init", "-q", "--bare", str(remote))
+    for where in (repo, small, remote):  # the states are the bench's: no gc --auto meanwhile
+        for key, value in QUIET.items():
+            git(where, "config", key, value)
     git(repo, "push", "-q", remote.as_uri(), EXP_GLOB, "refs/heads/main:refs/heads/main")
     return repo, small, remote.as_uri()
 

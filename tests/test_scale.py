@@ -316,7 +316,9 @@ def loose_experiment_refs(root: Path) -> int:
     return sum(len(f) for _, _, f in os.walk(root / ".git/refs/experiments"))
 
 
-def test_gc_packs_drops_stale_cache_rows_and_dry_run_touches_nothing(tmp_path: Path) -> None:
+def test_gc_packs_drops_stale_cache_rows_and_dry_run_touches_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root, _ = repo_with(tmp_path, [f"e-{i}" for i in range(20)])
     ok("show", cwd=root)
     gone = git(root, "rev-parse", "refs/experiments/e-3").strip()
@@ -335,6 +337,13 @@ def test_gc_packs_drops_stale_cache_rows_and_dry_run_touches_nothing(tmp_path: P
     assert gone not in cache_rows(root) and len(cache_rows(root)) == 19
     assert "refs/experiments/e-7" in (root / ".git/packed-refs").read_text()
     assert loose_objects(root) <= 5  # e-3's, unreachable and recent: git keeps them
+    from gitexp.exploring import streaming, summary_cache
+
+    def refuse(*args: object) -> object:
+        raise AssertionError("packing invalidated the cache: a commit was read again")
+
+    monkeypatch.setattr(summary_cache, "read_entry", refuse)  # keyed by commit id: still warm
+    assert len(list(streaming.Listing(open_repo(root)))) == 19
     assert len(shown(root)) == 19
     assert "dropped 0 cache rows" in ok("gc", cwd=root).stderr
 

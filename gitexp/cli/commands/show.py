@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -125,8 +126,7 @@ def _stream(query: q.Query, fmt: str, wide: bool, listing: Listing) -> int:
     rows = Rows(open_repo(), listing.group or "", not listing.trials, query.descending is not False)
     if fmt == "json":
         texts = (rows.json_text(i) for i in islice(rows, query.limit))
-        sys.stdout.writelines(terminal.json_array(texts))
-        return 0
+        return _write(terminal.json_array(texts))
     if fmt == "csv" and query.limit is None:
         return _stream_csv(rows, query)
     items = iter(rows)
@@ -149,7 +149,19 @@ def _stream_csv(rows: Any, query: q.Query) -> int:
     chosen = choose_columns(stats.columns, query)
     chosen = stats.changed(chosen) if query.only_changed else chosen
     columns = [*explore.FIXED_COLUMNS, *chosen]
-    sys.stdout.writelines(terminal.csv_lines(columns, (rows.row(i) for i in rows)))
+    return _write(terminal.csv_lines(columns, (rows.row(i) for i in rows)))
+
+
+def _write(chunks: Iterable[str]) -> int:
+    """Write as it is read; a reader that stops early (`| head`) ends it quietly."""
+    import os
+
+    try:
+        for chunk in chunks:
+            sys.stdout.write(chunk)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
     return 0
 
 
