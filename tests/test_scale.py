@@ -343,7 +343,7 @@ def test_gc_packs_drops_stale_cache_rows_and_dry_run_touches_nothing(
         raise AssertionError("packing invalidated the cache: a commit was read again")
 
     monkeypatch.setattr(summary_cache, "read_entry", refuse)  # keyed by commit id: still warm
-    assert len(list(streaming.Listing(open_repo(root)))) == 19
+    assert len(list(streaming.Stream(open_repo(root)))) == 19
     assert len(shown(root)) == 19
     assert "dropped 0 cache rows" in ok("gc", cwd=root).stderr
 

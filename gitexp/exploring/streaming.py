@@ -38,7 +38,7 @@ class Folded:
 Item = index.Listed | Folded
 
 
-class Listing:
+class Stream:
     """The experiments one `gitexp show` lists: those under ``group`` (a ``NAME/``
     prefix, or all), newest first unless ``newest_first`` is False, each sweep
     folded into one row when ``fold``. Iterating yields raw items, cheaply."""

@@ -158,9 +158,9 @@ def result(
 
 def _remote_commits(repo: Repo, remote: str, refs: list[str]) -> dict[str, str]:
     found = {}
-    from gitexp.sharing.remotes import _git  # one way of running git, with its errors
+    from gitexp.sharing.remotes import git_output  # remotes imports this module
 
-    for line in _git(repo, "ls-remote", remote, *refs, capture=True).splitlines():
+    for line in git_output(repo, "ls-remote", remote, *refs).splitlines():
         sha, _, ref = line.partition("\t")
         if ref in refs:
             found[ref] = sha

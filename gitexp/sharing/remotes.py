@@ -305,6 +305,11 @@ def artifact_records_for(repo: Repo, commits: dict[str, str]) -> list[dict[str, 
     return _artifact_records(repo, commits, list(commits))
 
 
+def git_output(repo: Repo, *args: str) -> str:
+    """What a git command prints; its failure one line (BackendError)."""
+    return _git(repo, *args, capture=True)
+
+
 def _git(repo: Repo, *args: str, capture: bool = False) -> str:
     """Run git in the work tree; its stderr (progress, errors) goes to the user."""
     env = _env()

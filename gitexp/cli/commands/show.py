@@ -119,11 +119,13 @@ def _stream(query: q.Query, fmt: str, wide: bool, listing: Listing) -> int:
     from dataclasses import replace
     from itertools import islice
 
-    from gitexp.exploring.streaming import Listing as Rows
+    from gitexp.exploring.streaming import Stream
     from gitexp.gitstore.repo import open_repo
     from gitexp.views import terminal
 
-    rows = Rows(open_repo(), listing.group or "", not listing.trials, query.descending is not False)
+    rows = Stream(
+        open_repo(), listing.group or "", not listing.trials, query.descending is not False
+    )
     if fmt == "json":
         texts = (rows.json_text(i) for i in islice(rows, query.limit))
         return _write(terminal.json_array(texts))
