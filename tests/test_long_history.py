@@ -234,6 +234,7 @@ def test_writer_chunks_budget_and_sources_read_back_exactly(tmp_path: Path) -> N
         writer.extend(f"m{i:02d}", list(range(4)), [float(i)] * 4, [1.0] * 4)
     writer.add_points("gone", [(0, 1.0, None)] * 20)
     writer.replace("gone", [(5, 2.0, None)])  # DVCLive's series wins the name
+    assert writer.held == sum(s.held() for s in writer.series.values()) <= 600
     record(repo, writer, "w")
     files = set(tree_files(repo, "w"))
     # 4 points in a list pass the budget: columnar; 15 points, 7 a chunk; a chunk with

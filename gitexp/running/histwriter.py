@@ -74,6 +74,7 @@ class HistoryWriter:
         self.spool_parent = spool_parent
         self.tsv_max, self.chunk_points, self.budget = tsv_max, chunk_points, budget
         self.series: dict[str, _Series] = {}
+        self.held = 0  # bytes the series hold, kept up to date
         self.spool: Path | None = None
         self.written = 0
 
@@ -101,6 +102,7 @@ class HistoryWriter:
             self.series.setdefault(name, _Series(name))
             return
         s = self.series.get(name) or self.series.setdefault(name, _Series(name))
+        before = s.held()
         s.last_step, s.last_value = steps[-1], values[-1]
         if s.points is not None and len(s.points) + len(values) <= self.tsv_max:
             s.points.extend(zip(steps, values, times, strict=True))
@@ -109,6 +111,7 @@ class HistoryWriter:
             _append(s, steps, values, times)
             while len(s.values) >= self.chunk_points:
                 self._flush(s, self.chunk_points)
+        self.held += s.held() - before
         self._within_budget()
 
     def add_points(self, name: str, points: Sequence[H.Point]) -> None:
@@ -122,8 +125,10 @@ class HistoryWriter:
     def replace(self, name: str, points: Sequence[H.Point]) -> None:
         """A series from a source that wins the name (DVCLive over the library)."""
         old = self.series.pop(name, None)
-        for _, _, path in old.chunks if old else ():
-            path.unlink(missing_ok=True)
+        if old is not None:
+            self.held -= old.held()
+            for _, _, path in old.chunks:
+                path.unlink(missing_ok=True)
         self.add_points(name, points)
 
     def _columnar(self, s: _Series) -> None:
@@ -134,15 +139,15 @@ class HistoryWriter:
             _append(s, *zip(*points, strict=True))
 
     def _within_budget(self) -> None:
-        held = sum(s.held() for s in self.series.values())
-        while held > self.budget:
+        """Past the budget, the series holding most is turned columnar or written."""
+        while self.held > self.budget:
             s = max(self.series.values(), key=_Series.held)
             before = s.held()
             if s.points is not None:
                 self._columnar(s)
             else:
                 self._flush(s, len(s.values))
-            held += s.held() - before
+            self.held += s.held() - before
 
     def _flush(self, s: _Series, n: int) -> None:
         """Write the first ``n`` buffered points of ``s`` as a chunk file."""
