@@ -108,4 +108,4 @@ def test_bad_arguments_are_usage_errors(tmp_path: Path) -> None:
     assert last_line(proc.stderr) == "gitexp: error: no experiment named 'nope' on origin"
     proc = run_gitexp("push", "nowhere", "--all", cwd=world.a)
     assert proc.returncode == 1
-    assert last_line(proc.stderr).startswith("gitexp: error: git ls-remote failed:")
+    assert last_line(proc.stderr).startswith("gitexp: error: git push failed:")
