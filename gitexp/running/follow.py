@@ -27,7 +27,7 @@ from gitexp.running.histwriter import HistoryWriter
 from gitexp.running.liveparse import BLOCK_BYTES, Columns, parse_block, resolve_steps
 
 log = logging.getLogger(__name__)
-POLL_S = 0.5
+POLL_S = 0.1  # an idle poll is an open and a seek
 
 
 class LiveReader:
