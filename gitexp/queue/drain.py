@@ -21,10 +21,9 @@ Each entry's executor flags (`queue add --gpus 1`) win over those of
 from __future__ import annotations
 
 import queue
-import signal
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from gitexp.common.errors import ExperimentNameError, GitexpError
@@ -37,6 +36,7 @@ from gitexp.gitstore.repo import Repo
 from gitexp.queue.entries import Entry, queued
 from gitexp.running.control import RunControl
 from gitexp.running.runner import RunResult, run_experiment
+from gitexp.running.signals import graceful_then_abort
 
 POLL_S = 0.25
 INTERRUPTED = "the queue was interrupted (Ctrl-C)"
@@ -174,27 +174,14 @@ def describe(done: Done) -> str:
     return f"{name} not started (still queued): {done.error}"
 
 
-@contextmanager
-def _signals(driver: _Driver) -> Iterator[None]:
+def _signals(driver: _Driver) -> AbstractContextManager[None]:
     """Ctrl-C and SIGTERM: stop gracefully, then abort (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    pressed: list[int] = []
 
-    def handler(signum: int, frame: object) -> None:
-        pressed.append(signum)
-        if len(pressed) > 1:
-            raise KeyboardInterrupt
+    def first() -> None:
         driver.interrupt()
         driver.note(
             f"stopping: {len(driver.running)} running run(s) are being recorded as "
             "interrupted; the rest stay queued; press Ctrl-C again to abort"
         )
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    return graceful_then_abort(first)

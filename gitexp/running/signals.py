@@ -43,20 +43,32 @@ def forwarding(executor: Executor, flag: threading.Event) -> Iterator[None]:
 def finishing(name: str) -> Iterator[None]:
     """While recording: the first Ctrl-C (or SIGTERM) says the record is being
     finished; a second one aborts it (KeyboardInterrupt: a partial record)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    pressed = []
 
-    def handler(signum: int, frame: object) -> None:
-        pressed.append(signum)
-        if len(pressed) > 1:
-            raise KeyboardInterrupt
+    def first() -> None:
         log.warning(
             "gitexp: finishing the record of %s (its command has ended); "
             "press Ctrl-C again to abort with a partial record",
             name,
         )
+
+    with graceful_then_abort(first):
+        yield
+
+
+@contextmanager
+def graceful_then_abort(first: Callable[[], None]) -> Iterator[None]:
+    """The first Ctrl-C or SIGTERM calls ``first`` (stop gracefully, say so); a
+    second raises KeyboardInterrupt. Main thread only: elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        pressed.append(signum)
+        if len(pressed) > 1:
+            raise KeyboardInterrupt
+        first()
 
     with _handling(handler):
         yield

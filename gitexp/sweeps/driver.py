@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import logging
 import queue
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitexp.running.signals import graceful_then_abort
 from gitexp.sweeps import study as studies
 from gitexp.sweeps.pruning import Pruning, backfill
 from gitexp.sweeps.trial import Outcome, Setup, TrialRun, execute, history, payload, trial_name
@@ -234,30 +234,17 @@ class Driver:
         self.tally.interrupted += len(self.running)
         self.running.clear()
 
-    @contextmanager
-    def _signals(self) -> Iterator[None]:
+    def _signals(self) -> AbstractContextManager[None]:
         """Ctrl-C and SIGTERM: stop gracefully, then abort (main thread only)."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        pressed: list[int] = []
 
-        def handler(signum: int, frame: object) -> None:
-            pressed.append(signum)
-            if len(pressed) > 1:
-                raise KeyboardInterrupt
+        def first() -> None:
             self.interrupt()
             self.note(
                 f"stopping: {len(self.running)} running trial(s) are being recorded as "
                 "interrupted; press Ctrl-C again to abort"
             )
 
-        previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for sig, old in previous.items():
-                signal.signal(sig, old)
+        return graceful_then_abort(first)
 
 
 def _better(value: float, best: float, direction: str) -> bool:
