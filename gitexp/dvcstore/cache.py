@@ -68,20 +68,28 @@ def add(
 ) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
     """Move ``{path: reason}`` of the run dir into the cache: (run.json records, pointers).
     ``mark``: what gitexp's pointers say they are (``input``: linked into runs)."""
-    from dvc_data.hashfile.build import build
-    from dvc_data.hashfile.transfer import transfer
-
     odb = open_dvc(root).cache.local
     records, pointers = [], {}
     for rel, why in sorted(chosen.items()):
-        staging, meta, obj = build(odb, str(run_dir / rel), odb.fs, "md5")
-        transfer(staging, odb, object_ids(obj), shallow=False, hardlink=False)
-        record = {"path": rel, "md5": obj.hash_info.value, "size": meta.size, "reason": why}
-        if meta.nfiles is not None:
-            record["nfiles"] = meta.nfiles
+        record, _ = store(odb, run_dir, rel, why)
         records.append(record)
         pointers[rel + ".dvc"] = pointer(record, mark)
     return records, pointers
+
+
+def store(odb: Any, run_dir: Path, rel: str, why: str) -> tuple[dict[str, Any], set[Any]]:
+    """Hash one output of the run dir (a file or a folder) into ``odb``: its
+    run.json record and the objects it is made of (what a push must send)."""
+    from dvc_data.hashfile.build import build
+    from dvc_data.hashfile.transfer import transfer
+
+    staging, meta, obj = build(odb, str(run_dir / rel), odb.fs, "md5")
+    ids = object_ids(obj)
+    transfer(staging, odb, ids, shallow=False, hardlink=False)
+    record = {"path": rel, "md5": obj.hash_info.value, "size": meta.size, "reason": why}
+    if meta.nfiles is not None:
+        record["nfiles"] = meta.nfiles
+    return record, ids
 
 
 def object_ids(obj: Any) -> set[Any]:

@@ -118,10 +118,8 @@ def _push(
 ) -> list[dict[str, Any]]:
     """Hash into a scratch cache, push to the remote; the run.json records."""
     from dvc.repo import Repo as DvcRepo
-    from dvc_data.hashfile.build import build
-    from dvc_data.hashfile.transfer import transfer
 
-    from gitexp.dvcstore.cache import object_ids
+    from gitexp.dvcstore.cache import store
     from gitexp.dvcstore.settings import artifacts_settings
 
     with tempfile.TemporaryDirectory(prefix="gitexp-dvc-") as scratch:
@@ -132,13 +130,9 @@ def _push(
         odb = dvc.cache.local
         records, ids = [], set()
         for rel, why in sorted(chosen.items()):
-            staging, meta, obj = build(odb, str(run_dir / rel), odb.fs, "md5")
-            transfer(staging, odb, object_ids(obj), shallow=False, hardlink=False)
-            record = {"path": rel, "md5": obj.hash_info.value, "size": meta.size, "reason": why}
-            if meta.nfiles is not None:
-                record["nfiles"] = meta.nfiles
+            record, objects = store(odb, run_dir, rel, why)
             records.append({**record, "pushed": True})
-            ids |= object_ids(obj)
+            ids |= objects
         result = dvc.cloud.push(ids, remote=remote)
         if result.failed:
             raise RuntimeError(f"{len(result.failed)} object(s) not pushed")
