@@ -108,12 +108,74 @@ def test_a_failing_cell_fails_the_run_and_names_the_cell(git_repo: Path) -> None
     assert line in proc.stderr.splitlines()
     run = run_json(git_repo, "broken")
     assert run["status"] == "failed" and run["exit_code"] == 1
+    assert run["error"] == "cell 4 (In [4]) raised ValueError: bad lr 2"  # the same words
+    shown = json.loads(run_gitexp("show", "broken", "--format", "json").stdout)
+    assert shown["run"]["error"] == run["error"]
     assert metrics_json(git_repo, "broken") == {"loss": 1.0}
     assert line in show(git_repo, "broken", ".gitexp/output.log")
     cells = json.loads(show(git_repo, "broken", "bad.ipynb"))["cells"]
     errors = [o for c in cells if c["cell_type"] == "code" for o in c["outputs"]]
     assert [o["ename"] for o in errors if o["output_type"] == "error"] == ["ValueError"]
     assert "".join(cells[-1]["source"]) == "print('never')\n" and cells[-1]["outputs"] == []
+
+
+def test_the_error_names_the_first_cell_that_raised_as_the_last_line_does(git_repo: Path) -> None:
+    """A bare exception has no message (no dangling colon); a cell that only prints
+    to stderr did not raise; a notebook in a folder is read from there."""
+    bare = notebook(
+        ("", "import sys\nprint('to stderr', file=sys.stderr)\n"),
+        ("", "raise KeyError\n"),
+    )
+    _commit(git_repo, {"nb/bare.ipynb": bare})
+    proc = run_gitexp("run", "-n", "bare", "nb/bare.ipynb")
+    assert proc.returncode == 1
+    assert "gitexp: error: nb/bare.ipynb: cell 2 (In [2]) raised KeyError" in proc.stderr
+    assert run_json(git_repo, "bare")["error"] == "cell 2 (In [2]) raised KeyError"
+
+
+def test_a_notebook_run_has_no_kernel_transport_warning(git_repo: Path) -> None:
+    """ipykernel 7 warns on stderr that its TCP sockets are not encrypted; the run asks
+    jupyter_client for CurveZMQ keys instead, so no run's output carries the warning."""
+    from gitexp.running.notebook_exec import kernel_options
+
+    probe = notebook(
+        (
+            "",
+            "from ipykernel.kernelapp import IPKernelApp\n"
+            "print('encrypted:', IPKernelApp.instance().curve_secretkey is not None)\n",
+        ),
+    )
+    _commit(git_repo, {"probe.ipynb": probe})
+    proc = run_gitexp("run", "-n", "quiet", "probe.ipynb")
+    assert proc.returncode == 0, proc.stderr
+    log = show(git_repo, "quiet", ".gitexp/output.log")
+    assert "without encryption" not in log and "WARNING" not in log, log
+    assert "WARNING" not in proc.stderr, proc.stderr
+    if kernel_options():  # jupyter_client can provision keys here (8.10+, CurveZMQ)
+        assert "encrypted: True" in log, log
+
+
+def test_an_in_process_run_that_ends_failed_names_no_cell(git_repo: Path) -> None:
+    """The notebook an in-process run commits is the one a person saved (here with an
+    old error in it), not one the run executed: run.json's error stays unset."""
+    saved = json.loads(notebook(("", "import gitexp\n"), ("", "1 / 0\n")))
+    error = {"output_type": "error", "ename": "ZeroDivisionError", "evalue": "old", "traceback": []}
+    saved["cells"][1]["outputs"] = [error]
+    text = json.dumps(saved, indent=1)
+    _commit(git_repo, {"saved.ipynb": text})
+    path = git_repo / "saved.ipynb"
+    cell = "gitexp.start_run(name='given-up').end(status='failed')\n"
+    client = nbclient.NotebookClient(
+        nbformat.reads(notebook(("", "import gitexp\n" + cell)), as_version=4),
+        kernel_name="python3",
+        timeout=120,
+        resources={"metadata": {"path": str(git_repo)}},
+    )
+    client.execute(env={**os.environ, "JPY_SESSION_NAME": str(path)})
+    run = run_json(git_repo, "given-up")
+    assert run["status"] == "failed" and run["command"] == ["saved.ipynb"]
+    assert "error" not in run
+    assert "old" in show(git_repo, "given-up", "saved.ipynb")  # the error output is there
 
 
 def test_the_notebook_as_the_command_after_dashes_and_in_gitexp_yaml(git_repo: Path) -> None:

@@ -6,10 +6,12 @@ papermill, in the notebook's folder, as Jupyter would; the notebook file is
 rewritten with the outputs as cells finish, so even a failed or interrupted
 run commits what it got to. Cell output streams to this process's stdout and
 stderr, where the runner reads printed metrics. A cell that raises ends the
-run with exit code 1 and one line naming the cell. The kernel inherits this
-environment, so ``gitexp.log_metric`` in the notebook records into the run.
-Imports nothing of gitexp: it runs in images where only the tracking library
-is installed (docs/notebooks.md).
+run with exit code 1 and one line naming the cell (``describe``; the runner
+reads the same words from the executed notebook into run.json's ``error``,
+gitexp/running/notebooks.py). The kernel inherits this environment, so
+``gitexp.log_metric`` in the notebook records into the run. Imports nothing
+of gitexp: it runs in images and on workers that may hold only what the
+tracking library needs (docs/notebooks.md).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 DEFAULT_KERNEL = "python3"
 
@@ -43,9 +46,10 @@ def main(argv: list[str] | None = None) -> int:
             log_output=True,
             stdout_file=sys.stdout,
             stderr_file=sys.stderr,
+            **kernel_options(),
         )
     except PapermillExecutionError as exc:
-        _error(f"{args[0]}: {_cell(exc)} raised {exc.ename}: {_first_line(exc.evalue)}")
+        _error(f"{args[0]}: {describe(exc.cell_index, exc.exec_count, exc.ename, exc.evalue)}")
         return 1
     except Exception as exc:  # no such kernel, a dead kernel, an unreadable notebook
         _error(f"{args[0]}: {type(exc).__name__}: {_first_line(str(exc))}")
@@ -53,12 +57,36 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _cell(exc: object) -> str:
-    """Which cell failed, as a person finds it: its position and its In [n] label."""
-    index = getattr(exc, "cell_index", None)
-    count = getattr(exc, "exec_count", None)
+def describe(index: object, count: object, ename: str, evalue: str) -> str:
+    """A failed cell as a person finds it: its position (from 1, every cell counted),
+    its In [n] label and the exception's first line, e.g. ``cell 4 (In [4]) raised
+    ValueError: bad lr``."""
     where = f"cell {index + 1}" if isinstance(index, int) else "a cell"
-    return f"{where} (In [{count}])" if count is not None else where
+    if count is not None:
+        where += f" (In [{count}])"
+    line = _first_line(evalue)
+    return f"{where} raised {ename}: {line}" if line else f"{where} raised {ename}"
+
+
+def kernel_options() -> dict[str, Any]:
+    """Have the kernel manager provision CurveZMQ keys for a kernel whose kernelspec
+    says it takes them (ipykernel 7 does), so the kernel's TCP sockets are encrypted.
+
+    ipykernel 7 otherwise logs "Kernel is running over TCP without encryption..." on
+    its stderr, which papermill passes into every run's output; the warning is right,
+    and this is the setting it asks for (jupyter_client's
+    ``KernelManager.transport_encryption``). A jupyter_client without that setting,
+    or a pyzmq built without CurveZMQ, runs the kernel as before.
+    """
+    try:
+        import zmq
+        from jupyter_client.manager import KernelManager
+        from traitlets.config import Config
+    except ImportError:
+        return {}
+    if not zmq.has("curve") or "transport_encryption" not in KernelManager.class_trait_names():
+        return {}
+    return {"config": Config({"KernelManager": {"transport_encryption": "auto"}})}
 
 
 def _kernel(path: Path) -> str | None:

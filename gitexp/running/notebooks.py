@@ -9,9 +9,10 @@ reaches params.yaml). Overridden values are written into a cell tagged
 params are applied, so the experiment's snapshot holds the notebook as it
 will run. The job then executes the notebook in place, headless, with its
 kernel (gitexp/running/notebook_exec.py, through papermill); the executed
-notebook, outputs included, is what the experiment commits. Only Python
-notebooks take values. Stdlib only: reading and writing cells needs no
-Jupyter package; executing one does. docs/notebooks.md.
+notebook, outputs included, is what the experiment commits, and a cell that
+raised there is run.json's ``error`` (``cell_error``). Only Python notebooks
+take values. Stdlib only: reading and writing cells needs no Jupyter package;
+executing one does. docs/notebooks.md.
 """
 
 from __future__ import annotations
@@ -24,20 +25,25 @@ import shlex
 import sys
 import uuid
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitexp.common.errors import BackendError, ConfigError, UsageError
+from gitexp.running.notebook_exec import describe
 
 if TYPE_CHECKING:
     import pygit2
 
     from gitexp.config.settings import Config
+    from gitexp.gitstore.record import RunRecord
     from gitexp.gitstore.repo import Repo
 
 PARAMETERS = "parameters"
 INJECTED = "injected-parameters"
 EXEC_MODULE = "gitexp.running.notebook_exec"
 INSTALL_HINT = "pip install 'gitexp[notebook]'"
+#: the cells papermill adds to an executed notebook to point at the failure
+ERROR_MARKER = "papermill-error-cell-tag"
 
 
 def is_notebook(argv: Sequence[str]) -> bool:
@@ -104,6 +110,49 @@ def job_argv(argv: list[str], executor: str) -> list[str]:
         return argv
     python = sys.executable if executor == "local" else "python"
     return [python, "-m", EXEC_MODULE, *argv]
+
+
+def cell_error(run_dir: Path, record: RunRecord) -> dict[str, str]:
+    """run.json's ``error`` of a notebook run that failed in a cell: the words of
+    the job's last line, read from the executed notebook in the run dir; ``{}``
+    for other runs. An in-process run's notebook was saved by a person, not
+    executed by the run, so it says nothing. Never raises: a notebook the run
+    left unreadable costs the record only this line."""
+    rel = notebook_of(record.command, record.cwd)
+    if rel is None or record.status != "failed" or {"error", "in_process"} & set(record.extra):
+        return {}
+    path = run_dir / rel
+    try:
+        if not path.resolve().is_relative_to(run_dir.resolve()):
+            return {}
+        found = failed_cell(rel, path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError, ConfigError):
+        return {}
+    return {"error": found} if found else {}
+
+
+def failed_cell(name: str, text: str) -> str | None:
+    """The first cell of an executed notebook with an error output, described as
+    notebook_exec names it (papermill's marker cells do not count)."""
+    cells = [c for c in _cells(name, text) if ERROR_MARKER not in _tags(c)]
+    for index, cell in enumerate(cells):
+        error = _raised(cell)
+        if error is not None:
+            ename, evalue = str(error.get("ename") or "an exception"), error.get("evalue")
+            return describe(index, cell.get("execution_count"), ename, str(evalue or ""))
+    return None
+
+
+def _raised(cell: dict[str, Any]) -> dict[str, Any] | None:
+    """The cell's error output (``sys.exit()`` and ``sys.exit(0)`` are none, as for
+    papermill)."""
+    outputs = cell.get("outputs")
+    for out in outputs if isinstance(outputs, list) else []:
+        if not isinstance(out, dict) or out.get("output_type") != "error":
+            continue
+        if not (out.get("ename") == "SystemExit" and out.get("evalue") in ("", "0")):
+            return out
+    return None
 
 
 def read_parameters(name: str, text: str) -> dict[str, Any]:

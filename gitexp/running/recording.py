@@ -45,7 +45,7 @@ from gitexp.gitstore.record import HISTORY_FORMAT, RunRecord, commit_message
 from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.trees import Manifest, tree_with_files
 from gitexp.running import metrics as M
-from gitexp.running import outputs
+from gitexp.running import notebooks, outputs
 from gitexp.running.environment import EnvironmentProbe
 from gitexp.running.executors import ExecResult, OutputSink
 from gitexp.running.follow import HistoryFollower
@@ -237,7 +237,7 @@ def _record_collected(
     warnings: list[str],
 ) -> Recorded:
     partial, run_dir, record, manifest = run.partial, run.run_dir, run.partial.record, run.manifest
-    exec_info = dict(result.info)
+    exec_info = {**notebooks.cell_error(run_dir, record), **result.info}  # the executor's wins
     partial.files.update(_metric_files(collected))
     partial.history = guarded(partial, "writing metric histories", collected.history.finish, None)
     record = record.replace(extra={**record.extra, "history_format": HISTORY_FORMAT})
