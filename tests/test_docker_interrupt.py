@@ -1,8 +1,12 @@
 """Ctrl-C during a Docker image build stops the build: the daemon builds no further,
-its build container goes away, and the run is recorded `interrupted` (exit 130)."""
+its build container goes away, and the run is recorded `interrupted` (exit 130).
+Ctrl-C while gitexp probes a new image's packages removes the probe's container."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import logging
 import secrets
 import signal
@@ -11,11 +15,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import git, write_files
 from docker_support import BASE_IMAGE, docker_cli, require_docker
-from run_support import run_json
+from run_support import repo_state, run_json
 
 pytestmark = pytest.mark.docker
 
@@ -110,3 +115,92 @@ def test_the_executor_closes_the_build_connection_on_ctrl_c(
         logger.removeHandler(handler)
     assert _wait_for(lambda: not _build_containers(token), 5), _build_containers(token)
     assert kept.traceback  # held until here, with the frames of the build
+
+
+def _slow_python_template(token: str) -> str:
+    """An image whose `python` sleeps, so gitexp's package probe (`python -c ...`)
+    runs until it is stopped; the label marks every container made from it."""
+    return (
+        "FROM {{ base_image }}\n"
+        "RUN mkdir /slow && printf '#!/bin/sh\\nexec sleep 60\\n' > /slow/python"
+        " && chmod +x /slow/python\n"
+        "ENV PATH=/slow:$PATH\n"
+        f"LABEL gitexp.test.token={token}\n"  # last: the build's own containers lack it
+    )
+
+
+def _containers_from(token: str) -> list[str]:
+    """Containers (running or not) of the image labelled with ``token``: ID and command."""
+    out = docker_cli(
+        "ps", "-a", "--no-trunc", "--filter", f"label=gitexp.test.token={token}",
+        "--format", "{{.ID}} {{.Command}}",
+    )  # fmt: skip
+    return out.splitlines()
+
+
+def _probes(token: str) -> list[str]:
+    """Those running gitexp's probe (the build's steps make containers too)."""
+    return [c for c in _containers_from(token) if "python -c" in c and "importlib" in c]
+
+
+def test_ctrl_c_during_the_image_probe_leaves_no_container(
+    git_repo: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require_docker()
+    monkeypatch.setenv("GITEXP_DOCKER_BASE_IMAGE", BASE_IMAGE)
+    token = f"gitexp-slow-probe-{secrets.token_hex(6)}"
+    files = {"Dockerfile.probe": _slow_python_template(token)}
+    write_files(git_repo, {**files, "gitexp.yaml": "docker:\n  template: Dockerfile.probe\n"})
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-q", "-m", "an image whose python hangs")
+    before = repo_state(git_repo)
+    argv = [sys.executable, "-m", "gitexp", "run", "--docker", "-n", "probed", "--", "true"]
+    proc = subprocess.Popen(argv, cwd=git_repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert _wait_for(lambda: _probes(token), 120), "the probe never started"
+        assert len(_probes(token)) == 1
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+        images = docker_cli("images", "-q", "--filter", f"label=gitexp.test.token={token}")
+        docker_cli("rmi", "-f", *set(images.split()))  # one image per test run: not kept
+    assert proc.returncode == 130, err.decode()
+    run = run_json(git_repo, "probed")
+    assert (run["status"], run["error"]) == ("interrupted", "interrupted by Ctrl-C")
+    assert _containers_from(token) == []  # gone before gitexp exited
+    assert repo_state(git_repo) == before
+    assert not (isolated_env / ".cache" / "gitexp" / "images").exists()  # nothing cached
+
+
+def test_the_probe_reads_the_image_and_leaves_no_container(isolated_env: Path) -> None:
+    """Its container goes when the probe succeeds and when it fails (an image whose
+    python cannot run it is legal: the run just knows less)."""
+    import docker
+
+    from gitexp.running.executors.imageprobe import probe_image
+
+    require_docker()
+    client = docker.from_env()
+    token = f"gitexp-probe-{secrets.token_hex(6)}"
+    good = _labelled_image(client, token, "")
+    broken = _labelled_image(client, token, "ENV PATH=/nowhere\n")
+    try:
+        found = probe_image(client, good)
+        assert found["python"].startswith("3.") and found["platform"].startswith("Linux")
+        assert any(p.startswith("pip==") for p in found["packages"])
+        cached = isolated_env / ".cache" / "gitexp" / "images" / f"{good.split(':')[-1]}.json"
+        assert json.loads(cached.read_text()) == found  # the next run of the image asks no one
+        assert probe_image(client, broken) == {}
+        assert _containers_from(token) == []
+    finally:
+        for image in (broken, good):  # removing broken may prune good, its parent
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                client.images.remove(image, force=True)
+
+
+def _labelled_image(client: Any, token: str, lines: str) -> str:
+    """A new image id from the base image (the label makes it ours alone)."""
+    dockerfile = f"FROM {BASE_IMAGE}\nLABEL gitexp.test.token={token}\n{lines}"
+    image, _ = client.images.build(fileobj=io.BytesIO(dockerfile.encode()), rm=True)
+    return str(image.id)

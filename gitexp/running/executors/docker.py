@@ -5,13 +5,13 @@ reproduction), builds the image unless its content tag already exists, and
 returns the Dockerfile text (the runner commits it as .gitexp/env/Dockerfile)
 and the image facts for run.json. ``execute`` runs the command with the run
 directory mounted at ``/gitexp/run``; ``stop`` signals the container and
-escalates, and the container is always removed, so Ctrl-C leaves none behind.
+escalates, and the container is always removed, so Ctrl-C leaves none behind;
+so is the short container that reads a new image's packages (imageprobe.py).
 The Docker SDK is imported only here.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from gitexp.common.errors import BackendError
@@ -28,15 +27,11 @@ from gitexp.config.docker import DockerSettings, docker_settings
 from gitexp.config.settings import Config
 from gitexp.running.executors import images as C
 from gitexp.running.executors.base import ExecResult, Executor, Job, OutputSink
+from gitexp.running.executors.imageprobe import attach, probe_image
 from gitexp.running.executors.wheel import gitexp_version
 
 log = logging.getLogger(__name__)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_PROBE = (
-    "import json, platform; from importlib import metadata as m; print(json.dumps({"
-    "'python': platform.python_version(), 'platform': platform.platform(), 'packages': sorted("
-    "{f\"{d.metadata['Name']}=={d.version}\" for d in m.distributions() if d.metadata['Name']})}))"
-)
 RUN_MOUNT = "/gitexp/run"
 GRACE_S = 10.0  # after SIGINT, wait this long (in two halves) before SIGTERM, then SIGKILL
 BUILD_TIMEOUT_S = 3600
@@ -73,7 +68,7 @@ class DockerExecutor(Executor):
         self.build = {**self._image(context), "dockerfile": source, **(bases[0] if bases else {})}
         self.env_files = {"Dockerfile": dockerfile.encode()}
         if self.image_id is not None:
-            probe = _probe(self.client, self.image_id)
+            probe = probe_image(self.client, self.image_id)
             self.build.update(python=probe.get("python"), platform=probe.get("platform"))
             packages = "".join(f"{p}\n" for p in probe.get("packages", []))
             self.env_files["requirements.txt"] = packages.encode()  # the image's, not the host's
@@ -135,7 +130,7 @@ class DockerExecutor(Executor):
             raise failure
         try:
             self.container = self.client.containers.create(self.image_id, **self._spec(job))
-            output = _attach(self.client, self.container.id)  # before start: no output lost
+            output = attach(self.client, self.container.id)  # before start: no output lost
             self.container.start()
         except APIError as exc:
             return self._not_started(exc, sink)
@@ -261,13 +256,6 @@ def _closing_responses(api: Any) -> Iterator[None]:
             response.close()
 
 
-def _attach(client: Any, container_id: str) -> Any:
-    """(stdout, stderr) chunks; attaching to a container that already exited can hang."""
-    return client.api.attach(
-        container_id, stdout=True, stderr=True, stream=True, logs=True, demux=True
-    )
-
-
 def _stream(output: Any, sink: OutputSink) -> None:
     for out, err in output:
         if out:
@@ -311,29 +299,6 @@ def _connect() -> Any:
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise BackendError(f"no Docker engine reachable at {host} ({reason})", START_HINT) from exc
     return client
-
-
-def _probe(client: Any, image_id: str) -> dict[str, Any]:
-    """Python version, platform and installed packages of the image, cached per image id.
-
-    The run's .gitexp/env/requirements.txt must list what the container had,
-    not the host's packages; one throwaway container per new image finds out.
-    """
-    cache = Path.home() / ".cache" / "gitexp" / "images" / f"{image_id.split(':')[-1]}.json"
-    if cache.is_file():
-        cached: dict[str, Any] = json.loads(cache.read_text(encoding="utf-8"))
-        return cached
-    try:
-        out = client.containers.run(
-            image_id, ["python", "-c", _PROBE], network_mode="none", remove=True, stderr=False
-        )
-        probe: dict[str, Any] = json.loads(out.decode("utf-8").strip().splitlines()[-1])
-    except Exception as exc:  # an image without Python is legal; we just know less
-        log.info("could not list the packages of %s: %s", image_id, exc)
-        return {}
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps(probe), encoding="utf-8")
-    return probe
 
 
 def _existing(client: Any, tag: str) -> Any:
