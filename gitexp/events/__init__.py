@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 
 def bus_for(config: Config, root: Path) -> EventBus:
     """A bus with the listeners of gitexp.yaml: callbacks (an unloadable one is an
-    error now, before anything runs), installed plugins, notifications, shell hooks.
+    error now, before anything runs), installed plugins, notifications, shell hooks;
+    and the registry requests a script made (gitexp/registry/runrequests.py).
 
     The listeners are read from the work tree's gitexp.yaml at ``root``, not from
     ``config`` when that is another one: a reproduced experiment runs with the
@@ -23,11 +24,13 @@ def bus_for(config: Config, root: Path) -> EventBus:
     from gitexp.config.settings import load_config
     from gitexp.events import callbacks, plugins
     from gitexp.events.bus import EventBus
+    from gitexp.registry import runrequests
 
     local = load_config(root)  # the usual case: the same as ``config`` (under 1 ms)
     bus = EventBus()
     callbacks.attach(bus, local.callbacks, root)
     plugins.attach(bus)
+    runrequests.attach(bus, root)  # a script's registry calls (MLflow), done once recorded
     if local.notify:
         from gitexp.events import notify
 

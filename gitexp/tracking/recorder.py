@@ -26,6 +26,9 @@ from gitexp.tracking.wire import ARTIFACTS_FILE, LIVE_DIR, METRICS_FILE, PARAMS_
 
 FLUSH_EVERY = 50_000  # entries; bounds memory and keeps flushes large
 FLUSH_INTERVAL_S = 1.0  # a killed run loses at most this much
+# model registry requests, one JSON object a line, read once the run is recorded
+# (gitexp/registry/runrequests.py): {"action": "register" | "alias" | "unalias", ...}
+MODELS_FILE = "models.jsonl"
 
 
 @dataclass(frozen=True)
@@ -241,6 +244,14 @@ def log_artifact(path: str, name: str | None = None) -> None:
     rec = _recorder or _active()
     if rec is not None:
         rec.append_json(ARTIFACTS_FILE, {"path": os.fspath(path), "name": name})
+
+
+def request_model_action(action: str, **fields: Any) -> None:
+    """Ask for a model registry action (``register``, ``alias``, ``unalias``) that
+    needs the experiment's commit: done after the run is recorded, if it succeeded."""
+    rec = _recorder or _active()
+    if rec is not None:
+        rec.append_json(MODELS_FILE, {"action": action, **fields})
 
 
 def params() -> dict[str, Any]:
