@@ -127,6 +127,31 @@ def test_ctrl_c_reads_as_ctrl_c(git_repo: Path, tmp_path: Path) -> None:
     assert "  status           interrupted by Ctrl-C (SIGINT)\n" in shown
 
 
+# --- a reader that stops early --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["show", "one"], ["show"], ["log", "one"], ["compare", "one", "one"], ["model", "list"]],
+)
+def test_a_closed_pipe_is_a_quiet_exit(git_repo: Path, args: list[str]) -> None:
+    """`gitexp show NAME | head -1`: the reader has what it wanted; no crash report."""
+    write_files(git_repo, {"t.py": "for i in range(50):\n    print(f'loss: {i}')\n"})
+    assert run_gitexp("run", "-q", "-n", "one", "--", "python", "t.py").returncode == 0
+    read, write = os.pipe()
+    os.close(read)  # closed before gitexp writes anything: every write fails with EPIPE
+    proc = subprocess.run(
+        [sys.executable, "-m", "gitexp", *args],
+        stdout=write,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    os.close(write)
+    assert (proc.returncode, proc.stderr) == (0, "")
+
+
 # --- a full disk ----------------------------------------------------------------------
 
 

@@ -71,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         # not command.main(): typer's main turns Ctrl-C into a silent exit code
         with command.make_context("gitexp", list(args)) as ctx:
             result = command.invoke(ctx)
+        sys.stdout.flush()  # here, so a closed pipe is caught below, not at exit
+    except BrokenPipeError:  # the reader stopped early (`| head`): what it read was right
+        _quiet_stdout()
+        return 0
     except GitexpError as exc:
         return _fail(f"error: {exc}", exc.exit_code)
     except click.exceptions.Exit as exc:
@@ -93,6 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:
         return _internal_error()
     return int(result or 0)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush does not fail again."""
+    import os
+
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def disk_message(exc: OSError) -> str:
