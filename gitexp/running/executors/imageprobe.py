@@ -52,9 +52,10 @@ def _run_probe(client: Any, image_id: str) -> bytes:
 
     A Ctrl-C (or SIGTERM) removes the container at once, then interrupts the
     run (KeyboardInterrupt: recorded `interrupted`); a second one interrupts
-    without waiting. The container is named before the daemon makes it, so it
-    can be removed even when the signal lands before its id came back, and it
-    removes itself when it exits (``auto_remove``) should gitexp be killed.
+    at once, and the container is still removed. The container is named
+    before the daemon makes it, so it can be removed even when the signal
+    lands before its id came back, and it removes itself when it exits
+    (``auto_remove``) should gitexp be killed.
     """
     name = f"gitexp-probe-{secrets.token_hex(6)}"
     pressed = threading.Event()
