@@ -214,3 +214,23 @@ def test_file_too_large_during_a_run_is_one_line(tmp_path: Path) -> None:
 )
 def test_disk_message_names_the_file(code: int, text: str) -> None:
     assert disk_message(OSError(code, os.strerror(code), "/data/run/model.pkl")) == text
+
+
+# --- why a run failed -------------------------------------------------------------------
+
+
+def test_show_name_says_why_a_run_failed(git_repo: Path) -> None:
+    """run.json's `error` (here a sweep objective the script never logged) is on screen."""
+    write_files(git_repo, {"params.yaml": "x: 1\n", "t.py": "print('loss: 1')\n"})
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-qm", "script")
+    proc = run_gitexp(
+        "sweep", "-n", "s", "-p", "x=int(1,3)", "--objective", "val.acc:max",
+        "--trials", "1", "--", "python", "t.py",
+    )  # fmt: skip
+    assert proc.returncode != 0
+    shown = run_gitexp("show", "s/trial-0000").stdout
+    assert "  status           failed\n" in shown
+    assert "  error            objective metric 'val.acc' was not logged\n" in shown
+    assert run_gitexp("run", "-q", "-n", "fine", "--", "python", "t.py").returncode == 0
+    assert "  error " not in run_gitexp("show", "fine").stdout  # nothing to explain

@@ -106,6 +106,7 @@ def _head(s: ExperimentSummary, run: dict[str, Any]) -> list[tuple[str, Any]]:
         ("commit", s.commit),
         ("baseline", s.baseline),
         ("status", _exit(s.status, run)),
+        ("error", _why(run)),
         ("command", _command(run.get("command"))),
         ("seed", s.seed),
         ("started", run.get("started")),
@@ -114,6 +115,14 @@ def _head(s: ExperimentSummary, run: dict[str, Any]) -> list[tuple[str, Any]]:
         ("dirty workspace", run.get("dirty")),
     ]
     return [(k, v) for k, v in head if v is not None]
+
+
+def _why(run: dict[str, Any]) -> str | None:
+    """Why a run failed or was stopped, as recorded (a missing objective, a failed
+    image build, a pruner's reason, a stage of recording that failed)."""
+    reasons = [run.get("error"), run.get("stop_reason"), *(run.get("record_errors") or [])]
+    text = "; ".join(str(r) for r in reasons if r)
+    return text or None
 
 
 def _histories(d: ExperimentDetail) -> list[tuple[str, Any]]:
