@@ -106,7 +106,9 @@ MISTAKES = (
     attempt("version", lambda: client.create_model_version("-wine", source, run.info.run_id))
     attempt("bucket", lambda: client.create_model_version("wine", "s3://bucket/model"))
     attempt("nothing", lambda: client.create_model_version("wine", source + "/nope"))
-    mv = client.create_model_version("wine", source, run.info.run_id)
+    mv = client.create_model_version(
+        "wine", source, run.info.run_id, description="weights of the day\\nsecond line"
+    )
     attempt("twice", lambda: client.create_model_version("wine", source, run.info.run_id))
     attempt("alias", lambda: client.set_registered_model_alias("wine", "_x", mv.version))
     attempt("stage", lambda: client.transition_model_version_stage("wine", "1", "Production"))
@@ -179,6 +181,31 @@ def test_log_model_with_registered_model_name_registers_a_version_per_run(
     assert gto.api.find_latest_version(str(root), "wine").version == "v2.0.0"
 
 
+@pytest.mark.slow
+@pytest.mark.dvc
+def test_a_registered_mlflow_model_in_dvc_is_fetched_and_loads(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo", {"train.py": LOG_MODEL})
+    assert run_gitexp("init", "--no-hooks", "--dvc", cwd=root).returncode == 0
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "dvc")
+    proc = _run(root, "ml", "train.py")
+    assert proc.returncode == 0, proc.stderr
+    message = git(root, "tag", "-l", "--format=%(contents)", "wine@v1.0.0")
+    assert "path: mlartifacts/models/model\nstorage: dvc\nmd5: " in message
+    got = run_gitexp("model", "get", "wine", "--version", "v1.0.0", "-o", "fetched", cwd=root)
+    assert got.returncode == 0, got.stderr
+    check = (
+        "import sys, numpy as np, mlflow.sklearn\n"
+        "model = mlflow.sklearn.load_model(sys.argv[1])\n"
+        "print(round(float(model.predict(np.array([[0.0, 1.0]]))[0]), 6))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", check, str(root / "fetched")],
+        capture_output=True, text=True, check=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert out.stdout.strip() == "2.5"
+
+
 def test_register_model_aliases_and_reads_see_the_registry(tmp_path: Path) -> None:
     """A plain script registers nothing; the MLflow script sees the version `gitexp model
     register` made before it, registers the next, and its alias is a gitexp stage."""
@@ -247,6 +274,8 @@ def test_mistakes_are_refused_at_the_call_with_mlflows_exception(tmp_path: Path)
     ]
     assert "registered 1" in proc.stdout
     assert list(_tags(root)) == ["wine@v1.0.0"]  # the one good call, and nothing else
+    message = git(root, "tag", "-l", "--format=%(contents)", "wine@v1.0.0")
+    assert message.startswith("weights of the day\n\ngitexp-model: 1\nexperiment: mistakes\n")
 
 
 def _source(proc: subprocess.CompletedProcess[str]) -> str:

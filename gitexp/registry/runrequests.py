@@ -153,7 +153,8 @@ def _register(repo: Repo, name: str, request: Request, done: dict[str, str], bus
     from gitexp.registry.registering import register
 
     model, told = str(request["model"]), request.get("version")
-    summary = request.get("description") or None
+    described = str(request.get("description") or "").strip().splitlines()
+    summary = described[0] if described else None  # the tag message's first line
     asked = Registration(model, name, str(request["path"]), bump="major", summary=summary)
     made = register(repo, asked, bus)
     done[model] = made.version
