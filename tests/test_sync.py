@@ -41,7 +41,7 @@ def test_run_push_pull_show_artifacts_and_reproduce_in_a_fresh_clone(tmp_path: P
     assert "metrics match" in last_line(proc.stderr)
     assert exp_refs(b).keys() == {"first", "second"}  # no temporary ref left
 
-    out = ok("pull", "origin", cwd=b)
+    out = ok("pull", cwd=b)  # the remote defaults to origin, as in git
     assert "pulled 0 experiment(s) from origin, 2 up to date" in out
 
 
@@ -106,6 +106,13 @@ def test_bad_arguments_are_usage_errors(tmp_path: Path) -> None:
     proc = run_gitexp("pull", "origin", "nope", cwd=world.a)
     assert proc.returncode == 2
     assert last_line(proc.stderr) == "gitexp: error: no experiment named 'nope' on origin"
-    proc = run_gitexp("push", "nowhere", "--all", cwd=world.a)
-    assert proc.returncode == 1
+    for command in ("push", "pull"):
+        proc = run_gitexp(command, "nowhere", "--all", cwd=world.a)
+        assert (proc.returncode, last_line(proc.stderr)) == (
+            2,
+            "gitexp: error: no git remote named 'nowhere' (this repository's remotes: origin) "
+            "(hint: give a remote's name, a URL or a path; `git remote add NAME URL` adds one)",
+        )
+    proc = run_gitexp("push", "ssh://nowhere.invalid/x.git", "--all", cwd=world.a)
+    assert proc.returncode == 1  # a URL is git's to try
     assert last_line(proc.stderr).startswith("gitexp: error: git push failed:")

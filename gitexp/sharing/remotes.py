@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from gitexp.common.errors import BackendError, ExperimentNameError
+from gitexp.common.errors import BackendError, ExperimentNameError, UsageError
 from gitexp.dvcstore import transfer
 from gitexp.gitstore import names, refscan, store
 from gitexp.gitstore.repo import Repo
@@ -139,6 +139,7 @@ def push(
     """Push experiments (all when ``specs`` is empty) and their DVC artifacts in one
     `git push` (sharing/pushing.py); ``experiment_pushed`` for each one sent (on
     ``bus``, else gitexp.yaml's)."""
+    check_remote(repo, remote)
     bus = bus or _bus(repo)  # before pushing: a broken callback stops us first
     local = chosen_here(repo, specs) if specs else store.ref_targets(repo)
     mine = model_tags(repo)
@@ -188,6 +189,23 @@ def _artifacts_first(repo: Repo, with_artifacts: bool) -> bool:
     return dvc or (lfs.store_dir(repo) / "objects").is_dir()
 
 
+def check_remote(repo: Repo, remote: str) -> None:
+    """A remote is a configured name, a URL (``scheme://``, ``host:path``) or a path
+    that exists; anything else is a typo, said in one line before git is asked."""
+    from pathlib import Path
+
+    if remote in repo.git.remotes.names():
+        return
+    head = remote.split("/", 1)[0]
+    if "://" in remote or ":" in head or (repo.root / Path(remote).expanduser()).exists():
+        return
+    known = ", ".join(sorted(repo.git.remotes.names())) or "none"
+    raise UsageError(
+        f"no git remote named {remote!r} (this repository's remotes: {known})",
+        "give a remote's name, a URL or a path; `git remote add NAME URL` adds one",
+    )
+
+
 def _push_target(repo: Repo, remote: str) -> str:
     """Where to push. A remote whose fetch refspecs map refs/experiments/ (plain git
     sharing, or a mirror) would give the lease an expected value: push to its URL."""
@@ -235,6 +253,7 @@ def pull(
     dvc_remote: str | None = None,
 ) -> SyncResult:
     """Fetch experiments (all when ``specs`` is empty); optionally their artifacts."""
+    check_remote(repo, remote)
     there = remote_refs(repo, remote)
     theirs = there.refs
     where = f"on {remote}"

@@ -22,9 +22,12 @@ def gc(
         help="Also remove gitexp-env Docker images experiments here used and none uses now.",
     ),
 ) -> int:
-    """Pack refs and objects (`git gc`), drop cache rows of commits no experiment
-    points at, remove idle run directories (a killed run's too; a running one's
-    never). Safe while experiments run."""
+    """Pack refs and objects, drop stale cache rows, remove idle run directories.
+
+    `git gc` packs; cache rows of commits no experiment points at are dropped;
+    idle run directories go (a killed run's too; a running one's never). Safe
+    while experiments run.
+    """
     from gitexp.config.settings import load_config
     from gitexp.exploring.cleanup import collect
     from gitexp.gitstore.repo import open_repo

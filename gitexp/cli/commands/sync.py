@@ -13,15 +13,18 @@ if TYPE_CHECKING:
 
 
 def push(
-    remote: str = typer.Argument(..., help="Git remote name or URL."),
+    remote: str = typer.Argument("origin", help="Git remote name or URL."),
     names: list[str] = typer.Argument(None, help="Experiments (names, prefixes or groups)."),
     all_: bool = typer.Option(False, "--all", "-A", help="Push every experiment."),
     force: bool = typer.Option(False, "--force", help="Overwrite differing experiments there."),
     no_artifacts: bool = typer.Option(False, "--no-artifacts", help="Refs only, no DVC push."),
     dvc_remote: str = typer.Option(None, "--dvc-remote", help="DVC remote (default: config)."),
 ) -> int:
-    """Push experiments and their model tags to a git remote (one `git push`), their
-    artifacts to DVC."""
+    """Push experiments and their model tags to a git remote, their artifacts to DVC.
+
+    One `git push` moves every ref; an experiment that differs on the remote is
+    a conflict, never overwritten without --force.
+    """
     from gitexp.common.errors import UsageError
 
     if not names and not all_:
@@ -41,15 +44,18 @@ def push(
 
 
 def pull(
-    remote: str = typer.Argument(..., help="Git remote name or URL."),
+    remote: str = typer.Argument("origin", help="Git remote name or URL."),
     names: list[str] = typer.Argument(None, help="Experiments (default: all the remote has)."),
     all_: bool = typer.Option(False, "--all", "-A", help="Pull every experiment (the default)."),
     force: bool = typer.Option(False, "--force", help="Overwrite differing experiments here."),
     with_artifacts: bool = typer.Option(False, "--artifacts", help="Also fetch DVC artifacts."),
     dvc_remote: str = typer.Option(None, "--dvc-remote", help="DVC remote (default: config)."),
 ) -> int:
-    """Fetch experiments and their model tags from a git remote (one `git fetch`),
-    optionally their artifacts."""
+    """Fetch experiments and their model tags from a git remote, optionally artifacts.
+
+    One `git fetch` of the new refs; an experiment that differs here is a
+    conflict, never overwritten without --force.
+    """
     from gitexp.sharing.remotes import pull as pull_refs
 
     repo, remote_dvc = _open(dvc_remote)
