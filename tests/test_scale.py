@@ -251,17 +251,17 @@ def test_a_terminal_table_shows_the_first_thousand_and_says_how_many_more(many: 
     out, err = on_terminal(many, "show")
     rows = rows_of(out)
     assert len(rows) == 1000 and rows[0] == "sw/" and rows[1] == "exp-1019"
-    assert "gitexp: 21 more not shown (the first 1,000 are); use --limit N or --all" in err
+    assert "gitexp: showing 1,000 of 1,021; --all shows every one, --limit N the first N" in err
     out, err = on_terminal(many, "show", "--all")
-    assert len(rows_of(out)) == 1021 and "more not shown" not in err  # 1,020 and the sweep
+    assert len(rows_of(out)) == 1021 and "gitexp: showing" not in err  # 1,020 and the sweep
     out, err = on_terminal(many, "show", "--limit", "5", "--asc")
     assert rows_of(out) == ["exp-0000", "exp-0001", "exp-0002", "exp-0003", "exp-0004"]
-    assert "gitexp: 1,016 more not shown (the first 5 are)" in err
+    assert "gitexp: showing 5 of 1,021;" in err
 
 
 def test_piped_output_has_every_row(many: Path) -> None:
     piped = ok("show", "--trials", cwd=many, env={"COLUMNS": ""})
-    assert len(rows_of(piped.stdout)) == 1050 and "more not shown" not in piped.stderr
+    assert len(rows_of(piped.stdout)) == 1050 and "gitexp: showing" not in piped.stderr
     names = shown(many)
     assert len(names) == 1021 and names[:2] == ["sw/", "exp-1019"]
     assert shown(many, "--limit", "3") == ["sw/", "exp-1019", "exp-1018"]

@@ -221,8 +221,8 @@ def _render(
         )
     if counts[1] and fmt != "csv":
         print(
-            f"gitexp: {counts[1]:,} more not shown (the first {counts[0]:,} are); "
-            "use --limit N or --all",
+            f"gitexp: showing {counts[0]:,} of {counts[0] + counts[1]:,}; "
+            "--all shows every one, --limit N the first N",
             file=sys.stderr,
         )
     _say_folded(rows, fmt)
