@@ -276,6 +276,11 @@ def test_mistakes_are_refused_at_the_call_with_mlflows_exception(tmp_path: Path)
     assert list(_tags(root)) == ["wine@v1.0.0"]  # the one good call, and nothing else
     message = git(root, "tag", "-l", "--format=%(contents)", "wine@v1.0.0")
     assert message.startswith("weights of the day\n\ngitexp-model: 1\nexperiment: mistakes\n")
+    # a reproduction checks, it does not release: its requests are dropped
+    again = run_gitexp("reproduce", "mistakes", "--save", "--allow-empty", cwd=root)
+    assert again.returncode == 0, again.stderr
+    assert len(exp_refs(root)) == 2
+    assert list(_tags(root)) == ["wine@v1.0.0"]
 
 
 def _source(proc: subprocess.CompletedProcess[str]) -> str:

@@ -8,7 +8,9 @@ appended by the tracking library to ``.gitexp/live/models.jsonl``
 (gitexp/events/__init__.py), does them:
 
 - ``run_started``: it notes the run dir (the running record says where) and
-  writes the registry as the script may read it there (runview.py).
+  writes the registry as the script may read it there (runview.py). A
+  reproduction (`gitexp reproduce`: ``reproduces`` in its record) checks an
+  experiment; its requests are not done.
 - ``run_recorded``: the final commit is in place and the ref moved. A run
   that succeeded has its requests done in order, through the registry's own
   ``register`` / ``promote`` / ``demote`` (same tags, same events, same
@@ -76,11 +78,12 @@ class RunRequests:
 
     def started(self, name: str, payload: Payload) -> None:
         repo = open_repo(self.root)
-        run_dir = _run_dir(repo, name)
+        run_dir, reproduction = _running(repo, name)
         if run_dir is None:  # an in-process run: no script of ours asks
             return
-        with self.lock:
-            self.run_dirs[name] = run_dir
+        if not reproduction:  # a rerun checks an experiment: it registers nothing
+            with self.lock:
+                self.run_dirs[name] = run_dir
         from gitexp.registry import runview
 
         runview.write(repo, run_dir)
@@ -99,13 +102,15 @@ class RunRequests:
         carry_out(open_repo(self.root), name, requests, self.bus)
 
 
-def _run_dir(repo: Repo, name: str) -> Path | None:
-    """Where the running record says the run executes (None: nowhere of ours)."""
+def _running(repo: Repo, name: str) -> tuple[Path | None, bool]:
+    """Where the running record says the run executes (None: nowhere of ours), and
+    whether it reproduces another experiment (`gitexp reproduce`)."""
     from gitexp.gitstore import store
 
     commit = store.lookup(repo, name)
-    where = store.load(repo, name, commit).run.get("run_dir") if commit is not None else None
-    return Path(where) if isinstance(where, str) and where else None
+    run = store.load(repo, name, commit).run if commit is not None else {}
+    where = run.get("run_dir")
+    return (Path(where) if isinstance(where, str) and where else None), "reproduces" in run
 
 
 def read_requests(run_dir: Path) -> list[Request]:
