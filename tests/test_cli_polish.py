@@ -234,3 +234,15 @@ def test_show_name_says_why_a_run_failed(git_repo: Path) -> None:
     assert "  error            objective metric 'val.acc' was not logged\n" in shown
     assert run_gitexp("run", "-q", "-n", "fine", "--", "python", "t.py").returncode == 0
     assert "  error " not in run_gitexp("show", "fine").stdout  # nothing to explain
+
+
+def test_an_empty_listing_says_how_to_get_experiments(git_repo: Path) -> None:
+    proc = run_gitexp("show")
+    assert (proc.returncode, proc.stdout) == (0, "")
+    assert proc.stderr == (
+        "gitexp: no experiments yet (hint: `gitexp run` records one; "
+        "`gitexp pull` fetches a remote's)\n"
+    )
+    assert run_gitexp("run", "-q", "-n", "one", "--", "true").returncode == 0
+    proc = run_gitexp("show", "-f", "status=failed")
+    assert (proc.returncode, proc.stderr) == (0, "gitexp: no experiments match\n")

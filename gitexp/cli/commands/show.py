@@ -207,7 +207,13 @@ def _render(
     if columns is None:
         columns, rows = run_query(rows, query, explore.FIXED_COLUMNS)
     if not rows and fmt == "table":
-        print("no experiments" + (" match" if counts[2] else " yet"), file=sys.stderr)
+        print(
+            "gitexp: no experiments match"
+            if counts[2]
+            else "gitexp: no experiments yet (hint: `gitexp run` records one; "
+            "`gitexp pull` fetches a remote's)",
+            file=sys.stderr,
+        )
         return 0
     headers, cells = terminal.table(columns, rows)
     width = None if wide else output.terminal_width()
