@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from gitexp.common import suggest
-from gitexp.common.errors import ConfigError, GitexpError, UsageError
+from gitexp.common.errors import ConfigError, UsageError
 from gitexp.events import matching, secrets
 from gitexp.events.bus import EVENTS, EventBus, Listener, Payload
 from gitexp.events.dispatch import Delivery, Dispatcher, run_limited, shared
@@ -123,7 +123,7 @@ def _check_test(targets: tuple[Target, ...], event: str) -> None:
         hint = suggest.hint(event, EVENTS, "did you mean `{}`?")
         raise UsageError(f"unknown event {event!r}", hint or "events: " + ", ".join(EVENTS))
     if not targets:
-        raise GitexpError(
+        raise ConfigError(
             "gitexp.yaml has no `notify:` entries to test",
             "add one, e.g. notify: ['json://localhost:8080/hook']",
         )
