@@ -119,7 +119,9 @@ def test_bad_filters_and_columns_are_one_line_errors(study: Path) -> None:
         ("--sort-by", "val/ac"): "gitexp: error: unknown column 'val/ac' (hint: did you mean",
         ("--params", "nope"): "gitexp: error: unknown param 'nope'",
         ("--format", "xml"): "gitexp: error: unknown format 'xml'",
-        ("--baseline", "nobranch"): "gitexp: error: unknown revision 'nobranch'",
+        ("--baseline", "nobranch"): "gitexp: error: unknown revision 'nobranch' (hint: ",
+        ("--baseline", "mian"): "gitexp: error: unknown revision 'mian' (hint: did you mean "
+        "`main`?)",
     }
     for args, message in cases.items():
         proc = run_gitexp("show", *args, cwd=study)

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import pygit2
 
+from gitexp.common import suggest
 from gitexp.common.errors import ExperimentNameError, StoreError
 from gitexp.common.layout import META_DIR, METRICS_JSON, RUN_JSON
 from gitexp.gitstore import refscan
@@ -291,4 +292,14 @@ def resolve_rev(repo: Repo, rev: str) -> str:
     try:
         return str(repo.git.revparse_single(rev).peel(pygit2.Commit).id)
     except (KeyError, ValueError, pygit2.GitError) as exc:
-        raise ExperimentNameError(f"unknown revision {rev!r}") from exc
+        raise ExperimentNameError(f"unknown revision {rev!r}", _rev_hint(repo, rev)) from exc
+
+
+def _rev_hint(repo: Repo, rev: str) -> str:
+    """A close branch name, else the branches there are (`main` in a `master` repository)."""
+    branches = sorted(repo.git.branches.local)
+    close = suggest.hint(rev, branches, "did you mean `{}`?")
+    if close is not None or not branches:
+        return close or "a branch, tag, commit id or HEAD"
+    more = ", …" if len(branches) > 8 else ""
+    return f"branches here: {', '.join(branches[:8])}{more}; or a tag, commit id or HEAD"
