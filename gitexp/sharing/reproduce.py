@@ -34,7 +34,7 @@ from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.trees import read_blob
 from gitexp.integrations import zerocode
 from gitexp.running.runner import RunRequest, run_experiment
-from gitexp.sharing import lfstransfer
+from gitexp.sharing import lfstransfer, randomness
 from gitexp.sharing.trust import merged, require_consent
 
 TEMP_PREFIX = "tmp-reproduce-"
@@ -162,7 +162,8 @@ def reproduce(
         [compare(result.metrics, other, tolerance, metrics) for other in again],
         error=str(result.record.extra.get("error") or "") or None,
     )  # fmt: skip
-    return replace(outcome, hints=hints(repo, result.commit) if _doubtful(outcome) else [])
+    doubtful = _doubtful(outcome)
+    return replace(outcome, hints=randomness.hints(repo, result.commit) if doubtful else [])
 
 
 def _rerun_again(
@@ -178,29 +179,6 @@ def _rerun_again(
 
 def _doubtful(outcome: Reproduction) -> bool:
     return outcome.diagnosis == "nondeterministic"
-
-
-def hints(repo: Repo, commit: str) -> list[str]:
-    """Sources of randomness the rerun's record shows were not controlled."""
-    env = envdiff.environment(repo, commit)
-    run = store.load(repo, "", repo.git[commit].id).run
-    params = flatten(run.get("params") or {})
-    deterministic = bool(params.get("gitexp.deterministic"))
-    found = []
-    for package, how in _SOURCES.items():
-        if package in env.packages and not (deterministic and package in _DETERMINISM):
-            found.append(f"{package} is installed: {how}")
-    if (env.env or {}).get("OMP_NUM_THREADS") is None and "numpy" in env.packages:
-        found.append("OMP_NUM_THREADS is not set: parallel sums may round differently")
-    return found
-
-
-_SOURCES = {
-    "numpy": "seed it (gitexp.seed_everything(), or `gitexp run --autolog`)",
-    "torch": "seed it and ask for deterministic algorithms (`gitexp run --deterministic`)",
-    "tensorflow": "seed it and set TF_DETERMINISTIC_OPS=1 (`gitexp run --deterministic`)",
-}
-_DETERMINISM = ("torch", "tensorflow")
 
 
 def _check_recorded(exp: store.StoredExperiment, wanted: list[str] | None, empty: bool) -> None:
