@@ -116,7 +116,9 @@ def test_hints_name_what_the_code_imports_and_leave_out_what_it_seeds(git_repo: 
         git_repo,
         {
             "n.py": noisy_np,
-            "mylib/__init__.py": "import random\ndef draw():\n    return random.SystemRandom().random()\n",
+            "mylib/__init__.py": (
+                "import random\ndef draw():\n    return random.SystemRandom().random()\n"
+            ),
         },
     )
     assert run_gitexp("run", "-n", "np", "--", "python", "n.py").returncode == 0
@@ -129,9 +131,18 @@ def test_hints_name_what_the_code_imports_and_leave_out_what_it_seeds(git_repo: 
     ]
     # seeded (gitexp.seed_everything() somewhere in the code), still noisy: no seeding hint
     write_files(git_repo, {"n.py": "import gitexp\ngitexp.seed_everything()\n" + noisy_np})
-    assert run_gitexp("run", "-n", "np2", "--", "python", "n.py").returncode == 0
-    code, report, _ = _reproduce("np2", env={"OMP_NUM_THREADS": "1"})
-    assert code == 3 and report["hints"] == []
+    one = {"OMP_NUM_THREADS": "1"}  # the same for the run and its rerun
+    assert run_gitexp("run", "-n", "np2", "--", "python", "n.py", env=one).returncode == 0
+    code, report, _ = _reproduce("np2", env=one)
+    assert (code, report["diagnosis"], report["hints"]) == (3, "nondeterministic", [])
+    # random.seed() seeds random, not NumPy
+    write_files(git_repo, {"n.py": "import random\nrandom.seed(1)\n" + noisy_np})
+    assert run_gitexp("run", "-n", "np3", "--", "python", "n.py", env=one).returncode == 0
+    code, report, _ = _reproduce("np3", env=one)
+    assert (code, report["diagnosis"]) == (3, "nondeterministic")
+    assert report["hints"] == [
+        "numpy is imported: seed it (gitexp.seed_everything(), or `gitexp run --autolog`)"
+    ]
 
 
 def test_a_failed_rerun_says_failed_with_its_error(git_repo: Path) -> None:

@@ -3,7 +3,8 @@
 When a reproduction's metrics differ and nothing in its environment did, the
 script itself is nondeterministic. The hints name what the code imports that
 draws random numbers (``random``, NumPy, PyTorch, TensorFlow) when nothing in
-it seeds them. The code is the command's script and the modules of the tree
+it seeds them (``seed_everything(``, ``random.seed(``, ``np.random.seed(``,
+``default_rng(SEED)``). The code is the command's script and the modules of the tree
 it imports, followed from one to the next (all of the tree's Python files for
 a command with no script, such as ``python -c``); a tree too large to read
 falls back to what is installed.
@@ -22,7 +23,11 @@ from gitexp.gitstore.repo import Repo
 
 # `import a.b, c` / `from a.b import c` at a line's start (in quotes in a notebook's JSON)
 _IMPORT = re.compile(rb'^[ \t]*"?(?:import|from)[ \t]+([\w.]+(?:[ \t]*,[ \t]*[\w.]+)*)', re.M)
-_SEEDED = re.compile(rb"seed_everything\(")  # gitexp's, Lightning's, fastai's: all of them
+_EVERYTHING = rb"seed_everything\("  # gitexp's, Lightning's, fastai's: all of them
+_SEEDED = {
+    "random": re.compile(_EVERYTHING + rb"|(?<![\w.])random\.seed\("),
+    "numpy": re.compile(_EVERYTHING + rb"|(?:np|numpy)\.random\.seed\(|default_rng\([ \t]*[\w\"]"),
+}
 # module: (distribution, what to do)
 SOURCES = {
     "random": ("", "seed it (random.seed(...), or gitexp.seed_everything())"),
@@ -47,19 +52,22 @@ def hints(repo: Repo, commit: str) -> list[str]:
     tree = sources.python_sources(repo, commit)
     texts = _reached(tree, run) if tree is not None else None
     imported = {m for t in texts for m in _imports(t)} if texts is not None else None
-    seeded = texts is not None and any(_SEEDED.search(t) for t in texts)
     found = []
     for module, (package, how) in SOURCES.items():
         if imported is not None:
             used, said = module in imported, "is imported"
         else:
             used, said = not package or package in env.packages, "is installed"
-        if used and not (deterministic if module in _DETERMINISM else seeded):
+        if used and not (deterministic if module in _DETERMINISM else _seeded(texts, module)):
             found.append(f"{module} {said}: {how}")
     numeric = imported is None or bool(imported & {"numpy", "torch", "tensorflow"})
     if (env.env or {}).get("OMP_NUM_THREADS") is None and numeric and "numpy" in env.packages:
         found.append("OMP_NUM_THREADS is not set: parallel sums may round differently")
     return found
+
+
+def _seeded(texts: list[bytes] | None, module: str) -> bool:
+    return texts is not None and any(_SEEDED[module].search(t) for t in texts)
 
 
 def _reached(tree: dict[str, bytes], run: dict[str, Any]) -> list[bytes]:
