@@ -165,17 +165,104 @@ def test_a_crashing_trial_does_not_stop_the_sweep(repo: Path) -> None:
     assert sorted(t.state.name for t in study.trials) == ["COMPLETE", "COMPLETE", "FAIL"]
 
 
-def test_a_missing_objective_fails_the_trial_with_the_reason(repo: Path) -> None:
+# logs `loss` only in the first trial it sees (a marker file outside the repository)
+FIRST_ONLY = """\
+import os, gitexp
+q = int(gitexp.params()["q"])
+if not os.path.exists(os.environ["MARKER"]):
+    open(os.environ["MARKER"], "w").close()
+    gitexp.log_metric("loss", float(q))
+gitexp.log_metric("seen", 1.0)
+"""
+# two trials at once: the first to start is quick, the other sleeps until it is stopped
+RACE = """\
+import os, time, gitexp
+q = int(gitexp.params()["q"])
+try:
+    os.close(os.open(os.environ["MARKER"], os.O_CREAT | os.O_EXCL))
+except FileExistsError:
+    time.sleep(30)
+gitexp.log_metric("loss", float(q))
+gitexp.log_metric("q", float(q))
+"""
+NAN = "import gitexp\ngitexp.params()\ngitexp.log_metric('loss', float('nan'))\n"
+MISSPELT = "gitexp: error: sweep {!r} stopped: objective metric 'los' was not logged by {}"
+
+
+def test_a_misspelled_objective_stops_the_sweep_after_one_trial(repo: Path) -> None:
     proc = sweep(
-        repo, "-n", "nometric", "-p", "q=choice(1,3)", "--sampler", "grid",
-        "--objective", "acc:max", "--", sys.executable, "crash.py",
+        repo, "-n", "typo", "-p", "q=int(0,9)", "--trials", "10", "--objective", "los",
+        "--", sys.executable, "crash.py",
     )  # fmt: skip
     assert proc.returncode == 1
-    assert last_line(proc.stderr).startswith("gitexp: error: every trial of sweep 'nometric'")
-    for record in trials(repo, "nometric").values():
-        assert record["status"] == "failed"
-        assert record["error"] == "objective metric 'acc' was not logged"
-    assert "failed" in git(repo, "log", "-1", "--format=%B", "refs/experiments/nometric/trial-0000")
+    assert proc.stderr.count("\n") == 1, proc.stderr  # one line: no summary, no traceback
+    assert last_line(proc.stderr) == MISSPELT.format("typo", "typo/trial-0000") + (
+        "; it logged: loss (hint: did you mean 'loss'? --resume cannot change the objective: "
+        "start a new sweep with the right --objective)"
+    )
+    [record] = trials(repo, "typo").values()
+    assert record["status"] == "failed" and record["exit_code"] == 0
+    assert record["error"] == "objective metric 'los' was not logged"
+    assert "failed" in git(repo, "log", "-1", "--format=%B", "refs/experiments/typo/trial-0000")
+    assert [t.state.name for t in load_study(repo, "typo").trials] == ["FAIL"]
+
+
+def test_with_two_jobs_the_running_trial_is_stopped_and_the_study_resumable(
+    repo: Path, tmp_path: Path
+) -> None:
+    marker = tmp_path / "marker"
+    write_files(repo, {"race.py": RACE})
+    args = ["-n", "typo2", "-p", "q=int(1,9)", "--trials", "10", "-o", "acc:max", "-j", "2"]
+    proc = sweep(repo, *args, "--", sys.executable, "race.py", env={"MARKER": str(marker)})
+    assert proc.returncode == 1, proc.stderr
+    assert "gitexp: stopping: 1 running trial(s) recorded as interrupted" in proc.stderr
+    assert last_line(proc.stderr).startswith("gitexp: error: sweep 'typo2' stopped: objective ")
+    assert "it logged: loss, q (hint: --resume cannot change" in proc.stderr  # nothing close
+    found = trials(repo, "typo2").values()
+    assert sorted(r["status"] for r in found) == ["failed", "interrupted"]
+    slow = next(r for r in found if r["status"] == "interrupted")
+    assert "the sweep stopped: objective metric 'acc' was not logged" in slow["stop_reason"]
+    assert sorted(t.state.name for t in load_study(repo, "typo2").trials) == ["FAIL", "FAIL"]
+    marker.unlink()
+    again = sweep(repo, "--resume", "--name", "typo2", env={"MARKER": str(marker)})
+    assert again.returncode == 1 and "objective metric 'acc' was not logged" in again.stderr
+    rerun = trials(repo, "typo2")[2]  # the interrupted trial runs again first
+    assert rerun["params"]["q"] == slow["params"]["q"] and rerun["status"] == "failed"
+
+
+@pytest.mark.parametrize(
+    ("script", "files", "why"),
+    [
+        ("crash.py", {}, ("exit_code", 1)),  # the command failed: its own reason
+        (
+            "nan.py",
+            {"nan.py": NAN},
+            ("error", "objective metric 'loss' is nan, not a finite number"),
+        ),
+    ],
+)
+def test_trials_failing_for_their_own_reasons_use_the_budget(
+    repo: Path, script: str, files: dict[str, str], why: tuple[str, Any]
+) -> None:
+    write_files(repo, files)
+    proc = sweep(repo, "-n", "own", "-p", "q=choice(2)", "--sampler", "random", "--trials", "3",
+                 "-o", "loss", "--", sys.executable, script)  # fmt: skip
+    assert proc.returncode == 1
+    assert last_line(proc.stderr).startswith("gitexp: error: every trial of sweep 'own' failed")
+    found = trials(repo, "own")
+    assert len(found) == 3 and {r["status"] for r in found.values()} == {"failed"}
+    assert [r[why[0]] for r in found.values()] == [why[1]] * 3
+
+
+def test_an_objective_once_logged_keeps_the_sweep_going(repo: Path, tmp_path: Path) -> None:
+    write_files(repo, {"first_only.py": FIRST_ONLY})
+    proc = sweep(repo, "-n", "once", "-p", "q=int(0,9)", "--trials", "4", "-o", "loss",
+                 "--", sys.executable, "first_only.py",
+                 env={"MARKER": str(tmp_path / "marker")})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "sweep once completed: 4 trials (1 succeeded, 3 failed)" in proc.stderr
+    statuses = [r["status"] for r in trials(repo, "once").values()]
+    assert statuses == ["succeeded", "failed", "failed", "failed"]
 
 
 def test_sampled_choices_reach_the_script_as_the_strings_typed(repo: Path) -> None:

@@ -11,6 +11,11 @@ trial through its ``RunControl`` (recorded `interrupted`), starts no new one,
 and tells Optuna, so the study stays consistent and ``--resume`` runs the
 interrupted trials again; a second one aborts at once (the running trials
 are told to Optuna as interrupted; their records are cut short).
+
+A mistake every trial would repeat stops the sweep the same graceful way and
+is raised when the running trials are recorded: a ``UsageError`` from a
+trial, or a first trial that ran to the end without logging an objective
+(a misspelled ``--objective``; see objectives.py).
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from gitexp.running.signals import graceful_then_abort
+from gitexp.sweeps import best as bests
 from gitexp.sweeps import study as studies
+from gitexp.sweeps.objectives import ObjectiveNotLoggedError, logged
 from gitexp.sweeps.pruning import Pruning, backfill
 from gitexp.sweeps.trial import Outcome, Setup, TrialRun, execute, history, payload, trial_name
 
@@ -59,15 +66,6 @@ class Tally:
         return self.succeeded + self.failed + self.pruned
 
 
-@dataclass
-class Best:
-    """The best trial so far (single objective) or the Pareto front's names."""
-
-    values: list[float] | None = None
-    name: str | None = None
-    front: list[str] = field(default_factory=list)
-
-
 class Driver:
     def __init__(
         self, setup: Setup, study: Any, budget: Budget, note: Callable[[str], None]
@@ -75,7 +73,7 @@ class Driver:
         self.setup, self.study, self.budget, self.note = setup, study, budget, note
         self.spec = setup.spec
         self.tally = Tally()
-        self.best = Best()
+        self.best = bests.recorded(study, self.spec)  # a resumed sweep's earlier trials count
         self.running: dict[int, TrialRun] = {}
         self.results: queue.Queue[Outcome] = queue.Queue()
         self.stopping: str | None = None  # why no new trial starts
@@ -152,15 +150,34 @@ class Driver:
         self.running.pop(run.number, None)
         if outcome.invalid:
             self.note(f"{run.name} not run: {outcome.reason}")
-        if outcome.error is not None and self.fatal is None:
-            self.fatal = outcome.error
-            self.interrupt("failed", f"the sweep stopped: {outcome.reason}")
+        if outcome.error is not None:
+            self._stop(outcome.error, outcome.reason)
+        self._check_objective(outcome)
         self._report_series(outcome)
         self._tell(outcome)
         setattr(self.tally, outcome.status, getattr(self.tally, outcome.status) + 1)
         self.tally.running = len(self.running)
         self.setup.bus.publish("trial_finished", {**payload(outcome), "sweep": self.spec.name})
         self._check_best(outcome)
+
+    def _stop(self, error: BaseException, reason: str) -> None:
+        """A mistake every trial would repeat: no new trial, the running ones stopped."""
+        if self.fatal is not None:
+            return
+        self.fatal = error
+        self.interrupt("failed", f"the sweep stopped: {reason}")
+        if self.running:
+            self.note(f"stopping: {len(self.running)} running trial(s) recorded as interrupted")
+
+    def _check_objective(self, outcome: Outcome) -> None:
+        """A trial that never logged an objective, before any trial of the sweep
+        did: a misspelled objective, which every later trial would repeat."""
+        if outcome.unlogged is None or outcome.result is None or studies.scored(self.study):
+            return
+        name, metric = outcome.run.name, outcome.unlogged
+        found = logged(outcome.result.metrics)
+        error = ObjectiveNotLoggedError(self.spec.name, name, metric, found)
+        self._stop(error, f"objective metric {metric!r} was not logged by {name}")
 
     def _report_series(self, outcome: Outcome) -> None:
         """The whole recorded curve of a finished trial, for later pruning decisions."""
@@ -194,11 +211,12 @@ class Driver:
             if outcome.run.name not in front:
                 return
             self.best.front = front
-        elif self.best.values is not None and not _better(
-            outcome.values[0], self.best.values[0], self.spec.objectives[0].direction
+        elif not self.best.beaten_by(
+            outcome.values[0], outcome.run.number, self.spec.objectives[0].direction
         ):
             return
         self.best.values, self.best.name = outcome.values, outcome.run.name
+        self.best.number = outcome.run.number
         self.setup.bus.publish("sweep_new_best", self._best_payload(outcome))
 
     def _best_payload(self, outcome: Outcome) -> dict[str, Any]:
@@ -245,10 +263,6 @@ class Driver:
             )
 
         return graceful_then_abort(first)
-
-
-def _better(value: float, best: float, direction: str) -> bool:
-    return value > best if direction == "maximize" else value < best
 
 
 def _distributions(spec: Any) -> dict[str, Any]:

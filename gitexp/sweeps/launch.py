@@ -20,7 +20,8 @@ from gitexp.gitstore.repo import Repo
 from gitexp.sweeps import spec as specs
 from gitexp.sweeps import storage, sweepfile
 from gitexp.sweeps import study as studies
-from gitexp.sweeps.driver import Best, Budget, Driver, Tally
+from gitexp.sweeps.best import Best
+from gitexp.sweeps.driver import Budget, Driver, Tally
 from gitexp.sweeps.spec import Options, SweepSpec
 from gitexp.sweeps.trial import Setup
 

@@ -131,7 +131,30 @@ def study_exists(spec: SweepSpec, storage: Any) -> bool:
 
 def front_names(study: Any) -> list[str]:
     """The experiments of the best trials: the best one, or the Pareto front."""
-    return [str(t.user_attrs.get(NAME_ATTR) or t.number) for t in study.best_trials]
+    return [name_of(t) for t in study.best_trials]
+
+
+def name_of(trial: Any) -> str:
+    """The experiment of a trial (its number when the name was never set)."""
+    return str(trial.user_attrs.get(NAME_ATTR) or trial.number)
+
+
+def best_trial(study: Any, maximize: bool) -> Any | None:
+    """The best complete trial of a single-objective study (a tie: the lower
+    number, as `gitexp sweep show` picks it); None before one completed."""
+    from optuna.trial import TrialState
+
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    sign = -1.0 if maximize else 1.0
+    return min(done, key=lambda t: (sign * float(t.value), t.number), default=None)
+
+
+def scored(study: Any) -> bool:
+    """Whether a trial of the study has logged its objectives (completed or pruned)."""
+    from optuna.trial import TrialState
+
+    states = (TrialState.COMPLETE, TrialState.PRUNED)
+    return bool(study.get_trials(deepcopy=False, states=states))
 
 
 def status_of(trial: Any) -> str:

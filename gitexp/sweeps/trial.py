@@ -6,7 +6,8 @@ trial number), its params set through the typed path (a sampled ``"on"``
 reaches the script as the string ``on``), its run.json carrying ``sweep``,
 ``trial`` and ``sweep_objectives``. A trial that succeeded but never logged
 an objective metric (or logged a non-finite one) is recorded `failed`
-with that reason.
+with that reason; its ``Outcome.unlogged`` names a metric never logged, for
+the driver to stop a sweep whose objective is misspelled (objectives.py).
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitexp.common.errors import GitexpError, UsageError, describe_exit
-from gitexp.common.mappings import flatten
 from gitexp.config.settings import Config
 from gitexp.events.bus import EventBus
 from gitexp.gitstore.repo import Repo
 from gitexp.running.control import RunControl
 from gitexp.running.runner import RunRequest, RunResult, run_experiment
 from gitexp.running.schema import ParamsSchemaError
+from gitexp.sweeps import objectives
 from gitexp.sweeps.spec import SweepSpec
 
 
@@ -54,6 +55,7 @@ class Outcome:
     result: RunResult | None = None
     error: BaseException | None = None  # a mistake every trial would make: stop the sweep
     invalid: bool = False  # its params broke the params schema: reported, never run
+    unlogged: str | None = None  # the command succeeded, this objective was never logged
 
     @property
     def commit(self) -> str | None:
@@ -79,7 +81,7 @@ class Setup:
         return zerocode.command_env(self.config.zero_code if local else zerocode.ZeroCode())
 
     def missing_objective(self, metrics: dict[str, Any]) -> str | None:
-        return _missing_objective(self.spec, metrics)
+        return objectives.problem(self.spec, metrics)
 
     def request(self, run: TrialRun) -> RunRequest:
         fixed = self.spec.fixed
@@ -101,19 +103,6 @@ class Setup:
                 "sweep_objectives": [o.text for o in self.spec.objectives],
             },
         )
-
-
-def _missing_objective(spec: SweepSpec, metrics: dict[str, Any]) -> str | None:
-    """Why a run that succeeded still failed as a trial: an objective not logged."""
-    flat = flatten(metrics)
-    for objective in spec.objectives:
-        if _finite(flat.get(objective.metric)) is None:
-            problem = (
-                "was not logged" if objective.metric not in flat
-                else f"is {flat[objective.metric]!r}, not a finite number"
-            )  # fmt: skip
-            return f"objective metric {objective.metric!r} {problem}"
-    return None
 
 
 def execute(setup: Setup, run: TrialRun) -> Outcome:
@@ -138,16 +127,20 @@ def judge(setup: Setup, run: TrialRun, result: RunResult) -> Outcome:
         extra = result.record.extra
         reason = str(extra.get("stop_reason") or extra.get("error") or "")
         reason = reason or describe_exit(result.exit_code, result.status)
-        return Outcome(run, result.status, reason=reason, result=result)
-    metrics = flatten(result.metrics)
-    values = [_finite(metrics.get(o.metric)) or 0.0 for o in setup.spec.objectives]
+        unlogged = _unlogged(setup, result)
+        return Outcome(run, result.status, reason=reason, result=result, unlogged=unlogged)
+    values = objectives.values(setup.spec, result.metrics)
     return Outcome(run, "succeeded", values=values, result=result)
 
 
-def _finite(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+def _unlogged(setup: Setup, result: RunResult) -> str | None:
+    """The objective a run never logged, when that alone failed it (the verdict):
+    its command exited 0 and nothing else went wrong."""
+    if result.status != "failed" or result.exit_code != 0:
         return None
-    return float(value) if math.isfinite(value) else None
+    if result.record.extra.get("error") != setup.missing_objective(result.metrics):
+        return None
+    return objectives.unlogged(setup.spec, result.metrics)
 
 
 def history(setup: Setup, commit: str, metric: str) -> list[tuple[int, float]]:
