@@ -64,6 +64,8 @@ def model_file(repo: Repo, model: Model, chosen: Version, path: str | None) -> M
     if recorded is not None:
         return recorded
     path = path or declared_path(repo, chosen.commit, model.name)
+    if path is None and not chosen.registered:
+        raise _no_version(model, chosen)
     if path is None:
         raise RegistryError(
             f"model {model.name!r} {chosen.version} does not say which file it is",
@@ -72,6 +74,18 @@ def model_file(repo: Repo, model: Model, chosen: Version, path: str | None) -> M
     experiment = experiment_at(repo, chosen.commit)
     run = store.load(repo, experiment, repo.git[chosen.commit].id).run if experiment else {}
     return locate(repo, chosen.commit, run, path, f"commit {chosen.commit[:10]}")
+
+
+def _no_version(model: Model, chosen: Version) -> RegistryError:
+    """A stage on a commit no version tag of the model names here: its version tag
+    did not travel (or never existed), not a tag another tool made."""
+    stages = " and ".join(repr(s) for s in chosen.stages) or "a stage"
+    return RegistryError(
+        f"stage {stages} of model {model.name!r} points at commit {chosen.commit[:10]}, "
+        f"which has no version of {model.name!r} here",
+        "the stage's version is missing on this repository: pull the model's tags "
+        "(`gitexp pull REMOTE`), or ask whoever promoted it",
+    )
 
 
 def get(
