@@ -5,11 +5,17 @@ names are model tags (GTO's grammar) travel, never the user's other tags:
 those of the experiments being moved, or every model tag when all
 experiments are. A tag is never moved: one that differs on the two sides
 (two clones registered the same version) is a conflict, left as it is.
+
+A stage, deprecation or deregistration tag names a commit, and a reader
+finds its version by that commit: sent without the version tag it refers
+to, it would point the remote's stage at a commit with no version there.
+``needs`` says which version tags each such tag depends on; ``held`` which
+ones must stay behind because a version they need differs on the remote.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +80,43 @@ def plan(names: list[str], source: dict[str, TagRef], dest: dict[str, TagRef]) -
             out.same.append(name)
         else:
             out.differ.append(name)
+    return out
+
+
+def needs(tags: list[str], commit_of: Callable[[str], str | None]) -> dict[str, list[str]]:
+    """Tag → the version tags among ``tags`` it refers to: those of its model on its
+    commit (and, for a deregistration, the version it names). Tags needing none
+    are left out; ``commit_of`` is asked only about the models that have both."""
+    parsed = {t: p for t in tags if (p := tagnames.parse(t)) is not None}
+    versions = {t: p for t, p in parsed.items() if p.action == tagnames.REGISTER}
+    models = {p.model for p in versions.values()}
+    found: dict[str, list[str]] = {}
+    for tag, name in parsed.items():
+        if name.action == tagnames.REGISTER or name.model not in models:
+            continue
+        commit = commit_of(tag)
+        wanted = [
+            v
+            for v, p in versions.items()
+            if p.model == name.model
+            and (commit_of(v) == commit or (name.version is not None and p.version == name.version))
+        ]
+        if wanted:
+            found[tag] = wanted
+    return found
+
+
+def held(
+    needed: dict[str, list[str]], landed: set[str], same_there: Callable[[str], bool]
+) -> dict[str, str]:
+    """Tag → the first version tag it needs that is not on the remote with this
+    repository's commit: neither ``landed`` (sent, or there already) nor one the
+    remote has on the same commit (``same_there``)."""
+    out = {}
+    for tag, versions in needed.items():
+        missing = [v for v in versions if v not in landed and not same_there(v)]
+        if missing:
+            out[tag] = missing[0]
     return out
 
 

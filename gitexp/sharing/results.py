@@ -27,3 +27,4 @@ class SyncResult:
     tags: list[str] = field(default_factory=list)  # model tags transferred
     tags_up_to_date: list[str] = field(default_factory=list)
     tag_conflicts: list[Conflict] = field(default_factory=list)  # never forced
+    held_back: dict[str, str] = field(default_factory=dict)  # tag → its version, differing there

@@ -95,11 +95,16 @@ def _report(verb: str, prep: str, remote: str, result: SyncResult) -> int:
             f"on {remote}; left as is (tags are never moved: register a new version)",
             file=sys.stderr,
         )
+    for tag, version in result.held_back.items():
+        line = f"gitexp: held back {tag}: its version {version} differs on {remote}"
+        print(line, file=sys.stderr)
     moved = len(result.transferred) + len(result.forced)
     line = f"gitexp: {verb} {moved} experiment(s) {prep} {remote}"
     line += f", {len(result.up_to_date)} up to date"
     if result.tags or result.tags_up_to_date:
         line += f", {len(result.tags)} model tag(s)"
+    if result.held_back:
+        line += f", {len(result.held_back)} model tag(s) held back"
     if result.artifacts is not None:
         line += f", {result.artifacts.transferred} artifact object(s) transferred"
     print(line, file=sys.stderr)
@@ -107,7 +112,7 @@ def _report(verb: str, prep: str, remote: str, result: SyncResult) -> int:
         missing = ", ".join(result.artifacts.failed[:5])
         print(f"gitexp: error: artifacts not transferred: {missing}", file=sys.stderr)
         return 1
-    return 1 if result.conflicts or result.tag_conflicts else 0
+    return 1 if result.conflicts or result.tag_conflicts or result.held_back else 0
 
 
 def register(app: typer.Typer) -> None:
