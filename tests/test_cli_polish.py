@@ -127,6 +127,49 @@ def test_ctrl_c_reads_as_ctrl_c(git_repo: Path, tmp_path: Path) -> None:
     assert "  status           interrupted by Ctrl-C (SIGINT)\n" in shown
 
 
+CHECKPOINT_ON_SIGTERM = """\
+import os, signal, time
+
+def checkpoint(signum, frame):
+    open("checkpoint.txt", "w").write(signal.Signals(signum).name)
+    print("checkpoint saved", flush=True)
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+signal.signal(signal.SIGTERM, checkpoint)
+open(os.environ["MARKER"], "w").close()
+time.sleep(120)
+"""
+
+
+def test_sigterm_reaches_the_script_as_sigterm(git_repo: Path, tmp_path: Path) -> None:
+    """A batch scheduler's SIGTERM to `gitexp run` is what the script receives (its
+    checkpoint handler runs, as it would without gitexp), and the record says so."""
+    write_files(git_repo, {"job.py": CHECKPOINT_ON_SIGTERM})
+    marker = tmp_path / "started"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitexp", "run", "-n", "preempted", "--", "python", "job.py"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "MARKER": str(marker)},
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert "checkpoint saved" in out, (out, err)
+    assert last_line(err) == (
+        "gitexp: error: experiment 'preempted' interrupted by SIGTERM; "
+        "recorded as refs/experiments/preempted"
+    )
+    record = run_json(git_repo, "preempted")
+    assert (record["status"], record["exit_code"]) == ("interrupted", -signal.SIGTERM)
+    assert git(git_repo, "show", "refs/experiments/preempted:checkpoint.txt") == "SIGTERM"
+
+
 # --- a reader that stops early --------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -58,7 +59,7 @@ class InProcessExecutor(Executor):
     def execute(self, job: Job, sink: OutputSink) -> ExecResult:
         raise NotImplementedError("an in-process run executes nothing")
 
-    def stop(self) -> None:
+    def stop(self, signum: int = signal.SIGINT) -> None:
         """Nothing to stop: Ctrl-C reaches the code itself."""
 
 

@@ -17,6 +17,7 @@ runs decides the rest (metrics files, outputs, callbacks).
 from __future__ import annotations
 
 import dataclasses
+import signal
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -84,7 +85,7 @@ class _Planned(Executor):
     def execute(self, job: Job, sink: OutputSink) -> ExecResult:
         raise UsageError("a queued run is executed by `gitexp queue run`")
 
-    def stop(self) -> None:
+    def stop(self, signum: int = signal.SIGINT) -> None:
         pass
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import queue
 import shutil
+import signal
 import socket
 import tempfile
 import threading
@@ -104,7 +105,7 @@ class Member(Protocol):
 
     def run(self) -> ExecResult: ...
 
-    def stop(self) -> None: ...
+    def stop(self, signum: int = signal.SIGINT) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -178,8 +179,8 @@ class _LocalRank:
     def run(self) -> ExecResult:
         return self.executor.execute(self.job, self.sink)
 
-    def stop(self) -> None:
-        self.executor.stop()
+    def stop(self, signum: int = signal.SIGINT) -> None:
+        self.executor.stop(signum)
 
 
 class LocalGroupExecutor(Executor):
@@ -216,10 +217,10 @@ class LocalGroupExecutor(Executor):
             env["GITEXP_RUN_DIR"] = scratch[rank - 1]
         return Job(job.name, job.argv, job.run_dir, job.cwd, env, job.links, job.pinned)
 
-    def stop(self) -> None:
+    def stop(self, signum: int = signal.SIGINT) -> None:
         self.stopping.set()
         for rank in self.ranks:
-            rank.stop()
+            rank.stop(signum)
 
     def command_running(self) -> bool:
         return not self.ranks or any(r.executor.command_running() for r in self.ranks)

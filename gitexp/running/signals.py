@@ -33,7 +33,7 @@ def forwarding(executor: Executor, flag: threading.Event) -> Iterator[None]:
     def handler(signum: int, frame: object) -> None:
         if executor.command_running():
             flag.set()
-        executor.stop()
+        executor.stop(signum)
 
     with _handling(handler):
         yield

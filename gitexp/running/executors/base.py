@@ -33,6 +33,7 @@ each with its own executor and sink.
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 from abc import ABC, abstractmethod
@@ -97,8 +98,10 @@ class Executor(ABC):
         """Run the job to completion, streaming its output into ``sink``."""
 
     @abstractmethod
-    def stop(self) -> None:
-        """Ask the running job to stop (Ctrl-C, SIGTERM, pruning); idempotent."""
+    def stop(self, signum: int = signal.SIGINT) -> None:
+        """Ask the running job to stop (Ctrl-C, SIGTERM, pruning); idempotent.
+        ``signum``: what gitexp received, so a script sees the signal it would
+        have seen without gitexp (a SIGTERM handler that checkpoints still runs)."""
 
     def command_running(self) -> bool:
         """False once the command has ended (a Ctrl-C then no longer interrupts it,

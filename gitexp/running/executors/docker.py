@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -211,9 +212,11 @@ class DockerExecutor(Executor):
         except Exception as exc:  # a container gone already is fine; anything else is logged
             log.warning("could not remove container %s: %s", container.id[:12], exc)
 
-    def stop(self) -> None:
-        """SIGINT (Python scripts flush and exit), then SIGTERM, then SIGKILL, off-thread."""
+    def stop(self, signum: int = signal.SIGINT) -> None:
+        """``signum`` (SIGINT: Python scripts flush and exit), then SIGTERM, then
+        SIGKILL, off-thread."""
         self.stop_requested = True
+        self.first_signal = signal.Signals(signum).name
         if self.container is not None:
             self._escalate()
 
@@ -221,11 +224,12 @@ class DockerExecutor(Executor):
         if self.escalating:
             return
         self.escalating = True
-        threading.Thread(target=_stop_container, args=(self.container,), daemon=True).start()
+        args = (self.container, self.first_signal)
+        threading.Thread(target=_stop_container, args=args, daemon=True).start()
 
 
-def _stop_container(container: Any) -> None:
-    for sig in ("SIGINT", "SIGTERM", "SIGKILL"):
+def _stop_container(container: Any, first: str = "SIGINT") -> None:
+    for sig in dict.fromkeys((first, "SIGTERM", "SIGKILL")):
         try:
             container.kill(signal=sig)
             container.wait(timeout=GRACE_S / 2)

@@ -68,8 +68,9 @@ class LocalExecutor(Executor):
     def command_running(self) -> bool:
         return self.proc is None or self.proc.poll() is None
 
-    def stop(self) -> None:
-        """SIGINT first (Python scripts flush and exit), SIGTERM, then SIGKILL."""
+    def stop(self, signum: int = signal.SIGINT) -> None:
+        """``signum`` first (SIGINT: Python scripts flush and exit), then SIGTERM,
+        then SIGKILL, to the command's process group."""
         proc = self.proc
         if proc is not None and proc.poll() is not None and self.pump is not None:
             self.pump.abandon(wait=False)  # Ctrl-C while draining: stop waiting for output
@@ -77,11 +78,11 @@ class LocalExecutor(Executor):
         if proc is None or self.stopping:
             return
         self.stopping = True
-        _signal_pgid(proc.pid, signal.SIGINT)
-        threading.Thread(target=self._escalate, args=(proc,), daemon=True).start()
+        _signal_pgid(proc.pid, signum)
+        threading.Thread(target=self._escalate, args=(proc, signum), daemon=True).start()
 
-    def _escalate(self, proc: subprocess.Popen[bytes]) -> None:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
+    def _escalate(self, proc: subprocess.Popen[bytes], first: int) -> None:
+        for sig in [s for s in (signal.SIGTERM, signal.SIGKILL) if s != first]:
             try:
                 proc.wait(GRACE_S / 2)
                 return

@@ -24,6 +24,7 @@ and placement are in ``raycluster.py``.
 from __future__ import annotations
 
 import dataclasses
+import signal
 import socket
 import threading
 import uuid
@@ -99,7 +100,7 @@ class _Rank:
         with self.mirror.open("ab") as f:
             f.write(data)
 
-    def stop(self) -> None:
+    def stop(self, signum: int = signal.SIGINT) -> None:  # the worker stops it as Ctrl-C
         threading.Thread(target=stop_run, args=(self.key,), daemon=True).start()
 
 
@@ -199,7 +200,7 @@ class RayExecutor(Executor):
             )
         return options
 
-    def stop(self) -> None:
+    def stop(self, signum: int = signal.SIGINT) -> None:  # the worker stops it as Ctrl-C
         self.stopping.set()
         threading.Thread(target=stop_run, args=(self.key,), daemon=True).start()
 
