@@ -194,12 +194,13 @@ def check_remote(repo: Repo, remote: str) -> None:
     that exists; anything else is a typo, said in one line before git is asked."""
     from pathlib import Path
 
-    if remote in repo.git.remotes.names():
+    configured = sorted(n for n in repo.git.remotes.names() if n)
+    if remote in configured:
         return
     head = remote.split("/", 1)[0]
     if "://" in remote or ":" in head or (repo.root / Path(remote).expanduser()).exists():
         return
-    known = ", ".join(sorted(repo.git.remotes.names())) or "none"
+    known = ", ".join(configured) or "none"
     raise UsageError(
         f"no git remote named {remote!r} (this repository's remotes: {known})",
         "give a remote's name, a URL or a path; `git remote add NAME URL` adds one",
