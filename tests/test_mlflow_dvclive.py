@@ -233,6 +233,9 @@ def test_the_container_wheel_lets_mlflow_find_the_stores(tmp_path: Path) -> None
         "mlflow.artifact_repository": {
             "gitexp": "gitexp.integrations.mlflow_store:artifact_repository"
         },
+        "mlflow.model_registry_store": {
+            "gitexp": "gitexp.integrations.mlflow_registry:registry_store"
+        },
     }
     wheel = tmp_path / filename
     wheel.write_bytes(data)

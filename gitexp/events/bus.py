@@ -38,7 +38,8 @@ whose ``name``/``ref`` are the trial's experiment:
   ``front``, ``duration_s``.
 
 The model registry (gitexp/registry) publishes one event per tag it adds,
-from the process of the `gitexp model` command. ``name`` and ``ref`` are
+from the process of the `gitexp model` command (or of the `gitexp run`
+whose MLflow script asked for it, after the run is recorded). ``name`` and ``ref`` are
 the experiment the version was registered from (None for a commit that is
 no experiment, such as one GTO tagged), and every payload has ``model``,
 ``version``, ``tag`` (the git tag made) and ``commit``:

@@ -12,6 +12,9 @@ only writer; files live in ``$GITEXP_RUN_DIR/.gitexp/live/``:
   at exit and on SIGTERM), each batch whole or not at all.
 - ``params.jsonl`` and ``artifacts.jsonl``: one JSON object per line
   (``log_param(s)``; ``log_artifact`` as ``{"path": ..., "name": ...}``).
+- ``models.jsonl``: model registry requests of an MLflow script
+  (``{"action": ..., ...}``, ``recorder.request_model_action``), done after
+  the run is recorded by gitexp/registry/runrequests.py.
 
 Readers: the runner follows ``metrics.tsv`` while the command runs (live
 metrics, for events, pruning and progress) and reads all three when it has

@@ -21,6 +21,8 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same gitexp gives the same wh
 ENTRY_POINTS = (
     "[mlflow.artifact_repository]\n"
     "gitexp = gitexp.integrations.mlflow_store:artifact_repository\n\n"
+    "[mlflow.model_registry_store]\n"
+    "gitexp = gitexp.integrations.mlflow_registry:registry_store\n\n"
     "[mlflow.tracking_store]\n"
     "gitexp = gitexp.integrations.mlflow_store:tracking_store\n"
 )
