@@ -12,7 +12,9 @@
 # The web UI's browser tests drive Debian's chromium (installed when root and missing)
 # with Playwright from the dev extra; `playwright install` is never run (it downloads).
 # Ray comes with the `all` extra; torch (for the torch.distributed tests) is pinned to
-# the CPU build: a bare `torch` would pull a multi-GB CUDA build.
+# 2.13.0, whose CPU build these machines keep in their local wheel house (pip's
+# find-links): a bare `torch` would pull a multi-GB CUDA build. Elsewhere, install the CPU
+# build from PyTorch's index first (docs/autolog.md#installing-the-deep-learning-frameworks).
 # The deep-learning extras (keras, tensorflow, fastai: autolog's tests) pin the same
 # torch; from a fresh cache they add about 100 s and 2 GB to the install (docs/autolog.md),
 # and GITEXP_REQUIRE_DEEP=1 makes their tests fail rather than skip if one is missing.
