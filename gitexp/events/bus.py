@@ -29,7 +29,8 @@ whose ``name``/``ref`` are the trial's experiment:
   number), ``status`` (succeeded, failed, pruned, interrupted), ``values``
   (the objectives, None unless succeeded), ``params`` (sampled), ``reason``,
   ``commit``, ``duration_s``.
-- ``sweep_new_best``: a better trial (one objective) or a new member of the
+- ``sweep_new_best``: a trial better than every earlier one of the sweep,
+  earlier invocations included (one objective), or a new member of the
   Pareto front. ``trial``, ``trial_name``, ``values``, ``objectives``,
   ``params``, ``front`` (the front's trial names; [] with one objective).
 - ``sweep_finished``: ``ended`` (completed, exhausted: the grid is covered,
