@@ -81,6 +81,16 @@ def test_a_resume_of_worse_trials_keeps_the_first_best(repo: Path, tmp_path: Pat
     assert sweep_json(repo, "lr")["best"] == [best]
     assert [p["status"] for p in _payloads(second, "trial_finished")] == ["succeeded"] * 3
     assert _payloads(second, "sweep_new_best") == []  # every new trial is worse
+    assert _payloads(second, "sweep_started")[0]["best"] == {
+        "trial_name": best,
+        "values": [losses[best]],
+        "front": [],
+    }  # what the progress bar shows from the start
+    assert _payloads(first, "sweep_started")[0]["best"] == {
+        "trial_name": None,
+        "values": None,
+        "front": [],
+    }
     finished = _payloads(second, "sweep_finished")[0]
     assert (finished["best"], finished["best_values"]) == (best, [losses[best]])
 

@@ -24,7 +24,9 @@ whose ``name``/``ref`` are the trial's experiment:
 - ``sweep_started``: ``storage`` (journal path or RDB URL), ``resumed``,
   ``sampler``, ``pruner``, ``objectives`` (``METRIC:min|max``), ``space``
   (param → SPACE text), ``trials`` (this invocation's budget, None without
-  one), ``timeout``, ``jobs``, ``seed``, ``previous_trials``.
+  one), ``timeout``, ``jobs``, ``seed``, ``previous_trials``, ``best`` (of
+  the trials before this invocation: ``trial_name``, ``values``, ``front``;
+  None and [] for a new sweep).
 - ``trial_finished``: a trial's verdict, told to Optuna. ``trial`` (the
   number), ``status`` (succeeded, failed, pruned, interrupted), ``values``
   (the objectives, None unless succeeded), ``params`` (sampled), ``reason``,

@@ -200,7 +200,7 @@ def _drive(
         return SweepSummary(
             spec.name, url, "complete", driver.tally, driver.best, spec.objectives, 0
         )
-    bus.publish("sweep_started", _started(spec, url, budget, resume, study))
+    bus.publish("sweep_started", _started(spec, url, budget, resume, study, driver.best))
     ended = "aborted"
     try:
         ended = driver.run()
@@ -238,7 +238,9 @@ def _budget(spec: SweepSpec, study: Any, resume: bool, options: Options) -> Budg
     return Budget(count, timeout, studies.grid_left(spec, trials))
 
 
-def _started(spec: SweepSpec, url: str, budget: Budget, resume: bool, study: Any) -> dict[str, Any]:
+def _started(
+    spec: SweepSpec, url: str, budget: Budget, resume: bool, study: Any, best: Best
+) -> dict[str, Any]:
     return {
         "name": spec.name,
         "ref": f"refs/experiments/{spec.name}/",
@@ -254,6 +256,7 @@ def _started(spec: SweepSpec, url: str, budget: Budget, resume: bool, study: Any
         "jobs": spec.jobs,
         "seed": spec.seed,
         "previous_trials": len(study.get_trials(deepcopy=False)),
+        "best": {"trial_name": best.name, "values": best.values, "front": list(best.front)},
     }
 
 

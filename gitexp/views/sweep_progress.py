@@ -57,6 +57,9 @@ class SweepProgress:
 
     def _sweep_started(self, p: dict[str, Any]) -> None:
         self.prefix = p["sweep"] + "/"
+        before = p.get("best") or {}  # a resumed sweep's best so far
+        if before.get("values") is not None or before.get("front"):
+            self._show_best(p["objectives"], before.get("values") or [], before.get("front") or [])
         self.bar.start()
         self.task = self.bar.add_task(p["sweep"], total=p.get("trials"), counts=self._text())
 
@@ -76,11 +79,14 @@ class SweepProgress:
         self.console.print(_trial_line(p), highlight=False)
 
     def _sweep_new_best(self, p: dict[str, Any]) -> None:
-        values = " ".join(
-            f"{o.split(':')[0]}={v:.4g}" for o, v in zip(p["objectives"], p["values"], strict=False)
-        )
-        self.best = f"best {values}" if not p["front"] else f"front {len(p['front'])}"
+        self._show_best(p["objectives"], p["values"], p["front"])
         self.bar.update(self.task, counts=self._text())
+
+    def _show_best(self, objectives: list[str], values: list[float], front: list[str]) -> None:
+        shown = " ".join(
+            f"{o.split(':')[0]}={v:.4g}" for o, v in zip(objectives, values, strict=False)
+        )
+        self.best = f"best {shown}" if not front else f"front {len(front)}"
 
     def _sweep_finished(self, p: dict[str, Any]) -> None:
         self.bar.stop()
