@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from gitexp.gitstore.repo import Repo
 
 
 def init(
@@ -17,7 +21,9 @@ def init(
         None, "--dvc-remote", help="URL or folder of the default DVC remote (implies --dvc)."
     ),
     hooks: bool = typer.Option(
-        None, "--hooks/--no-hooks", help="Install the pre-push hook (asked when interactive)."
+        None,
+        "--hooks/--no-hooks",
+        help="Install the pre-push hook (offered where DVC is set up; asked when interactive).",
     ),
 ) -> int:
     """Set up this repository for gitexp (writes gitexp.yaml; commits nothing)."""
@@ -35,11 +41,12 @@ def init(
         print(f"wrote {target}", file=sys.stderr)
     if dvc or dvc_remote is not None:
         _dvc(repo.root, dvc_remote)
-    if hooks or (hooks is None and sys.stdin.isatty() and _ask()):
+    offer = hooks is None and _hook_would_help(repo)
+    if hooks or (offer and sys.stdin.isatty() and _ask()):
         from gitexp.sharing.githooks import install
 
         print(f"installed {install(repo).path}", file=sys.stderr)
-    elif hooks is None:
+    elif offer:
         print("tip: `gitexp hooks install` makes `git push` send artifacts", file=sys.stderr)
     print("next: commit it, then `gitexp run -p key=value`", file=sys.stderr)
     return 0
@@ -68,6 +75,15 @@ def _dvc(root: Path, remote: str | None) -> None:
     print("set up DVC in .dvc/" if created else "DVC was already set up", file=sys.stderr)
     if remote:
         print(f"default DVC remote: {remote} (in .dvc/config)", file=sys.stderr)
+
+
+def _hook_would_help(repo: Repo) -> bool:
+    """The pre-push hook sends DVC artifacts: worth offering only where DVC is set up
+    and gitexp's hook is not installed already (docs/sharing.md, the pre-push hook)."""
+    from gitexp.dvcstore.cache import dvc_ready
+    from gitexp.sharing.githooks import HOOK, hooks_dir, is_ours
+
+    return dvc_ready(repo.root) and not is_ours(hooks_dir(repo) / HOOK)
 
 
 def _ask() -> bool:
