@@ -48,19 +48,35 @@ def rename(
 
 def apply(
     name: str = typer.Argument(..., help="Experiment whose files to write."),
-    force: bool = typer.Option(False, "--force", help="Overwrite uncommitted changes."),
+    force: bool = typer.Option(
+        False, "--force", help="Overwrite uncommitted changes; take the experiment's side."
+    ),
+    whole: bool = typer.Option(
+        False,
+        "--whole",
+        help="Write the experiment's whole tree, undoing commits made since its baseline.",
+    ),
 ) -> int:
-    """Write an experiment's files into the work tree (no commit, index untouched)."""
+    """Write an experiment's changes into the work tree (no commit, index untouched)."""
     from gitexp.exploring import housekeeping as manage
     from gitexp.gitstore.repo import open_repo
 
-    applied = manage.apply(open_repo(), name, force)
+    applied = manage.apply(open_repo(), name, force, whole)
     changes = len(applied.written) + len(applied.deleted)
     print(
         f"applied {applied.name} ({applied.commit[:7]}): {len(applied.written)} written, "
-        f"{len(applied.deleted)} deleted" + ("" if changes else " (work tree already matches)")
+        f"{len(applied.deleted)} deleted"
+        + ("" if changes else " (work tree already matches)")
+        + _onto(applied.baseline)
     )
     return 0
+
+
+def _onto(baseline: str | None) -> str:
+    """How it was applied when the experiment's baseline is not HEAD."""
+    if baseline is None:
+        return ""
+    return f"; its changes since its baseline {baseline[:7]}, later commits kept"
 
 
 def branch(
