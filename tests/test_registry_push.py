@@ -90,7 +90,7 @@ def test_a_stage_whose_version_differs_on_the_remote_is_held_back(tmp_path: Path
     assert any(ln.startswith("gitexp: conflict: model tag toy@v0.0.1 is ") for ln in lines)
     assert "gitexp: held back toy#prod#1: its version toy@v0.0.1 differs on origin" in lines
     assert last_line(proc.stderr) == (
-        "gitexp: pushed 1 experiment(s) to origin, 0 up to date, 1 model tag(s) held back"
+        "gitexp: pushed 1 experiment(s) to origin, 0 up to date, 0 model tag(s), 1 held back"
     )
     assert remote_tags(remote) == ["toy@v0.0.1"]  # nothing of toy#prod#... reached it
     assert git(remote, "rev-parse", "toy@v0.0.1").strip() == theirs

@@ -11,12 +11,14 @@ finds its version by that commit: sent without the version tag it refers
 to, it would point the remote's stage at a commit with no version there.
 ``needs`` says which version tags each such tag depends on; ``held`` which
 ones must stay behind because a version they need differs on the remote.
+A pull mirrors it (``hold_back``): such a tag is not fetched when the version
+it needs differs here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gitexp.gitstore.repo import MISSING_OBJECT, Repo
@@ -118,6 +120,23 @@ def held(
         if missing:
             out[tag] = missing[0]
     return out
+
+
+def hold_back(
+    tags: TagPlan, theirs: dict[str, TagRef], mine: dict[str, TagRef]
+) -> tuple[TagPlan, dict[str, str]]:
+    """For a pull: the plan without the stage (deregistration, deprecation) tags whose
+    version would not be here on their commit afterwards, and those tags → that
+    version. A version lands when it is fetched, or is here with the same commit
+    (equal, or another tag object on that commit)."""
+    needed = needs(tags.moving + tags.same + tags.differ, lambda t: theirs[t].commit)
+    waiting = {t: versions for t, versions in needed.items() if t in tags.moving}
+
+    def same_here(version: str) -> bool:
+        return version in mine and mine[version].commit == theirs[version].commit
+
+    out = held(waiting, set(tags.moving + tags.same), same_here)
+    return replace(tags, moving=[t for t in tags.moving if t not in out]), out
 
 
 def refspec(tag: str) -> str:

@@ -11,7 +11,10 @@ those), so local work is proportional to what moves, not to the remote.
 
 Model tags (gitexp/registry/travel.py decides which) go in the same
 process: those of the experiments moved, or all of them when every
-experiment is. A model tag is never overwritten, ``force`` or not.
+experiment is. A model tag is never overwritten, ``force`` or not, and a
+stage never travels without its version: a push holds such a tag back when
+its version differs on the remote (sharing/pushing.py), a pull when it
+differs here (``travel.hold_back``).
 """
 
 from __future__ import annotations
@@ -156,6 +159,7 @@ def push(
         lfstransfer.push(repo, remote, {n: local[n] for n in moving})
     outcome = pushing.run(repo, target, args, _env(), dry_run=False)
     result = pushing.result(repo, target, outcome, local, mine, sent)
+    result = replace(result, any_model_tags=bool(mine))  # the summary counts them, 0 too
     _announce(bus, remote, local, result)
     return result
 
@@ -264,6 +268,7 @@ def pull(
     conflicts = [Conflict(n, mine[n], theirs[n]) for n in differ]
     my_tags = model_tags(repo)
     tags = _tag_plan(there.tags, my_tags, {theirs[n] for n in chosen} if specs else None)
+    tags, held = travel.hold_back(tags, there.tags, my_tags)
     if moving or tags.moving:
         refspecs = [_refspec(n, force and n in mine) for n in moving]
         refspecs += [travel.refspec(t) for t in tags.moving]
@@ -276,6 +281,7 @@ def pull(
     forced = [c.name for c in conflicts] if force else []
     kept = [] if force else conflicts
     result = SyncResult(_minus(moving, forced), same, kept, forced, fetched, there.invalid)
+    result = replace(result, held_back=held, any_model_tags=bool(my_tags or there.tags))
     return _with_tags(result, tags, my_tags, there.tags)
 
 

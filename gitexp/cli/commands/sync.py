@@ -95,16 +95,16 @@ def _report(verb: str, prep: str, remote: str, result: SyncResult) -> int:
             f"on {remote}; left as is (tags are never moved: register a new version)",
             file=sys.stderr,
         )
+    where = "here" if verb == "pulled" else f"on {remote}"  # the side the version differs on
     for tag, version in result.held_back.items():
-        line = f"gitexp: held back {tag}: its version {version} differs on {remote}"
-        print(line, file=sys.stderr)
+        print(f"gitexp: held back {tag}: its version {version} differs {where}", file=sys.stderr)
     moved = len(result.transferred) + len(result.forced)
     line = f"gitexp: {verb} {moved} experiment(s) {prep} {remote}"
     line += f", {len(result.up_to_date)} up to date"
-    if result.tags or result.tags_up_to_date:
+    if result.counts_tags():
         line += f", {len(result.tags)} model tag(s)"
     if result.held_back:
-        line += f", {len(result.held_back)} model tag(s) held back"
+        line += f", {len(result.held_back)} held back"  # after the tag count (counts_tags)
     if result.artifacts is not None:
         line += f", {result.artifacts.transferred} artifact object(s) transferred"
     print(line, file=sys.stderr)
