@@ -15,6 +15,7 @@ import yaml
 
 from gitexp.gitstore.repo import MISSING_OBJECT, Repo
 from gitexp.gitstore.treewalk import check_path
+from gitexp.registry import candidates
 from gitexp.registry.errors import RegistryError
 from gitexp.registry.message import ModelFile
 
@@ -30,14 +31,16 @@ def artifacts(run: dict[str, Any]) -> list[dict[str, Any]]:
     return [r for r in run.get("artifacts") or [] if isinstance(r, dict) and r.get("path")]
 
 
-def locate(repo: Repo, commit: str, run: dict[str, Any], path: str | None, where: str) -> ModelFile:
-    """The model file of a commit (``where`` names it in errors)."""
+def locate(
+    repo: Repo, commit: str, run: dict[str, Any], path: str | None, where: str, rev: str = ""
+) -> ModelFile:
+    """The model file of a commit (``where`` names it in errors, ``rev`` in the
+    `git ls-tree` command a hint gives; the commit itself by default)."""
     listed = artifacts(run)
     if path is None:
         if len(listed) != 1:
-            shown = ", ".join(str(r["path"]) for r in listed[:8]) or "none"
             raise RegistryError(
-                f"name the model file of {where} with --path", f"its DVC artifacts: {shown}"
+                f"name the model file of {where} with --path", _hint(repo, commit, listed, rev)
             )
         path = str(listed[0]["path"])
     path = clean(path)
@@ -46,10 +49,15 @@ def locate(repo: Repo, commit: str, run: dict[str, Any], path: str | None, where
             return _dvc(path, record)
     found = _in_tree(repo, commit, path)
     if found is None:
-        shown = ", ".join(str(r["path"]) for r in listed[:8])
-        hint = f"its DVC artifacts: {shown}" if shown else "see `git ls-tree -r` of it"
-        raise RegistryError(f"path {path!r} is not in {where}", hint)
+        raise RegistryError(f"path {path!r} is not in {where}", _hint(repo, commit, listed, rev))
     return found
+
+
+def _hint(repo: Repo, commit: str, listed: list[dict[str, Any]], rev: str) -> str:
+    """Its DVC artifacts when it has some; else the files git holds that could be it."""
+    if listed:
+        return f"its DVC artifacts: {', '.join(str(r['path']) for r in listed[:8])}"
+    return "it has no DVC artifacts; " + candidates.hint(repo, commit, rev or commit[:10])
 
 
 def _dvc(path: str, record: dict[str, Any]) -> ModelFile:

@@ -63,7 +63,8 @@ def register(repo: Repo, request: Request, bus: EventBus | None = None) -> Regis
     commit = str(oid)
     stored = store.load(repo, name, oid)
     _check_status(name, stored.run, request.force)
-    found = locate(repo, commit, stored.run, request.path, f"experiment {name!r}")
+    where, rev = f"experiment {name!r}", store.ref_name(name)
+    found = locate(repo, commit, stored.run, request.path, where, rev)
     details = Details(found, name, message.key_metrics(stored.metrics))
     bus = writing.publisher(repo, bus)  # a callback that cannot load: refused before the tag
     version, tag = _create(repo, model, commit, request, details)
