@@ -31,6 +31,7 @@ from gitexp.gitstore.record import RunRecord
 from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.trees import (
     Manifest,
+    read_blob,
     snapshot_workdir,
     tree_with_files,
     without_meta,
@@ -341,6 +342,7 @@ def prepare(
     tree = store.retry(lambda: apply_params(repo, params_tree, params), "cannot apply params")
     if executor.checks_host_path and not via_shell:
         check_command(repo, tree, argv, cwd)
+    executor.preflight(request.pinned, lambda path: read_blob(repo, tree, path))  # no ref yet
     seed = _seed(request.seed, config)
     system = describe()
     record = RunRecord(

@@ -4,6 +4,10 @@ The runner owns the lifecycle and the experiment's `running` record: it
 snapshots, reserves the ref, materializes the run dir, renews the lease and
 records. An executor only executes, in this order:
 
+0. ``preflight(pinned, read)``: cheap checks of this host that need no run
+   dir (a base image that is not here), called while the runner prepares,
+   before the name is reserved; ``read(path)`` gives a file of the tree the
+   run will get (None when absent). A ``GitexpError`` here records nothing.
 1. ``prepare(job)``: work before the clock starts (an image build); returns
    fields for run.json. It may raise a ``GitexpError``: the run is recorded
    as failed with that message.
@@ -88,6 +92,11 @@ class Executor(ABC):
     checks_host_path: bool = True
     #: whether execute() streams the live metrics file through sink.metrics itself
     streams_metrics: bool = False
+
+    def preflight(self, pinned: dict[str, Any], read: Callable[[str], bytes | None]) -> None:
+        """Fail before the experiment's name is taken when this host cannot run it
+        (see the module doc); most executors have nothing to check."""
+        return None
 
     def prepare(self, job: Job) -> dict[str, Any]:
         """Work before the clock starts (e.g. an image build); fields for run.json."""

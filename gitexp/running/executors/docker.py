@@ -1,13 +1,18 @@
 """Run the job in a container built for this experiment (``gitexp run --docker``).
 
-``prepare`` renders the Dockerfile (or takes the pinned one of a
-reproduction), builds the image unless its content tag already exists, and
-returns the Dockerfile text (the runner commits it as .gitexp/env/Dockerfile)
-and the image facts for run.json. ``execute`` runs the command with the run
-directory mounted at ``/gitexp/run``; ``stop`` signals the container and
-escalates, and the container is always removed, so Ctrl-C leaves none behind;
-so is the short container that reads a new image's packages (imageprobe.py).
-The Docker SDK is imported only here.
+``preflight`` makes sure the base images are here (pulled once when they
+are not, baseimage.py) before the experiment's name is taken, so a missing
+one is one line and no failed experiment. ``prepare`` renders the
+Dockerfile (or takes the pinned one of a reproduction), builds the image
+unless its content tag already exists, and returns the Dockerfile text (the
+runner commits it as .gitexp/env/Dockerfile) and the image facts for
+run.json. ``execute`` runs the command with the run directory mounted at
+``/gitexp/run``; ``stop`` signals the container and escalates, and the
+container is always removed, so Ctrl-C leaves none behind; so is the short
+container that reads a new image's packages (imageprobe.py). A command that
+fails on a module the image lacks gets one hint line after its output
+(missingmodule.py). The Docker SDK is imported only in this folder, inside
+the functions that use it.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,6 +31,7 @@ from gitexp.common.errors import BackendError
 from gitexp.common.layout import DOCKERFILE_IN_CONTEXT
 from gitexp.config.docker import DockerSettings, docker_settings
 from gitexp.config.settings import Config
+from gitexp.running.executors import baseimage, missingmodule
 from gitexp.running.executors import images as C
 from gitexp.running.executors.base import ExecResult, Executor, Job, OutputSink
 from gitexp.running.executors.imageprobe import attach, probe_image
@@ -37,6 +43,7 @@ RUN_MOUNT = "/gitexp/run"
 GRACE_S = 10.0  # after SIGINT, wait this long (in two halves) before SIGTERM, then SIGKILL
 BUILD_TIMEOUT_S = 3600
 LOG_TAIL_LINES = 15
+TAIL_BYTES = 4096  # of the command's output, read for a ModuleNotFoundError
 START_HINT = (
     "start one (`sudo dockerd &`, `sudo systemctl start docker`, or `sudo scripts/docker-up.sh`"
     " in a gitexp checkout) or point DOCKER_HOST at a running engine"
@@ -58,6 +65,16 @@ class DockerExecutor(Executor):
         self.escalating = False
         self.env_files: dict[str, bytes] = {}
 
+    def preflight(self, pinned: dict[str, Any], read: Callable[[str], bytes | None]) -> None:
+        """The base images the build will start FROM are here, or pulled now (once)."""
+        dockerfile = pinned.get("dockerfile")
+        if isinstance(dockerfile, str):
+            names = C.base_images(dockerfile)
+        else:
+            names = C.planned_base_images(self.settings, read)
+        for name in names:
+            baseimage.ensure(self.client, name, self.settings, isinstance(dockerfile, str))
+
     def prepare(self, job: Job) -> dict[str, Any]:
         """Render (or take the pinned Dockerfile), build unless the tag exists."""
         pinned = job.pinned.get("dockerfile")
@@ -65,7 +82,11 @@ class DockerExecutor(Executor):
         context = C.build_context(
             job.run_dir, dockerfile, tuple(job.links), self.settings.build_args
         )
-        bases = [_base_image(self.client, b) for b in C.base_images(dockerfile)]
+        is_pinned = pinned is not None
+        bases = [
+            baseimage.ensure(self.client, b, self.settings, is_pinned)
+            for b in C.base_images(dockerfile)
+        ]
         self.build = {**self._image(context), "dockerfile": source, **(bases[0] if bases else {})}
         self.env_files = {"Dockerfile": dockerfile.encode()}
         if self.image_id is not None:
@@ -138,13 +159,22 @@ class DockerExecutor(Executor):
         if self.stop_requested:  # Ctrl-C came while the container was being created
             self._escalate()
         try:
-            _stream(output, sink)
+            tail = _stream(output, sink)
             code = int(self.container.wait().get("StatusCode", -1))
             self.container.reload()
+            if code != 0 and "dockerfile" not in job.pinned:  # a reproduction's is fixed
+                self._missing_module(tail, job, sink)
             return ExecResult(code, self._outcome(code, sink), self.env_files)
         finally:
             sink.close()
             self._remove()
+
+    def _missing_module(self, tail: bytes, job: Job, sink: OutputSink) -> None:
+        """One hint line after a failure that a package missing in the image explains."""
+        module = missingmodule.missing_module(tail)
+        hint = module and missingmodule.module_hint(module, self.settings, job.run_dir)
+        if hint:
+            sink.write("stderr", f"gitexp: hint: {hint}\n".encode())
 
     def _spec(self, job: Job) -> dict[str, Any]:
         s = self.settings
@@ -260,12 +290,16 @@ def _closing_responses(api: Any) -> Iterator[None]:
             response.close()
 
 
-def _stream(output: Any, sink: OutputSink) -> None:
+def _stream(output: Any, sink: OutputSink) -> bytes:
+    """Into the sink; returns the output's last bytes (where a traceback ends)."""
+    tail = b""
     for out, err in output:
         if out:
             sink.write("stdout", out)
         if err:
             sink.write("stderr", err)
+        tail = (tail + (out or b"") + (err or b""))[-TAIL_BYTES:]
+    return tail
 
 
 def _environment(job: Job, s: DockerSettings) -> dict[str, str]:
@@ -312,29 +346,6 @@ def _existing(client: Any, tag: str) -> Any:
         return client.images.get(tag)
     except ImageNotFound:
         return None
-
-
-def _base_image(client: Any, name: str) -> dict[str, Any]:
-    """The base image's id and digest; pulled when it is not here, else a clear error."""
-    from docker.errors import APIError
-
-    image = _existing(client, name)
-    if image is None:
-        try:
-            image = client.images.pull(name)
-        except APIError as exc:
-            reason = str(getattr(exc, "explanation", "") or exc).splitlines()[0][:200]
-            raise BackendError(
-                f"base image {name!r} is not here and could not be pulled ({reason})",
-                "build or pull it (`sudo scripts/docker-up.sh` builds gitexp-base:py311), "
-                "or set docker.base_image / GITEXP_DOCKER_BASE_IMAGE",
-            ) from exc
-    digests = image.attrs.get("RepoDigests") or []
-    return {
-        "base_image": name,
-        "base_image_id": str(image.id),
-        "base_image_digest": digests[0] if digests else None,
-    }
 
 
 class BuildFailedError(BackendError):

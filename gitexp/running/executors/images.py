@@ -19,6 +19,7 @@ import os
 import re
 import shlex
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -33,6 +34,7 @@ from gitexp.running.executors.wheel import gitexp_version, gitexp_wheel
 IMAGE_REPO = "gitexp-env"
 DEFAULT_REQUIREMENTS = "requirements.txt"
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_FROM = re.compile(r"\s*FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -229,12 +231,29 @@ def _context_file(path: Path) -> ContextFile:
     return ContextFile(0o755 if os.access(path, os.X_OK) else 0o644, path.read_bytes())
 
 
+def planned_base_images(settings: DockerSettings, read: Callable[[str], bytes | None]) -> list[str]:
+    """The images a fresh build will start FROM, known before the run dir exists:
+    the template's FROM lines with ``{{ base_image }}`` filled in. A template not in
+    the tree, or a FROM with another placeholder, is left to the build to report."""
+    if settings.template is None:
+        template = default_template()
+    else:
+        data = read(settings.template)
+        if data is None:
+            return []
+        template = data.decode("utf-8", errors="replace")
+    froms = [line for line in template.splitlines() if _FROM.match(line)]
+    known = {"base_image": settings.base_image}
+    filled = [_PLACEHOLDER.sub(lambda m: known.get(m.group(1), "$unknown"), f) for f in froms]
+    return base_images("\n".join(filled))
+
+
 def base_images(dockerfile: str) -> list[str]:
     """External images the Dockerfile starts FROM (stages and ``$ARG`` refs left out)."""
     stages: set[str] = set()
     images: list[str] = []
     for line in dockerfile.splitlines():
-        m = re.match(r"\s*FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", line, re.IGNORECASE)
+        m = _FROM.match(line)
         if not m:
             continue
         image, alias = m.group(1), m.group(2)
