@@ -467,8 +467,12 @@ def test_the_integrations_import_only_the_stdlib_and_the_tracking_library() -> N
     import ast
 
     package = Path(gitexp.__file__).parent / "integrations"
-    # the MLflow / DVCLive bridges import their library (MLflow loads them, never the run)
-    others = {"mlflow_store", "mlflow_artifacts", "dvclive"}
+    # the MLflow / DVCLive bridges import their library (MLflow loads them, never the run);
+    # the registry bridge reads registry names and the run-start snapshot (no pygit2)
+    others = {
+        "mlflow_store", "mlflow_artifacts", "dvclive",
+        "mlflow_registry", "mlflow_versions", "mlflow_sources",
+    }  # fmt: skip
     for path in package.rglob("*.py"):
         if path.stem in others:
             continue
@@ -482,3 +486,14 @@ def test_the_integrations_import_only_the_stdlib_and_the_tracking_library() -> N
                     assert parts[1:2] in (["integrations"], ["tracking"], ["common"]), (path, name)
                 else:
                     assert parts[0] in sys.stdlib_module_names | {"__future__"}, (path, name)
+
+
+def test_the_mlflow_registry_bridge_pulls_in_no_heavy_module() -> None:
+    """MLflow loads it in the training script's process: no pygit2, DVC, Optuna, Docker."""
+    code = (
+        "import sys, gitexp.integrations.mlflow_registry\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'pygit2', 'dvc', 'optuna', 'docker', 'ray'}))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]"

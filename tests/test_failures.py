@@ -120,14 +120,32 @@ def test_shell_command_not_found_at_run_time_is_failed_127(git_repo: Path) -> No
     assert run_json(git_repo, "nf")["exit_code"] == 127
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_signal_to_gitexp_stops_child_and_records_interrupted(
-    git_repo: Path, marker: Path, sig: int
-) -> None:
+def test_sigterm_to_gitexp_reaches_the_child_as_sigterm(git_repo: Path, marker: Path) -> None:
+    """As without gitexp: no handler, so the child dies of it; what it logged is kept
+    (the tracking library flushes on SIGTERM)."""
     write_files(git_repo, {"wait.py": WAITER})
     proc = _start(git_repo, marker, "-n", "stopped", "--", "python", "wait.py")
     child = _child_pid(marker)
-    proc.send_signal(sig)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert "started" in out
+    assert proc.returncode == 130, err
+    assert last_line(err) == (
+        "gitexp: error: experiment 'stopped' interrupted by SIGTERM; "
+        "recorded as refs/experiments/stopped"
+    )
+    assert not _alive(child)
+    record = run_json(git_repo, "stopped")
+    assert (record["status"], record["exit_code"]) == ("interrupted", -signal.SIGTERM)
+    assert metrics_json(git_repo, "stopped") == {"loss": 0.5}
+    assert "stopping cleanly" not in show(git_repo, "stopped", ".gitexp/output.log")
+
+
+def test_ctrl_c_to_gitexp_stops_child_and_records_interrupted(git_repo: Path, marker: Path) -> None:
+    write_files(git_repo, {"wait.py": WAITER})
+    proc = _start(git_repo, marker, "-n", "stopped", "--", "python", "wait.py")
+    child = _child_pid(marker)
+    proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert "started" in out
     assert proc.returncode == 130, err
