@@ -224,7 +224,8 @@ def test_with_two_jobs_the_running_trial_is_stopped_and_the_study_resumable(
     assert "the sweep stopped: objective metric 'acc' was not logged" in slow["stop_reason"]
     assert sorted(t.state.name for t in load_study(repo, "typo2").trials) == ["FAIL", "FAIL"]
     marker.unlink()
-    again = sweep(repo, "--resume", "--name", "typo2", env={"MARKER": str(marker)})
+    # one at a time: with -j 2 the rerun could lose the race for the marker and be stopped
+    again = sweep(repo, "--resume", "--name", "typo2", "-j", "1", env={"MARKER": str(marker)})
     assert again.returncode == 1 and "objective metric 'acc' was not logged" in again.stderr
     rerun = trials(repo, "typo2")[2]  # the interrupted trial runs again first
     assert rerun["params"]["q"] == slow["params"]["q"] and rerun["status"] == "failed"
