@@ -247,6 +247,7 @@ def test_failing_build_step_is_named_with_its_log_tail(docker_repo: Path) -> Non
     )
     assert "returned a non-zero code: 3" in line
     assert "about-to-fail" in proc.stderr.replace(line, "")  # the tail was shown
+    assert proc.stderr.count("image build failed at Step 2/") == 1  # said once, by the CLI
     run = run_json(docker_repo, "badbuild")
     assert run["status"] == "failed" and "Step 2/" in run["error"]
     assert "about-to-fail" in show(docker_repo, "badbuild", ".gitexp/output.log")

@@ -42,7 +42,7 @@ def execute_recorded(
     try:
         return (*_execute(executor, job, sink, record, control), None)
     except Exception as exc:
-        sink.write("stderr", f"gitexp: {exc}\n".encode())
+        sink.log_only("stderr", f"gitexp: {exc}\n".encode())  # the CLI says it once
         failed = record.replace(status="failed", extra={**record.extra, "error": str(exc)})
         return failed, ExecResult(None), exc
 

@@ -160,6 +160,13 @@ class OutputSink:
             self._log(stream, data)
             self._lines(stream, data)
 
+    def log_only(self, stream: str, data: bytes) -> None:
+        """Into the log (and its listeners), not onto the terminal: for what gitexp
+        itself reports on the terminal in its own words (an executor's error)."""
+        with self.lock:
+            self._log(stream, data)
+            self._lines(stream, data)
+
     def _log(self, stream: str, data: bytes) -> None:
         """Log whole lines only, so stdout and stderr never interleave inside a line
         (an unbuffered ``print`` writes the text and its newline separately)."""
