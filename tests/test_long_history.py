@@ -204,7 +204,9 @@ def test_the_documented_numpy_reader_reads_a_long_series(
     assert names["step"].dtype == np.int64 and names["step"].tolist() == steps
     assert names["value"].tolist() == values
     frame = history("long", "loss", repo=long_run)
-    assert np.array_equal(names["time"], frame["time"].astype("int64").to_numpy() / 1e9)
+    # the notebook API's times are datetime64[ns]: float seconds round-trip to within 1 µs
+    seconds = frame["time"].astype("int64").to_numpy() / 1e9
+    assert np.allclose(names["time"], seconds, rtol=0, atol=1e-6)
 
 
 # --- the writer: thresholds, budget, chunk types, sources, read back ----------------------------
