@@ -142,7 +142,9 @@ def test_one_failing_rank_fails_the_group_and_stops_the_others(
     _out, err = proc.communicate(timeout=90)
     assert proc.returncode == 1, err
     assert time.monotonic() - started < 60  # rank 0 was stopped, not waited for
-    assert last_line(err).startswith("gitexp: error: experiment 'broken' failed (exit code 3)")
+    assert last_line(err).startswith(
+        "gitexp: error: experiment 'broken' failed (exit code 3): rank 1 failed first; "
+    )
     record = run_json(git_repo, "broken")
     assert record["status"] == "failed"
     assert record["exit_code"] == 3 and record["failed_rank"] == 1

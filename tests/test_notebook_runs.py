@@ -104,8 +104,12 @@ def test_a_failing_cell_fails_the_run_and_names_the_cell(git_repo: Path) -> None
     proc = run_gitexp("run", "-n", "broken", "bad.ipynb", "-p", "lr=2")
     assert proc.returncode == 1
     # cell 4 of the executed notebook: the injected cell comes after `parameters`
-    line = "gitexp: error: bad.ipynb: cell 4 (In [4]) raised ValueError: bad lr 2"
+    line = "gitexp: bad.ipynb: cell 4 (In [4]) raised ValueError: bad lr 2"
     assert line in proc.stderr.splitlines()
+    assert [ln for ln in proc.stderr.splitlines() if ln.startswith("gitexp: error:")] == [
+        "gitexp: error: experiment 'broken' failed (exit code 1): cell 4 (In [4]) raised "
+        "ValueError: bad lr 2; recorded as refs/experiments/broken"
+    ]  # one error line, and it names the cell
     run = run_json(git_repo, "broken")
     assert run["status"] == "failed" and run["exit_code"] == 1
     assert run["error"] == "cell 4 (In [4]) raised ValueError: bad lr 2"  # the same words
@@ -129,7 +133,7 @@ def test_the_error_names_the_first_cell_that_raised_as_the_last_line_does(git_re
     _commit(git_repo, {"nb/bare.ipynb": bare})
     proc = run_gitexp("run", "-n", "bare", "nb/bare.ipynb")
     assert proc.returncode == 1
-    assert "gitexp: error: nb/bare.ipynb: cell 2 (In [2]) raised KeyError" in proc.stderr
+    assert "gitexp: nb/bare.ipynb: cell 2 (In [2]) raised KeyError\n" in proc.stderr
     assert run_json(git_repo, "bare")["error"] == "cell 2 (In [2]) raised KeyError"
 
 

@@ -92,9 +92,12 @@ class CommandNotFoundError(UsageError):
 class RunFailedError(GitexpError):
     """The experiment ran and was recorded, but its command failed."""
 
-    def __init__(self, name: str, exit_code: int | None, status: str) -> None:
+    def __init__(
+        self, name: str, exit_code: int | None, status: str, why: str | None = None
+    ) -> None:
+        because = f": {why}" if why else ""
         super().__init__(
-            f"experiment {name!r} {describe_exit(exit_code, status)}; "
+            f"experiment {name!r} {describe_exit(exit_code, status)}{because}; "
             f"recorded as refs/experiments/{name}"
         )
         self.status = status

@@ -103,7 +103,9 @@ def _first_line(text: str) -> str:
 
 
 def _error(message: str) -> None:
-    print(f"gitexp: error: {message}", file=sys.stderr, flush=True)
+    """The command's own line (gitexp's final error line repeats the cell, so this one
+    is not `gitexp: error:`: exit-codes.md's one error line)."""
+    print(f"gitexp: {message}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

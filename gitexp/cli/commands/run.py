@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -86,8 +86,18 @@ def run(
         print(f"gitexp: warning: {warning}", file=sys.stderr)
     print(_summary(result), file=sys.stderr)
     if result.status != "succeeded":
-        raise RunFailedError(result.name, result.exit_code, result.status)
+        why = _why(result.record.extra)
+        raise RunFailedError(result.name, result.exit_code, result.status, why)
     return 0
+
+
+def _why(extra: dict[str, Any]) -> str | None:
+    """What the record knows beyond the exit code: a notebook's failed cell, the rank
+    of a group that failed first."""
+    if extra.get("failed_rank") is not None:
+        return f"rank {extra['failed_rank']} failed first"
+    error = extra.get("error")
+    return str(error) if error else None
 
 
 def _with_notebook_options(command: list[str]) -> int:
