@@ -248,6 +248,12 @@ def test_history_log_diff_and_files_endpoints(client: TestClient) -> None:
     assert history["series"]["loss"]["values"][0] == pytest.approx(0.2)
     only = ok(client, "/api/history/beta?metric=val/acc")
     assert list(only["series"]) == ["val/acc"]
+    assert list(ok(client, "/api/history/beta?metric=metrics.loss")["series"]) == ["loss"]
+    typo = client.get("/api/history/beta?metric=los")
+    assert typo.status_code == 404
+    assert typo.json() == {
+        "error": "experiment 'beta' has no metric 'los' (hint: did you mean 'loss'?)"
+    }
     assert "trained 0.2" in ok(client, "/api/log/beta")["text"]
     diff = ok(client, "/api/diff/beta")
     assert "-lr: 0.1" in diff["text"] and "+lr: 0.2" in diff["text"]

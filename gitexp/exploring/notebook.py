@@ -23,6 +23,8 @@ from gitexp.common.mappings import flatten
 from gitexp.exploring import histories
 from gitexp.exploring import query as q
 from gitexp.exploring.readmodel import ExperimentSummary, intact_summary, list_summaries
+from gitexp.exploring.series import UnknownMetricError as UnknownMetricError
+from gitexp.exploring.series import resolve_metric
 from gitexp.gitstore import lfs, store
 from gitexp.gitstore.repo import Repo, open_repo
 from gitexp.gitstore.trees import blobs, read_json
@@ -40,10 +42,6 @@ class UnknownExperimentError(ExperimentNameError, KeyError):
         super().__init__(
             f"no experiment named {spec!r}{where}", suggest.hint(spec, known) or fallback
         )
-
-
-class UnknownMetricError(UsageError, KeyError):
-    """The experiment has no step series of that name."""
 
 
 class UnknownFileError(UsageError, KeyError):
@@ -248,7 +246,7 @@ def history(
     name, commit = _resolve(r, spec)
     series = histories.series_blobs(r, commit)
     if metric is not None:
-        return _series_frame(pd, r, series[_metric(name, metric, series)], max_points)
+        return _series_frame(pd, r, series[resolve_metric(name, metric, series)], max_points)
     parts = [(m, _series_frame(pd, r, oid, max_points)) for m, oid in series.items()]
     if not parts:
         frame = _frame(pd, [])
@@ -292,21 +290,6 @@ def _columns_frame(pd: Any, r: Repo, oid: Any) -> Any:
         },
         copy=False,
     )
-
-
-def _metric(name: str, metric: str, series: dict[str, Any]) -> str:
-    """The series ``metric`` names: as logged, as a ``metrics.`` column, or by alias."""
-    bare = metric.removeprefix("metrics.")
-    for candidate in (metric, bare):
-        if candidate in series:
-            return candidate
-    aliased = [m for m in series if q.alias(m) == q.alias(bare)]
-    if len(aliased) == 1:
-        return aliased[0]
-    if not series:
-        raise UnknownMetricError(f"experiment {name!r} logged no metric series")
-    hint = suggest.hint(bare, series) or "known: " + ", ".join(list(series)[:10])
-    raise UnknownMetricError(f"experiment {name!r} has no metric {metric!r}", hint)
 
 
 def _frame(pd: Any, points: list[histories.Point]) -> Any:

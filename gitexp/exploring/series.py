@@ -8,10 +8,13 @@ maximum (a spike must not vanish).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
+from gitexp.common import suggest
+from gitexp.common.errors import UsageError
 from gitexp.exploring import histories
+from gitexp.exploring import query as q
 from gitexp.gitstore.repo import Repo
 
 P = TypeVar("P", bound=tuple[object, float, object])
@@ -35,3 +38,23 @@ def metric_series(
     """{metric: (step, value, time) points} of every series the experiment recorded."""
     found = histories.series_blobs(repo, commit)
     return {name: thin(histories.points(repo, blob), limit) for name, blob in found.items()}
+
+
+class UnknownMetricError(UsageError, KeyError):
+    """The experiment has no step series of that name."""
+
+
+def resolve_metric(name: str, metric: str, series: Mapping[str, Any]) -> str:
+    """The series ``metric`` names: as logged, as a ``metrics.`` column, or by alias
+    (the notebook API and the web UI answer a typo alike, with a did-you-mean)."""
+    bare = metric.removeprefix("metrics.")
+    for candidate in (metric, bare):
+        if candidate in series:
+            return candidate
+    aliased = [m for m in series if q.alias(m) == q.alias(bare)]
+    if len(aliased) == 1:
+        return aliased[0]
+    if not series:
+        raise UnknownMetricError(f"experiment {name!r} logged no metric series")
+    hint = suggest.hint(bare, series) or "known: " + ", ".join(list(series)[:10])
+    raise UnknownMetricError(f"experiment {name!r} has no metric {metric!r}", hint)

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 
 from gitexp.exploring import readmodel
 from gitexp.exploring.listing import PageQuery
-from gitexp.exploring.series import MAX_POINTS, metric_series
+from gitexp.exploring.series import MAX_POINTS, metric_series, resolve_metric
 from gitexp.exploring.treefiles import MAX_BYTES, list_files, read_file
 from gitexp.web import data
 from gitexp.web.context import context
@@ -77,7 +77,8 @@ def history(
     repo = context(request).repo()
     s = readmodel.intact_summary(repo, name)
     found = metric_series(repo, s.commit, max_points)
-    chosen = {m: p for m, p in found.items() if not metric or m in metric}
+    wanted = {resolve_metric(s.name, m, found) for m in metric}  # a typo: 404, did-you-mean
+    chosen = {m: p for m, p in found.items() if not metric or m in wanted}
     return {"name": s.name, "status": s.status, "series": {m: series(p) for m, p in chosen.items()}}
 
 

@@ -22,6 +22,7 @@ from gitexp import __version__
 from gitexp.common.errors import ExperimentNameError, GitexpError, UsageError
 from gitexp.events.bus import EventBus
 from gitexp.exploring.listing import ExperimentTable
+from gitexp.exploring.series import UnknownMetricError
 from gitexp.exploring.treefiles import NoSuchFileError
 from gitexp.web import api, assets, pages, streams
 from gitexp.web.context import Context
@@ -48,7 +49,7 @@ def create_app(root: Path, token: str | None = None, poll_s: float = POLL_S) -> 
         lifespan=_lifespan(watcher),
     )
     app.state.gitexp = Context(root, table, watcher, Hub(watcher), token)
-    missing = (*NOT_FOUND, UnknownModelError, UnknownVersionError)
+    missing = (*NOT_FOUND, UnknownModelError, UnknownVersionError, UnknownMetricError)
     app.add_exception_handler(GitexpError, _handler(missing))  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_handler)  # type: ignore[arg-type]
     for module in (api, streams, assets, pages):
