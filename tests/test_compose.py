@@ -135,6 +135,15 @@ def test_a_missing_value_is_refused(repo: Path) -> None:
     assert committed(repo, "given")["data"] == {"path": "/d"}
 
 
+def test_a_missing_value_names_the_group_file_that_left_it(repo: Path) -> None:
+    write_files(repo, {"conf/model/resnet.yaml": "arch: resnet\nweights: ???\n"})
+    assert refused(repo, "run") == (
+        "gitexp: error: param 'model.weights' has no value (??? in conf/model/resnet.yaml) "
+        "(hint: give it one: -p model.weights=...)"
+    )
+    ok(repo, "run", "-n", "other", "-p", "model=vit")  # another option: nothing missing
+
+
 CONFIG_WITH_MISSING = """\
 defaults:
   - model: resnet

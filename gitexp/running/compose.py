@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import json
 import posixpath
+import re
 import tempfile
 import threading
 from collections.abc import Iterable
@@ -160,7 +161,13 @@ def compose(repo: Repo, tree: pygit2.Oid, recipe: Recipe) -> Composed:
     for ov in overrides:
         _check_top(raw, ov, _groups(files))
     raw = P.apply_overrides({label: raw}, overrides, label)[label]
-    return Composed(_resolve(raw, label), choices, recipe)
+    used = {recipe.config: files.get(posixpath.basename(recipe.config), b"")}
+    folder = posixpath.dirname(recipe.config)
+    for group, option in choices.items():  # the group files Hydra merged in
+        rel = f"{group}/{option}.yaml"
+        if rel in files:
+            used[posixpath.join(folder, rel)] = files[rel]
+    return Composed(_resolve(raw, label, used), choices, recipe)
 
 
 def recorded_files(repo: Repo, tree: pygit2.Oid, config: str) -> dict[str, bytes]:
@@ -248,8 +255,20 @@ def _check_top(raw: dict[str, Any], ov: P.Override, groups: Groups) -> None:
     )
 
 
-def _resolve(raw: dict[str, Any], label: str) -> dict[str, Any]:
-    """``${...}`` resolved by OmegaConf; a value left ``???`` is refused."""
+def _missing_in(used: dict[str, bytes], key: str) -> str | None:
+    """The file whose ``LEAF: ???`` line left ``key`` without a value (Hydra keeps no
+    origin per key); the group files first, where such placeholders usually are."""
+    leaf = re.escape(key.rsplit(".", 1)[-1]).encode()
+    line = re.compile(rb"^[ \t]*" + leaf + rb"[ \t]*:[ \t]*[\"']?\?\?\?", re.MULTILINE)
+    found = [path for path, text in used.items() if line.search(text)]
+    return found[-1] if found else None
+
+
+def _resolve(
+    raw: dict[str, Any], label: str, used: dict[str, bytes] | None = None
+) -> dict[str, Any]:
+    """``${...}`` resolved by OmegaConf; a value left ``???`` is refused, naming the
+    file of ``used`` (path: text) that left it so."""
     from omegaconf import OmegaConf
     from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
@@ -257,8 +276,9 @@ def _resolve(raw: dict[str, Any], label: str) -> dict[str, Any]:
         done = OmegaConf.to_container(OmegaConf.create(raw), resolve=True, throw_on_missing=True)
     except MissingMandatoryValue as exc:
         key = getattr(exc, "full_key", "") or "?"
+        where = _missing_in(used or {}, key) or label
         raise ParamError(
-            f"param {key!r} has no value (??? in {label})", f"give it one: -p {key}=..."
+            f"param {key!r} has no value (??? in {where})", f"give it one: -p {key}=..."
         ) from exc
     except (OmegaConfBaseException, ValueError) as exc:
         raise ConfigError(f"cannot resolve the params of {label}: {_first_line(exc)}") from exc
