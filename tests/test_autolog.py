@@ -437,15 +437,18 @@ def test_a_framework_named_but_missing_is_skipped_and_a_typo_is_refused(tmp_path
         import sys, gitexp
         sys.modules["lightgbm"] = None  # what Python does for a module that cannot import
         print(gitexp.autolog(frameworks=["lightgbm", "sklearn"]))
-        try:
-            gitexp.autolog(frameworks=["xgbost"])
-        except ValueError as exc:
-            print(exc)
+        for typo in ("xgbost", "catboost"):
+            try:
+                gitexp.autolog(frameworks=[typo])
+            except ValueError as exc:
+                print(exc)
         """,
     )
     assert proc.stdout.splitlines() == [
         "['sklearn']",
         "autolog: unknown framework 'xgbost' (did you mean 'xgboost'?); known: "
+        "sklearn, xgboost, lightgbm, keras, fastai",
+        "autolog: unknown framework 'catboost'; known: "  # another library: no suggestion
         "sklearn, xgboost, lightgbm, keras, fastai",
     ]
     assert "gitexp: warning: autolog: lightgbm is not installed; skipped" in proc.stderr

@@ -35,7 +35,9 @@ def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | 
     return by_lower[close[0]] if close else None
 
 
-def hint(word: str, candidates: Iterable[str], fmt: str = "did you mean {!r}?") -> str | None:
+def hint(
+    word: str, candidates: Iterable[str], fmt: str = "did you mean {!r}?", cutoff: float = 0.6
+) -> str | None:
     """``fmt`` filled with the closest candidate, or None when nothing is close."""
-    found = closest(word, candidates)
+    found = closest(word, candidates, cutoff)
     return fmt.format(found) if found is not None else None

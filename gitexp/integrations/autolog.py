@@ -59,7 +59,8 @@ def _chosen(frameworks: Iterable[str] | None) -> list[str]:
     chosen = []
     for name in frameworks:
         if name not in registry.INTEGRATIONS:
-            hint = suggest.hint(name, known, "did you mean {!r}?")
+            # library names share parts (catboost, xgboost): only a near-typo is suggested
+            hint = suggest.hint(name, known, "did you mean {!r}?", cutoff=0.75)
             raise ValueError(
                 f"autolog: unknown framework {name!r}"
                 + (f" ({hint})" if hint else "")
