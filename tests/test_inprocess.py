@@ -336,3 +336,23 @@ def test_logged_artifacts_go_to_dvc_and_stay_in_the_work_tree(tmp_path: Path) ->
     assert artifact["path"] == "models/model.bin" and artifact["size"] == 5000
     assert (world.a / "models" / "model.bin").read_bytes() == b"w" * 5000
     assert git(world.a, "status", "--porcelain") == "?? exp.py\n"
+
+
+def test_a_logged_artifact_without_dvc_is_committed_with_the_warning_gitexp_run_gives(
+    git_repo: Path,
+) -> None:
+    proc = _script(
+        """\
+        import gitexp
+        with gitexp.start_run(name="nodvc") as run:
+            open("model.bin", "wb").write(b"w" * 5000)
+            gitexp.log_artifact("model.bin")
+        print(run.warnings)
+        """,
+        git_repo,
+    )
+    assert proc.returncode == 0, proc.stderr
+    warning = "model.bin (4.9 KB, logged) committed to git because DVC is not set up (hint: "
+    assert f"gitexp: warning: {warning}" in proc.stderr
+    assert warning in proc.stdout  # and on the run object
+    assert "model.bin" in tree_files(git_repo, "nodvc")

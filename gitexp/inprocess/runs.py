@@ -49,6 +49,7 @@ class Run:
         self.status = "running"
         self.commit: str | None = None
         self.metrics: dict[str, Any] = {}
+        self.warnings: list[str] = []  # what recording warned about, as `gitexp run` says it
         self._active = active
         self.joined = active is None
 
@@ -98,6 +99,9 @@ class Run:
                 if _current is self:
                     _current = None
         self.commit, self.status, self.metrics = str(done.commit), done.record.status, done.metrics
+        self.warnings = list(done.warnings)
+        for warning in self.warnings:  # a large artifact committed to git, …
+            print(f"gitexp: warning: {warning}", file=sys.stderr)
 
 
 def start_run(
