@@ -4,11 +4,16 @@
   prune of loose objects older than ``gc.pruneExpire``, two weeks by default;
   never ``--prune=now``, which deletes the objects a run wrote a moment ago
   before its ref reaches them). A run that meets git's lock files retries.
+  The report counts what git will change, by git's own rules: loose refs
+  (not symbolic or per-worktree ones), loose objects reachable from a ref, a
+  reflog or the index (packed), unreachable ones older than the expiry
+  (pruned); younger unreachable ones stay, and are counted as such.
 - Rows of the summary cache whose commit no experiment ref points at are
   dropped (the cache is keyed by commit id, so packing never invalidates it).
 - Idle run directories are removed: the reusable slots of the pool
-  (gitexp/running/workdirs.py), a killed run's among them. A running
-  experiment holds its slot's lock, so its directory is never touched.
+  (gitexp/running/workdirs.py), a killed run's among them, with their lease
+  files (a lease file whose folder is already gone is counted apart). A
+  running experiment holds its slot's lock, so its directory is never touched.
 - With ``images``: `gitexp-env` images experiments of this repository once
   named and none names now are removed (envimages.py says how it knows), but
   only while none of its experiments runs (a run records its image when it
@@ -19,8 +24,8 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
+import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +38,9 @@ from gitexp.gitstore import refscan, store
 from gitexp.gitstore.record import observed_status
 from gitexp.gitstore.repo import Repo
 
+DEFAULT_EXPIRE = "2.weeks.ago"  # git's gc.pruneExpire when unset
+_LOOSE_NAME = re.compile(r"[0-9a-f]{38}([0-9a-f]{24})?")
+
 
 @dataclass
 class Report:
@@ -40,9 +48,15 @@ class Report:
 
     dry_run: bool
     loose_refs: int = 0
+    #: loose objects git gc packs (reachable) or prunes (unreachable, expired)
     loose_objects: int = 0
+    pruned_objects: int = 0
+    #: unreachable loose objects younger than ``prune_expire``: git keeps them
+    kept_objects: int = 0
+    prune_expire: str = DEFAULT_EXPIRE
     cache_rows: int = 0
     workdirs: list[tuple[Path, int]] = field(default_factory=list)
+    stale_leases: int = 0
     unreferenced_images: list[str] = field(default_factory=list)
     images_removed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -54,48 +68,21 @@ def collect(repo: Repo, config: Config, dry_run: bool = False, images: bool = Fa
     refs = store.ref_targets(repo)
     live = set(refs.values())
     report.cache_rows = index.drop_unreferenced(repo, live, dry_run)
-    report.workdirs = _workdirs(repo, config, dry_run)
+    _workdirs(repo, config, report)
     _images(repo, refs, report, images)
     report.loose_refs = _loose_refs(repo)
-    report.loose_objects = _loose_objects(repo)
+    _loose_objects(repo, report)
     if not dry_run:
         _git(repo, "gc", "--quiet")
     return report
 
 
-def _workdirs(repo: Repo, config: Config, dry_run: bool) -> list[tuple[Path, int]]:
+def _workdirs(repo: Repo, config: Config, report: Report) -> None:
     from gitexp.running import workdirs
 
     root = config.run_root or os.environ.get("GITEXP_RUN_ROOT") or None
-    if not dry_run:
-        return workdirs.clean(repo, root)
-    return [(slot, _size(slot)) for slot in _idle_slots(workdirs.pool_dir(repo, root))]
-
-
-def _idle_slots(pool: Path) -> list[Path]:
-    """Slots no run holds (their lock is free), looked at without removing them."""
-    idle = []
-    for lease in sorted(pool.glob("slot-*.lease")) if pool.is_dir() else []:
-        fd = os.open(lease, os.O_RDWR | os.O_NOFOLLOW)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            idle.append(lease.with_suffix(""))
-        except BlockingIOError:
-            pass  # a run holds it
-        finally:
-            os.close(fd)
-    return idle
-
-
-def _size(path: Path) -> int:
-    total = 0
-    for folder, _, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(folder, name)).st_size
-            except OSError:
-                pass
-    return total
+    tidied = workdirs.tidy(repo, root, report.dry_run)
+    report.workdirs, report.stale_leases = tidied.dirs, tidied.stale_leases
 
 
 def _images(repo: Repo, refs: dict[str, str], report: Report, remove: bool) -> None:
@@ -137,22 +124,91 @@ def _running(repo: Repo, refs: dict[str, str]) -> int:
     return count
 
 
+PER_WORKTREE = ("refs/bisect", "refs/worktree", "refs/rewritten")  # pack-refs leaves them
+
+
 def _loose_refs(repo: Repo) -> int:
-    return sum(len(files) for _, _, files in os.walk(refscan.refs_dir(repo) / "refs"))
+    """Loose refs `git pack-refs --all` packs: not symbolic, not per-worktree."""
+    root = refscan.refs_dir(repo)
+    count = 0
+    for folder, dirs, files in os.walk(root / "refs"):
+        if Path(folder).relative_to(root).as_posix() in PER_WORKTREE:
+            dirs.clear()
+            continue
+        count += sum(_packable(Path(folder, f)) for f in files if not f.endswith(".lock"))
+    return count
 
 
-def _loose_objects(repo: Repo) -> int:
-    for line in _git(repo, "count-objects", "-v").splitlines():
-        key, _, value = line.partition(":")
-        if key == "count":
-            return int(value.strip() or 0)
-    return 0
+def _packable(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return not f.read(5).startswith(b"ref:")
+    except OSError:
+        return False
 
 
-def _git(repo: Repo, *args: str) -> str:
+def _loose_objects(repo: Repo, report: Report) -> None:
+    """Sort the loose objects as git gc will: reachable ones are packed; unreachable
+    ones older than gc.pruneExpire are pruned, the others kept."""
+    loose = _loose_files(refscan.refs_dir(repo) / "objects")
+    if not loose:
+        return
+    reachable = loose.keys() & _reachable_unpacked(repo)
+    unreachable = [oid for oid in loose if oid not in reachable]
+    report.prune_expire = _git(repo, "config", "--default", DEFAULT_EXPIRE, "gc.pruneExpire")
+    report.prune_expire = report.prune_expire.strip() or DEFAULT_EXPIRE
+    cutoff = _cutoff(repo, report.prune_expire) if unreachable else 0
+    old = {oid for oid in unreachable if loose[oid] <= cutoff}
+    old -= _reached(repo, [oid for oid in unreachable if oid not in old], old)
+    report.loose_objects = len(reachable)
+    report.pruned_objects = len(old)
+    report.kept_objects = len(unreachable) - len(old)
+
+
+def _loose_files(objects: Path) -> dict[str, float]:
+    """{object id: mtime} of every loose object."""
+    found: dict[str, float] = {}
+    for sub in os.scandir(objects) if objects.is_dir() else []:
+        if len(sub.name) != 2 or not sub.is_dir(follow_symlinks=False):
+            continue
+        for entry in os.scandir(sub.path):
+            if _LOOSE_NAME.fullmatch(entry.name):
+                try:
+                    found[sub.name + entry.name] = entry.stat(follow_symlinks=False).st_mtime
+                except FileNotFoundError:
+                    pass  # packed or pruned meanwhile
+    return found
+
+
+def _reachable_unpacked(repo: Repo) -> set[str]:
+    """Objects git gc keeps, those of packed commits left out (they are packed): the
+    commits and trees of loose commits are walked, never a blob read, nothing fetched."""
+    out = _git(repo, "rev-list", "--objects", "--all", "--reflog", "--indexed-objects",
+               "--unpacked", "--no-object-names", "--missing=allow-any")  # fmt: skip
+    return set(out.split())
+
+
+def _reached(repo: Repo, recent: list[str], old: set[str]) -> set[str]:
+    """Which of the ``old`` objects the ``recent`` unreachable ones reach: git keeps
+    those too (a recent commit's older tree stays with it)."""
+    if not recent or not old:
+        return set()
+    out = _git(repo, "rev-list", "--objects", "--no-object-names", "--missing=allow-any",
+               "--stdin", "--not", "--all", stdin="\n".join(recent))  # fmt: skip
+    return old & set(out.split())
+
+
+def _cutoff(repo: Repo, expire: str) -> float:
+    """gc.pruneExpire as a time: git's own reading of it ("never" is 0)."""
+    out = _git(repo, "rev-parse", f"--since={expire}")
+    _, _, value = out.strip().partition("--max-age=")
+    return float(value) if value.isdigit() else 0.0
+
+
+def _git(repo: Repo, *args: str, stdin: str | None = None) -> str:
     try:
         proc = subprocess.run(
-            ["git", *args], cwd=repo.root, capture_output=True, text=True, check=False
+            ["git", *args], cwd=repo.root, input=stdin, capture_output=True, text=True, check=False
         )
     except FileNotFoundError as exc:
         raise BackendError("git is not installed", "install git; gitexp gc runs it") from exc

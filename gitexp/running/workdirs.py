@@ -28,7 +28,7 @@ looks for a repository above its working directory (DVCLive's dulwich does,
 ignoring GIT_CEILING_DIRECTORIES) would find it there. When all ``SLOT_LIMIT`` slots
 are busy, a run falls back to a fresh temporary directory. A slot whose
 state cannot be trusted (a crash in the middle of a sync) is emptied and
-written in full. `gitexp gc` removes idle slots.
+written in full. `gitexp gc` removes idle slots (folder, memory and lease file).
 """
 
 from __future__ import annotations
@@ -102,15 +102,32 @@ def lease(repo: Repo, run_root: str | None) -> Slot | None:
     if not _private_dir(root):
         return None
     for n in range(SLOT_LIMIT):
-        fd = os.open(root / f"slot-{n}.lease", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+        fd = _lock(root / f"slot-{n}.lease", create=True)
+        if fd is None:
             continue
         slot = Slot(root / f"slot-{n}", root / f"slot-{n}.state", fd)
         _load(slot)
         return slot
+    return None
+
+
+def _lock(lease_file: Path, create: bool) -> int | None:
+    """The slot's lease file, open and exclusively locked; None when a run holds it
+    (or it is gone). Once locked it must still be the file at that path: `gitexp gc`
+    removes an idle slot's lease file while holding its lock, and a lock on a file
+    no longer there would guard nothing (two runs could share the slot)."""
+    flags = os.O_RDWR | os.O_NOFOLLOW | (os.O_CREAT if create else 0)
+    try:
+        fd = os.open(lease_file, flags, 0o600)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if os.path.samestat(os.fstat(fd), os.lstat(lease_file)):
+            return fd
+    except (BlockingIOError, FileNotFoundError):
+        pass
+    os.close(fd)
     return None
 
 
@@ -280,26 +297,49 @@ def _take_dirty(slot: Slot) -> tuple[list[str], list[str]] | None:
     return list(paths), list(dirs)
 
 
-def clean(repo: Repo, run_root: str | None) -> list[tuple[Path, int]]:
-    """Remove every idle slot of this repository (`gitexp gc`): (path, bytes) of each.
-    Busy ones stay."""
+@dataclass
+class Tidied:
+    """What `tidy` removed, or with ``dry_run`` would remove."""
+
+    #: idle slots' folders: (path, bytes of their files)
+    dirs: list[tuple[Path, int]] = field(default_factory=list)
+    #: lease files (and memories) of slots whose folder was already gone
+    stale_leases: int = 0
+
+
+def tidy(repo: Repo, run_root: str | None, dry_run: bool = False) -> Tidied:
+    """Remove every idle slot of this repository (`gitexp gc`): its folder, its
+    memory and its lease file, so that a second call finds nothing. Busy ones stay."""
     root = pool_dir(repo, run_root)
-    removed = []
+    done = Tidied()
     for lease_file in sorted(root.glob("slot-*.lease")) if root.is_dir() else []:
-        fd = os.open(lease_file, os.O_RDWR | os.O_NOFOLLOW)
+        fd = _lock(lease_file, create=False)
+        if fd is None:
+            continue  # a run holds it
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            _tidy_slot(lease_file.with_suffix(""), done, dry_run)
+            if not dry_run:
+                lease_file.unlink()  # while locked: see _lock
+        finally:
             os.close(fd)
-            continue
-        slot = lease_file.with_suffix("")
-        size = sum(e.st_size for e in C.scan(slot).files.values()) if slot.is_dir() else 0
-        shutil.rmtree(slot, ignore_errors=True)
-        for suffix in (".state", ".dirty"):
-            slot.with_suffix(suffix).unlink(missing_ok=True)
-        removed.append((slot, size))
-        os.close(fd)
-    return removed
+    return done
+
+
+def _tidy_slot(slot: Path, done: Tidied, dry_run: bool) -> None:
+    if slot.is_dir():
+        done.dirs.append((slot, sum(e.st_size for e in C.scan(slot).files.values())))
+    else:
+        done.stale_leases += 1
+    if dry_run:
+        return
+    shutil.rmtree(slot, ignore_errors=True)
+    for suffix in (".state", ".dirty", ".tmp"):
+        slot.with_suffix(suffix).unlink(missing_ok=True)
+
+
+def clean(repo: Repo, run_root: str | None) -> list[tuple[Path, int]]:
+    """`tidy`, and the (path, bytes) of the folders it removed."""
+    return tidy(repo, run_root).dirs
 
 
 @dataclass

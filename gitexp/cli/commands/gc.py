@@ -25,8 +25,9 @@ def gc(
     """Pack refs and objects, drop stale cache rows, remove idle run directories.
 
     `git gc` packs; cache rows of commits no experiment points at are dropped;
-    idle run directories go (a killed run's too; a running one's never). Safe
-    while experiments run.
+    idle run directories go (a killed run's too; a running one's never). Says
+    only what it changes, and which unreachable objects git keeps for now.
+    Safe while experiments run.
     """
     from gitexp.config.settings import load_config
     from gitexp.exploring.cleanup import collect
@@ -40,16 +41,9 @@ def gc(
 
 
 def _lines(report: Report, images: bool) -> list[str]:
-    would = "would " if report.dry_run else ""
-    freed = sum(size for _, size in report.workdirs) / 2**20
-    done = "would remove" if report.dry_run else "removed"
-    lines = [
-        f"{done} {len(report.workdirs)} idle run directories ({freed:.1f} MB)",
-        f"{'would drop' if report.dry_run else 'dropped'} {report.cache_rows:,} cache rows "
-        "of commits no experiment points at",
-        f"{would}pack {report.loose_refs:,} loose refs and {report.loose_objects:,} loose "
-        "objects (git gc)",
-    ]
+    """One line for each thing done (or, with --dry-run, to do); "nothing to do"
+    when there is none, and what git keeps either way."""
+    lines = _done(report)
     unused = report.unreferenced_images
     if report.images_removed:
         lines.append(f"removed {len(report.images_removed)} gitexp-env image(s)")
@@ -60,7 +54,50 @@ def _lines(report: Report, images: bool) -> list[str]:
             + ", ".join(unused[:5])
             + (", …" if len(unused) > 5 else "")
         )
+    lines = lines or ["nothing to do"]
+    if report.kept_objects:
+        lines.append(f"{report.kept_objects:,} unreachable loose objects stay {_kept(report)}")
     return lines + report.notes
+
+
+def _done(report: Report) -> list[str]:
+    """A line for each kind of thing gc changed (or would): none for nothing."""
+    r = report
+    freed = sum(size for _, size in r.workdirs) / 2**20
+    counted = [
+        (len(r.workdirs), "remove", "removed",
+         f"{len(r.workdirs):,} idle run directories ({freed:.1f} MB)"),
+        (r.stale_leases, "remove", "removed",
+         f"{r.stale_leases:,} lease files of run directories already gone"),
+        (r.cache_rows, "drop", "dropped",
+         f"{r.cache_rows:,} cache rows of commits no experiment points at"),
+        (r.loose_refs + r.loose_objects, "pack", "packed",
+         f"{r.loose_refs:,} loose refs and {r.loose_objects:,} loose objects (git gc)"),
+        (r.pruned_objects, "prune", "pruned",
+         f"{r.pruned_objects:,} unreachable loose objects {_older(r.prune_expire)} (git gc)"),
+    ]  # fmt: skip
+    return [
+        f"{'would ' + verb if r.dry_run else past} {what}" for n, verb, past, what in counted if n
+    ]
+
+
+def _age(expire: str) -> str | None:
+    """``2.weeks.ago`` as "2 weeks"; None for anything else (a date, "never")."""
+    if not expire.endswith(".ago"):
+        return None
+    return expire.removesuffix(".ago").replace(".", " ")
+
+
+def _older(expire: str) -> str:
+    age = _age(expire)
+    return f"older than {age}" if age else f"(gc.pruneExpire={expire})"
+
+
+def _kept(report: Report) -> str:
+    age = _age(report.prune_expire)
+    if age:
+        return f"until they are {age} old (git gc prunes them then)"
+    return f"(gc.pruneExpire={report.prune_expire})"
 
 
 def register(app: typer.Typer) -> None:
