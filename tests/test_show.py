@@ -330,3 +330,47 @@ def test_fit_table_rules() -> None:
     narrow, dropped = output.fit_table(["name", *"abcdefgh"], [["n", *"12345678"]], 12)
     assert narrow.splitlines()[0].split() == ["name", "a", "b"]  # 10 of 12 characters
     assert dropped == 6  # columns are left out only when nothing else fits
+
+
+def test_limit_zero_shows_no_rows_and_says_why(study: Path) -> None:
+    proc = run_gitexp("show", "--limit", "0", cwd=study)
+    assert proc.returncode == 0 and proc.stdout == ""
+    assert proc.stderr == "gitexp: showing 0 of 4; --limit N shows the first N\n"
+    failed = run_gitexp("show", "-n", "0", "--filter", "status=failed", cwd=study)
+    assert failed.stderr == "gitexp: showing 0 of 1; --limit N shows the first N\n"
+    none = run_gitexp("show", "-n", "0", "--filter", "lr>5", cwd=study)
+    assert none.stderr == "gitexp: no experiments match\n"  # that one is true
+    assert gitexp_json("show", "-n", "0", cwd=study) == []  # as experiments(limit=0)
+    negative = run_gitexp("show", "--limit", "-1", cwd=study)
+    assert negative.returncode == 2 and negative.stderr.startswith("gitexp: error: ")
+
+
+COUNTS = """\
+import gitexp
+p = gitexp.params()
+gitexp.log_metric("n_samples", p["n"])
+gitexp.log_metric("acc", 0.91)
+gitexp.log_metric("tiny", 1.5e-07)
+gitexp.log_metric("odd", 1234567.5)
+"""
+
+
+def test_whole_numbers_print_in_full_and_other_floats_as_before(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo", {"params.yaml": "n: 3000000\n", "train.py": COUNTS})
+    gitexp_ok("run", "-q", "-n", "big", "--", "python", "train.py", cwd=root)
+    gitexp_ok("run", "-q", "-n", "small", "-p", "n=1000000", "--", "python", "train.py", cwd=root)
+    table = run_gitexp("show", "--metrics", "n_samples,acc,tiny,odd", cwd=root, env={"COLUMNS": ""})
+    rows = {line.split()[0]: line.split()[-4:] for line in table.stdout.splitlines()[2:]}
+    assert rows == {
+        "big": ["3000000", "0.91", "1.5e-07", "1.23457e+06"],
+        "small": ["1000000", "0.91", "1.5e-07", "1.23457e+06"],
+    }
+    csv = gitexp_ok("show", "--format", "csv", "--metrics", "n_samples", cwd=root).stdout
+    assert [line.split(",")[-1] for line in csv.splitlines()] == ["n_samples", "1000000", "3000000"]
+    detail = gitexp_ok("show", "big", cwd=root).stdout
+    assert re.search(r"^  n_samples +3000000$", detail, re.M), detail
+    assert "first=3000000 last=3000000" in detail and "3e+06" not in detail
+    compare = gitexp_ok("compare", "big", "small", cwd=root).stdout
+    assert "1000000 (-2000000)" in compare, compare
+    assert output.number(2.0, 4, sign=True) == "+2" and output.number(-0.25, 4, True) == "-0.25"
+    assert output.number(1e20) == "1e+20"  # past exact integers: as before

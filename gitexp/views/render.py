@@ -46,14 +46,28 @@ def to_json(value: Any) -> str:
     return json.dumps(value, indent=2, default=str)
 
 
+WHOLE_LIMIT = 1e15  # whole floats below this are exact integers: printed as such
+
+
+def number(value: float, digits: int = 6, sign: bool = False) -> str:
+    """A float as text: a whole number as an integer (``3000000``, never ``3e+06``:
+    metrics are recorded as floats, so a logged count comes back as 3000000.0),
+    anything else to ``digits`` significant digits."""
+    plus = "+" if sign else ""
+    if value.is_integer() and abs(value) < WHOLE_LIMIT:
+        return f"{int(value):{plus}d}"
+    return f"{value:{plus}.{digits}g}"
+
+
 def cell(value: Any, limit: int | None = MAX_CELL) -> str:
-    """A value as table text: floats to 6 significant digits, long text cut."""
+    """A value as table text: whole numbers in full, other floats to 6 significant
+    digits, long text cut."""
     if value is None:
         return MISSING
     if isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, float):
-        text = f"{value:.6g}"
+        text = number(value)
     elif isinstance(value, list | dict):
         text = json.dumps(value, separators=(",", ":"))
     else:

@@ -15,7 +15,7 @@ from gitexp.common.mappings import flatten
 from gitexp.exploring.comparison import CompareRow
 from gitexp.exploring.details import ExperimentDetail
 from gitexp.exploring.summaries import ExperimentSummary
-from gitexp.views.render import Section, cell, sparkline
+from gitexp.views.render import Section, cell, number, sparkline
 
 
 def table(columns: list[str], rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
@@ -129,8 +129,8 @@ def _histories(d: ExperimentDetail) -> list[tuple[str, Any]]:
     return [
         (
             h.name,
-            f"{sparkline(h.values)}  steps={h.steps} first={h.first:.6g} last={h.last:.6g} "
-            f"min={h.min:.6g} max={h.max:.6g}",
+            f"{sparkline(h.values)}  steps={h.steps} first={number(h.first)} "
+            f"last={number(h.last)} min={number(h.min)} max={number(h.max)}",
         )
         for h in d.histories
     ]
@@ -169,7 +169,7 @@ def compare_table(
         kind = row.kind + "s" if row.kind != last_kind else ""
         last_kind = row.kind
         shown = [
-            cell(v) + (f" ({d:+.4g})" if i and d else "")
+            cell(v) + (f" ({number(d, 4, sign=True)})" if i and d else "")
             for i, (v, d) in enumerate(zip(row.values, row.deltas, strict=True))
         ]
         cells.append([kind, row.key, *shown])

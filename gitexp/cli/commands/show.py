@@ -207,13 +207,7 @@ def _render(
     if columns is None:
         columns, rows = run_query(rows, query, explore.FIXED_COLUMNS)
     if not rows and fmt == "table":
-        print(
-            "gitexp: no experiments match"
-            if counts[2]
-            else "gitexp: no experiments yet (hint: `gitexp run` records one; "
-            "`gitexp pull` fetches a remote's)",
-            file=sys.stderr,
-        )
+        print(_nothing_shown(counts), file=sys.stderr)
         return 0
     headers, cells = terminal.table(columns, rows)
     width = None if wide else output.terminal_width()
@@ -233,6 +227,19 @@ def _render(
         )
     _say_folded(rows, fmt)
     return 0
+
+
+def _nothing_shown(counts: tuple[int, int, int]) -> str:
+    """Why the table is empty: ``--limit 0`` left every match out, none matched, or
+    there are none."""
+    if counts[1]:
+        return f"gitexp: showing 0 of {counts[1]:,}; --limit N shows the first N"
+    if counts[2]:
+        return "gitexp: no experiments match"
+    return (
+        "gitexp: no experiments yet (hint: `gitexp run` records one; "
+        "`gitexp pull` fetches a remote's)"
+    )
 
 
 def _say_folded(rows: list[dict[str, Any]], fmt: str) -> None:
