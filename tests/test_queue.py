@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import last_line, run_gitexp, write_files
-from run_support import exp_refs, metrics_json, run_json
+from conftest import git, last_line, run_gitexp, write_files
+from run_support import exp_refs, metrics_json, run_json, show
 
 # sleeps, and says when it ran (to see runs overlap) and who it was (to count runs)
 NAPPER = """\
@@ -217,3 +217,38 @@ def test_queue_add_from_an_experiment_runs_with_its_params(repo: Path) -> None:
     proc = queue(repo, "add", "--from", "nosuch", "--", "python", "napper.py")
     assert proc.returncode == 2 and "nosuch" in last_line(proc.stderr)
     assert listed(repo) == []
+
+
+@pytest.mark.parametrize("origin_first", [True, False], ids=["origin-first", "entry-first"])
+def test_queue_add_from_a_queued_entry_runs_its_params_in_either_order(
+    repo: Path, origin_first: bool
+) -> None:
+    qa = add(repo, "-n", "qa", "-p", "model.depth=20", "--", "python", "napper.py")
+    qb = add(repo, "-n", "qb", "--from", "qa", "--", "python", "napper.py")
+    assert {e["name"]: e["params"]["model"]["depth"] for e in listed(repo)} == {qa: 20, qb: 20}
+    table = queue(repo, "list").stdout
+    assert "model.depth=20" in next(line for line in table.splitlines() if line.startswith(qb))
+    for name in [qa, qb] if origin_first else [qb, qa]:
+        proc = queue(repo, "run", name)
+        assert proc.returncode == 0, proc.stderr
+    record = run_json(repo, qb)
+    assert record["status"] == "succeeded" and record["from"] == "qa"
+    assert record["params"]["model"]["depth"] == 20 and record["overrides"] == []
+    assert show(repo, qb, "params.yaml") == show(repo, qa, "params.yaml")
+
+
+def test_a_queued_from_is_pinned_and_outlives_its_origin(repo: Path) -> None:
+    add(repo, "-n", "qa", "-p", "model.depth=20", "-p", "lr=0.3", "--", "python", "napper.py")
+    qb = add(repo, "-n", "qb", "--from", "qa", "-p", "lr=0.5", "--", "python", "napper.py")
+    (entry,) = [e for e in listed(repo) if e["name"] == qb]
+    pin = git(repo, "rev-parse", f"refs/experiments/{qb}:.gitexp/from").strip()
+    assert entry["from"] == "qa" and entry["from_pin"] == f"pinned:{pin}"
+    assert entry["params"]["model"]["depth"] == 20 and entry["params"]["lr"] == 0.5
+    assert queue(repo, "remove", "qa").returncode == 0  # the origin goes before qb runs
+    proc = queue(repo, "run")
+    assert proc.returncode == 0, proc.stderr
+    record = run_json(repo, qb)
+    assert record["params"]["model"]["depth"] == 20 and record["overrides"] == ["lr=0.5"]
+    assert metrics_json(repo, qb)["lr_seen"] == 0.5
+    files = git(repo, "ls-tree", "-r", "--name-only", f"refs/experiments/{qb}").split()
+    assert "params.yaml" in files and ".gitexp/from/origin.json" not in files  # pin left behind

@@ -29,7 +29,8 @@ from gitexp.config.settings import Config
 from gitexp.gitstore import names, store
 from gitexp.gitstore.record import commit_message
 from gitexp.gitstore.repo import Repo
-from gitexp.gitstore.trees import read_json
+from gitexp.gitstore.trees import read_json, tree_with_files
+from gitexp.running import origin
 from gitexp.running.executors.base import ExecResult, Executor, Job, OutputSink
 from gitexp.running.runner import Prepared, RunRequest, prepare, snapshot
 
@@ -69,7 +70,7 @@ class Entry:
             baseline=self.baseline,
             cwd=spec.get("cwd"),
             claim=self.commit,
-            from_experiment=spec.get("from"),
+            from_experiment=spec.get("from_pin") or spec.get("from"),
             extra={**(spec.get("extra") or {}), "queued_at": self.queued_at},
             **more,
         )
@@ -93,7 +94,9 @@ def add(repo: Repo, config: Config, request: RunRequest, options: Options = Opti
     """Check the run as `gitexp run` would and record it `queued`."""
     checked = with_options(config, options)
     tree = snapshot(repo, checked, request.allow_large)
-    request = dataclasses.replace(request, tree=tree)
+    found = origin.load(repo, request.from_experiment) if request.from_experiment else None
+    pinned = origin.pin(repo, found) if found is not None else None
+    request = dataclasses.replace(request, tree=tree, from_experiment=pinned)
     prepared = prepare(repo, checked, request, _Planned(checked.executor))
     queued_at = _now()
     spec = {
@@ -105,9 +108,10 @@ def add(repo: Repo, config: Config, request: RunRequest, options: Options = Opti
         "options": options.given(),
         "extra": dict(request.extra),
     }
-    if request.from_experiment:  # --from: its full name now, its params laid over at run time
-        spec["from"] = store.resolve(repo, request.from_experiment)[0]
     base = repo.git[tree].id  # the snapshot before the overrides: they apply at run time
+    if found is not None:  # --from: its params pinned now, laid over when the entry runs
+        spec["from"], spec["from_pin"] = found.name, pinned
+        base = tree_with_files(repo, base, origin.pin_files(found))
     name, commit = _record(repo, prepared, base, request.name, spec, queued_at)
     record = prepared.record
     return Entry(name, commit, queued_at, record.baseline, spec, record.params, record.command)

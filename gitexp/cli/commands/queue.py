@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from gitexp.cli import flags
+from gitexp.cli.commands.run import PROGRAM_SETTINGS, ProgramCommand
 from gitexp.common.layout import MAX_SEED
 
 if TYPE_CHECKING:
@@ -16,9 +17,7 @@ if TYPE_CHECKING:
 queue_app = typer.Typer(help="Queue runs now, execute them later (locally or on Ray).")
 
 
-@queue_app.command(
-    "add", context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True}
-)
+@queue_app.command("add", cls=ProgramCommand, context_settings=PROGRAM_SETTINGS)
 def add(
     command: list[str] = typer.Argument(None, help="Command to run (after --)."),
     param: list[str] = typer.Option(
@@ -123,7 +122,10 @@ def list_(fmt: str = typer.Option("table", "--format", help="table, json, csv or
     check_format(fmt)
     entries = queued(open_repo())
     if fmt == "json":
-        print(to_json([{"name": e.name, "commit": e.commit, **e.spec} for e in entries]))
+        shown = [
+            {"name": e.name, "commit": e.commit, "params": e.params, **e.spec} for e in entries
+        ]
+        print(to_json(shown))
         return 0
     rows = [
         [
