@@ -6,7 +6,9 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+import click
 import typer
+from typer.core import TyperCommand
 
 from gitexp.cli import flags
 from gitexp.common.layout import MAX_SEED
@@ -107,8 +109,11 @@ def _with_notebook_options(command: list[str]) -> int:
     from click.core import ParameterSource
 
     ctx = click.get_current_context()
-    later = ctx.command.make_context(
-        ctx.info_name, [*command[1:], "--", command[0]], parent=ctx.parent
+    later = ctx.command.make_context(  # an unknown option here is the notebook's
+        ctx.info_name,
+        [*command[1:], "--", command[0]],
+        parent=ctx.parent,
+        ignore_unknown_options=True,
     )
     extra = [a for a in later.params.get("command") or [] if a not in (command[0], "--")]
     if extra:  # an unknown option, or a second command
@@ -171,8 +176,33 @@ def _summary(result: RunResult) -> str:
     return f"gitexp: {result.name} {ended}{took}" + (f" | {shown}" if shown else "")
 
 
+class ProgramCommand(TyperCommand):
+    """A command that runs a program (`run`, `queue add`): gitexp's options end at
+    the program's name or at ``--`` (``allow_interspersed_args`` off), so the
+    program's own options pass through as they are (``gitexp run python train.py
+    --lr 0.1``). An unknown option before that is a mistake, not a program:
+    refused in one line with a did-you-mean among this command's options."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as exc:
+            raise unknown_option(self, exc) from None
+
+
+def unknown_option(command: click.Command, exc: click.NoSuchOption) -> click.NoSuchOption:
+    """click's `No such option` error, its did-you-mean from gitexp's one rule."""
+    from gitexp.common.suggest import closest
+
+    names = [n for p in command.params for n in (*p.opts, *p.secondary_opts) if n[:1] == "-"]
+    best = closest(exc.option_name, [*names, "--help"])
+    error = click.NoSuchOption(exc.option_name, ctx=exc.ctx)
+    error.possibilities = [best] if best else None
+    return error
+
+
+PROGRAM_SETTINGS = {"allow_interspersed_args": False}
+
+
 def register(app: typer.Typer) -> None:
-    app.command(
-        "run",
-        context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
-    )(run)
+    app.command("run", cls=ProgramCommand, context_settings=PROGRAM_SETTINGS)(run)
