@@ -10,12 +10,14 @@ its own gets a generic message of its scalar fields.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from gitexp.common.errors import describe_exit
 from gitexp.common.mappings import flatten
+from gitexp.common.numbers import number
 from gitexp.events.bus import Payload
 
 MAX_METRICS = 8
@@ -68,7 +70,7 @@ def metrics_line(metrics: Any) -> str:
 
 
 def _number(value: Any) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
+    return number(value) if isinstance(value, float) and math.isfinite(value) else str(value)
 
 
 def _show(name: Any) -> str:

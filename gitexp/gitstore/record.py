@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitexp.common.mappings import flatten
+from gitexp.common.numbers import number
 
 SCHEMA = 1
 HISTORY_FORMAT = 2
@@ -76,7 +77,7 @@ def commit_message(record: RunRecord, metrics: dict[str, Any]) -> str:
 
 def _short(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return number(value, 4)
     text = json.dumps(value) if isinstance(value, list | dict) else str(value)
     return text if len(text) <= 40 else text[:37] + "..."
 

@@ -12,6 +12,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from gitexp.common.numbers import number as number
+
 FORMATS = ("table", "json", "csv", "md")
 MISSING = "-"
 MAX_CELL = 32
@@ -44,19 +46,6 @@ def to_json(value: Any) -> str:
         items = (json.dumps(v, default=str) for v in value)
         return "[\n  " + ",\n  ".join(items) + "\n]"
     return json.dumps(value, indent=2, default=str)
-
-
-WHOLE_LIMIT = 1e15  # whole floats below this are exact integers: printed as such
-
-
-def number(value: float, digits: int = 6, sign: bool = False) -> str:
-    """A float as text: a whole number as an integer (``3000000``, never ``3e+06``:
-    metrics are recorded as floats, so a logged count comes back as 3000000.0),
-    anything else to ``digits`` significant digits."""
-    plus = "+" if sign else ""
-    if value.is_integer() and abs(value) < WHOLE_LIMIT:
-        return f"{int(value):{plus}d}"
-    return f"{value:{plus}.{digits}g}"
 
 
 def cell(value: Any, limit: int | None = MAX_CELL) -> str:

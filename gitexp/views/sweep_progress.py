@@ -12,6 +12,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from gitexp.common.numbers import number
+
 EVENTS = ("sweep_started", "run_started", "trial_finished", "sweep_new_best", "sweep_finished")
 
 
@@ -84,7 +86,7 @@ class SweepProgress:
 
     def _show_best(self, objectives: list[str], values: list[float], front: list[str]) -> None:
         shown = " ".join(
-            f"{o.split(':')[0]}={v:.4g}" for o, v in zip(objectives, values, strict=False)
+            f"{o.split(':')[0]}={number(v, 4)}" for o, v in zip(objectives, values, strict=False)
         )
         self.best = f"best {shown}" if not front else f"front {len(front)}"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from gitexp.common.mappings import flatten
+from gitexp.common.numbers import number
 from gitexp.views import render as output
 from gitexp.views import terminal
 from gitexp.views.render import cell
@@ -40,7 +41,7 @@ def summary_lines(s: SweepSummary) -> list[str]:
         lines.append(f"Pareto front: {', '.join(s.best.front)}")
     elif s.best.name is not None and s.best.values is not None:
         value = " ".join(
-            f"{o.metric}={v:.6g}" for o, v in zip(s.objectives, s.best.values, strict=False)
+            f"{o.metric}={number(v)}" for o, v in zip(s.objectives, s.best.values, strict=False)
         )
         lines.append(f"best: {s.best.name} {value}")
     lines.append(f"study: {s.storage} (gitexp sweep show {s.name}; optuna-dashboard {s.storage})")

@@ -10,6 +10,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from gitexp.common.numbers import number
+
 
 def cell(value: Any) -> str:
     """A param or metric value: floats to 6 significant digits, structures as JSON."""
@@ -18,7 +20,7 @@ def cell(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return repr(value) if not math.isfinite(value) else f"{value:.6g}"
+        return repr(value) if not math.isfinite(value) else number(value)
     if isinstance(value, list | dict):
         return json.dumps(value, sort_keys=True, default=str)
     return str(value)
