@@ -11,7 +11,9 @@ carries it, and `gitexp queue run` takes it over by compare-and-swap
 (``RunRequest.claim``), so two queue runners never run one entry twice.
 
 The snapshot is the code that will run; gitexp.yaml as it is when the queue
-runs decides the rest (metrics files, outputs, callbacks).
+runs decides the rest (metrics files, outputs, callbacks). A ``--from NAME``
+is resolved now: NAME's params are pinned in the commit (running/origin.py,
+``.gitexp/from/``), so what NAME becomes before the entry runs changes nothing.
 """
 
 from __future__ import annotations
@@ -99,7 +101,21 @@ def add(repo: Repo, config: Config, request: RunRequest, options: Options = Opti
     request = dataclasses.replace(request, tree=tree, from_experiment=pinned)
     prepared = prepare(repo, checked, request, _Planned(checked.executor))
     queued_at = _now()
-    spec = {
+    spec = _spec(config, request, prepared, options)
+    base = repo.git[tree].id  # the snapshot before the overrides: they apply at run time
+    if found is not None:  # --from: its params pinned now, laid over when the entry runs
+        spec["from"], spec["from_pin"] = found.name, pinned
+        base = tree_with_files(repo, base, origin.pin_files(found))
+    name, commit = _record(repo, prepared, base, request.name, spec, queued_at)
+    record = prepared.record
+    return Entry(name, commit, queued_at, record.baseline, spec, record.params, record.command)
+
+
+def _spec(
+    config: Config, request: RunRequest, prepared: Prepared, options: Options
+) -> dict[str, Any]:
+    """run.json's ``queue``: what starting the entry needs."""
+    return {
         "command": request.command if request.command else _configured(config),
         "overrides": list(request.overrides),
         "values": request.values,
@@ -108,13 +124,6 @@ def add(repo: Repo, config: Config, request: RunRequest, options: Options = Opti
         "options": options.given(),
         "extra": dict(request.extra),
     }
-    base = repo.git[tree].id  # the snapshot before the overrides: they apply at run time
-    if found is not None:  # --from: its params pinned now, laid over when the entry runs
-        spec["from"], spec["from_pin"] = found.name, pinned
-        base = tree_with_files(repo, base, origin.pin_files(found))
-    name, commit = _record(repo, prepared, base, request.name, spec, queued_at)
-    record = prepared.record
-    return Entry(name, commit, queued_at, record.baseline, spec, record.params, record.command)
 
 
 def _configured(config: Config) -> list[str] | str | None:
