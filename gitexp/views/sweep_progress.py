@@ -99,7 +99,7 @@ class SweepProgress:
 
 
 def _trial_line(p: dict[str, Any]) -> str:
-    values = " ".join(f"{v:.4g}" for v in p.get("values") or [])
+    values = " ".join(number(v, 4) for v in p.get("values") or [])
     params = " ".join(f"{k}={_short(v)}" for k, v in (p.get("params") or {}).items())
     detail = values or p.get("reason") or ""
     return f"  {p['name']} {p['status']} {detail} | {params} ({p['duration_s']:.1f}s)"

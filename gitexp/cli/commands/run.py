@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from typing import TYPE_CHECKING, Any
@@ -165,9 +166,10 @@ def _summary(result: RunResult) -> str:
     """One line per run: how it ended (a signal by name, not -9), time, metrics."""
     from gitexp.common.errors import describe_exit
     from gitexp.common.mappings import flatten
+    from gitexp.common.numbers import number
 
     shown = " ".join(
-        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+        f"{k}={number(v, 4)}" if isinstance(v, float) and math.isfinite(v) else f"{k}={v}"
         for k, v in list(flatten(result.metrics).items())[:8]
     )
     duration = result.record.duration_s
