@@ -100,11 +100,10 @@ time.sleep(120)
 """
 
 
-def test_ctrl_c_reads_as_ctrl_c(git_repo: Path, tmp_path: Path) -> None:
-    write_files(git_repo, {"wait.py": WAIT_FOR_CTRL_C})
-    marker = tmp_path / "started"
+def _running(marker: Path, name: str, script: str) -> subprocess.Popen[str]:
+    """`gitexp run -n NAME -- python SCRIPT`, once the script has written ``marker``."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gitexp", "run", "-n", "stopped", "--", "python", "wait.py"],
+        [sys.executable, "-m", "gitexp", "run", "-n", name, "--", "python", script],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -114,6 +113,12 @@ def test_ctrl_c_reads_as_ctrl_c(git_repo: Path, tmp_path: Path) -> None:
     while not marker.exists():
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.05)
+    return proc
+
+
+def test_ctrl_c_reads_as_ctrl_c(git_repo: Path, tmp_path: Path) -> None:
+    write_files(git_repo, {"wait.py": WAIT_FOR_CTRL_C})
+    proc = _running(tmp_path / "started", "stopped", "wait.py")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -146,18 +151,7 @@ def test_sigterm_reaches_the_script_as_sigterm(git_repo: Path, tmp_path: Path) -
     """A batch scheduler's SIGTERM to `gitexp run` is what the script receives (its
     checkpoint handler runs, as it would without gitexp), and the record says so."""
     write_files(git_repo, {"job.py": CHECKPOINT_ON_SIGTERM})
-    marker = tmp_path / "started"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gitexp", "run", "-n", "preempted", "--", "python", "job.py"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "MARKER": str(marker)},
-    )
-    deadline = time.monotonic() + 60
-    while not marker.exists():
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.05)
+    proc = _running(tmp_path / "started", "preempted", "job.py")
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert "checkpoint saved" in out, (out, err)
