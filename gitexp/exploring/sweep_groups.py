@@ -1,7 +1,8 @@
 """Sweeps in the read model: trials grouped by sweep, and the best of each.
 
-`gitexp show` folds each sweep's trials into one row (``split``); `gitexp
-sweep show` and a ``NAME/`` prefix list them. The best trial, or the Pareto
+`gitexp show` and the web UI's table fold each sweep's trials into one row
+(``fold``); `gitexp sweep show`, a ``NAME/`` prefix and a filter on ``sweep``
+list them. The best trial, or the Pareto
 front of a multi-objective sweep, is computed from the trials' own records
 (their metrics and the ``sweep_objectives`` run.json keeps), so it needs
 neither Optuna nor the study's storage: git stays the source of truth.
@@ -9,7 +10,9 @@ neither Optuna nor the study's storage: git stays the source of truth.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +21,7 @@ from gitexp.exploring.summaries import ExperimentSummary
 from gitexp.gitstore import store
 
 Objective = tuple[str, str]  # metric, "min" or "max"
+_ON_SWEEP = re.compile(r"\s*sweep\s*[=!<>~]")
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,27 @@ def split(summaries: list[ExperimentSummary]) -> tuple[list[ExperimentSummary], 
         else:
             groups.setdefault(s.sweep, []).append(s)
     return plain, [SweepGroup(name, trials) for name, trials in groups.items()]
+
+
+def fold(summaries: list[ExperimentSummary]) -> list[ExperimentSummary | SweepGroup]:
+    """What a folded table lists, order kept: each sweep as one group where its
+    first (in a newest-first list: newest) trial is, other experiments as they are.
+    `gitexp show` and the web UI's table fold with this one rule."""
+    if all(s.sweep is None for s in summaries):
+        return list(summaries)
+    by_sweep = {g.name: g for g in split(summaries)[1]}
+    items: list[ExperimentSummary | SweepGroup] = []
+    for s in summaries:
+        if s.sweep is None:
+            items.append(s)
+        elif s.sweep in by_sweep:
+            items.append(by_sweep.pop(s.sweep))
+    return items
+
+
+def filters_on_sweep(filters: Iterable[str]) -> bool:
+    """A filter on ``sweep`` lists trials: folded, it would match nothing."""
+    return any(_ON_SWEEP.match(f) for f in filters)
 
 
 def trials_of(summaries: list[ExperimentSummary], sweep: str) -> list[ExperimentSummary]:

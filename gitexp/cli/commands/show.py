@@ -90,9 +90,9 @@ def _limit(limit: int | None, all_rows: bool, fmt: str) -> int | None:
 
 def _on_sweep(query: q.Query) -> bool:
     """A filter on ``sweep`` lists trials: folded, it would match nothing."""
-    import re
+    from gitexp.exploring.sweep_groups import filters_on_sweep
 
-    return any(re.match(r"\s*sweep\s*[=!<>~]", f) for f in query.filters)
+    return filters_on_sweep(query.filters)
 
 
 def _group(name: str) -> str | None:
@@ -256,19 +256,9 @@ def _fold(summaries: list[explore.ExperimentSummary], listing: Listing) -> list[
     """What the table lists, newest first: each sweep folded into one item where
     its newest trial is, unless trials are asked for (``--trials``, a ``NAME/``
     listing, or a filter on ``sweep``)."""
-    from gitexp.exploring.sweep_groups import split
+    from gitexp.exploring.sweep_groups import fold
 
-    if listing.trials or all(s.sweep is None for s in summaries):
-        return list(summaries)
-    _, groups = split(summaries)
-    by_sweep = {g.name: g for g in groups}
-    items: list[Any] = []
-    for s in summaries:
-        if s.sweep is None:
-            items.append(s)
-        elif s.sweep in by_sweep:
-            items.append(by_sweep.pop(s.sweep))
-    return items
+    return list(summaries) if listing.trials else list(fold(summaries))
 
 
 def _is_group(item: Any) -> bool:
