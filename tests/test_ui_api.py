@@ -62,13 +62,15 @@ def test_table_pages_filters_sorts_and_searches_like_show(ui_study: Path) -> Non
     repo, table = open_repo(ui_study), ExperimentTable()
     page = table.page(repo, PageQuery(filters=("lr>=0.2",), sort_by="lr", descending=True))
     assert [r["name"] for r in page.rows] == ["gamma", "beta"]
-    assert page.total == 2 and page.count == 14  # 5 runs, the injected ref, 8 trials
+    assert page.total == 2 and page.count == 8  # 5 runs, the injected ref, 2 sweeps folded
     assert "metrics.val/acc" in page.columns and "params.model.depth" in page.columns
-    second = table.page(repo, PageQuery(sort_by="name", offset=2, limit=2))
+    second = table.page(repo, PageQuery(sort_by="name", offset=2, limit=2, trials=True))
     everything = sorted(s.name for s in table.summaries(repo))
+    assert second.count == len(everything) == 14  # and 8 trials
     assert [r["name"] for r in second.rows] == everything[2:4]
-    found = table.page(repo, PageQuery(search="DUO/"))
+    found = table.page(repo, PageQuery(search="DUO/", trials=True))
     assert {r["name"] for r in found.rows} == {f"duo/trial-000{i}" for i in range(4)}
+    assert [r["name"] for r in table.page(repo, PageQuery(search="DUO/")).rows] == ["duo/"]
 
 
 def test_table_follows_refs_that_change_behind_it(ui_study: Path) -> None:
@@ -218,7 +220,7 @@ def test_a_recorded_run_dir_is_followed_only_when_it_is_ours_here(
 def test_experiments_endpoint_pages_sorts_filters_and_searches(client: TestClient) -> None:
     page = ok(client, "/api/experiments?filter=lr>=0.2&sort=lr&order=desc&limit=1")
     assert [r["name"] for r in page["rows"]] == ["gamma"]
-    assert page["total"] == 2 and page["count"] == 14 and page["limit"] == 1
+    assert page["total"] == 2 and page["count"] == 8 and page["limit"] == 1
     assert "params.lr" in page["columns"]
     nxt = ok(client, "/api/experiments?filter=lr>=0.2&sort=lr&order=desc&limit=1&offset=1")
     assert [r["name"] for r in nxt["rows"]] == ["beta"]
@@ -227,6 +229,48 @@ def test_experiments_endpoint_pages_sorts_filters_and_searches(client: TestClien
     bad = client.get("/api/experiments?filter=nope>1")
     assert bad.status_code == 400 and "unknown column 'nope'" in bad.json()["error"]
     assert client.get("/api/experiments?limit=5000").status_code == 422
+
+
+def _names(page: dict[str, Any]) -> list[str]:
+    return [r["name"] for r in page["rows"]]
+
+
+def test_experiments_endpoint_folds_each_sweep_like_show(client: TestClient) -> None:
+    folded = ok(client, "/api/experiments?limit=100")
+    names = _names(folded)
+    assert "sw/" in names and "duo/" in names and not any("/trial-" in n for n in names)
+    assert folded["count"] == folded["total"] == len(names) == 8 and not folded["trials"]
+    sw = next(r for r in folded["rows"] if r["name"] == "sw/")
+    best = ok(client, "/api/sweeps/sw")["best"][0]
+    assert sw["status"] == "sweep, 4 trials" and sw["sweep"] == "sw" and sw["best"] == best
+    assert sw["metrics.loss"] == ok(client, f"/api/experiments/{best}")["metrics"][0]["value"]
+    every = ok(client, "/api/experiments?limit=100&trials=1")
+    assert every["trials"] and every["count"] == every["total"] == 14
+    assert {f"sw/trial-000{i}" for i in range(4)} <= set(_names(every))
+    assert "sw/" not in _names(every)
+    one = ok(client, "/api/experiments?filter=sweep=sw&sort=name")
+    assert _names(one) == [f"sw/trial-000{i}" for i in range(4)]  # unfolded, as show -f
+    assert one["trials"] and one["total"] == 4 and one["count"] == 14
+
+
+def test_experiments_endpoint_filters_and_sorts_the_folded_rows_as_show(
+    client: TestClient, ui_study: Path
+) -> None:
+    """show folds first, then filters and sorts: the UI's rows come in show's order."""
+    for query, args in [
+        ("filter=loss<1&sort=loss", ["-f", "loss<1", "-s", "loss"]),
+        (
+            "filter=status~sweep&sort=name&order=desc",
+            ["-f", "status~sweep", "-s", "name", "--desc"],
+        ),
+    ]:
+        shown = run_gitexp("show", *args, "--format", "csv", cwd=ui_study)
+        assert shown.returncode == 0, shown.stderr
+        expected = [line.split(",")[0] for line in shown.stdout.splitlines()[1:]]
+        assert "sw/" in expected and _names(ok(client, "/api/experiments?" + query)) == expected
+    assert _names(ok(client, "/api/experiments?filter=status~sweep&order=asc&limit=5")) == [
+        *reversed(_names(ok(client, "/api/experiments?filter=status~sweep")))
+    ]
 
 
 def test_experiment_endpoint_marks_overrides(client: TestClient) -> None:

@@ -105,8 +105,8 @@ def wait_rows(page: Any, expected: list[str] | set[str]) -> None:
 def test_table_sorts_filters_searches_and_chooses_columns(browser: Browser) -> None:
     page = browser.open("/")
     page.wait_for_selector("#experiments[data-loaded]")
-    assert len(rows(page)) == 14 and INJECTED_REF in rows(page)
-    assert page.locator("#page-info").inner_text() == "1–14 of 14"
+    assert len(rows(page)) == 8 and INJECTED_REF in rows(page)  # the two sweeps folded
+    assert page.locator("#page-info").inner_text() == "1–8 of 8"
     assert page.locator('tr[data-name="broken"] .status').get_attribute("class") == (
         "status status-failed"
     )
@@ -125,11 +125,11 @@ def test_table_sorts_filters_searches_and_chooses_columns(browser: Browser) -> N
     assert "unknown column 'nope'" in page.locator("#table-error").inner_text()
     assert page.locator(".chip").count() == 1 and sorted(rows(page)) == ["beta", "gamma"]
     page.click(".chip button")
-    wait_for(lambda: len(rows(page)) == 14)
+    wait_for(lambda: len(rows(page)) == 8)
     page.fill("#search", "ALP")
     wait_rows(page, ["alpha"])
     page.fill("#search", "")
-    wait_for(lambda: len(rows(page)) == 14)
+    wait_for(lambda: len(rows(page)) == 8)
     browser.shot("table")
     page.click("#column-chooser summary")
     page.uncheck('#column-list input[value="params.x"]')
@@ -138,6 +138,34 @@ def test_table_sorts_filters_searches_and_chooses_columns(browser: Browser) -> N
     page.wait_for_selector("#experiments[data-loaded]")
     assert page.locator('th[data-col="params.x"]').count() == 0  # remembered
     assert page.locator('th[data-col="params.lr"]').count() == 1
+    assert browser.own_violations() == [] and browser.dialogs == []
+
+
+def test_each_sweep_is_one_row_until_every_trial_is_asked_for(browser: Browser) -> None:
+    page = browser.open("/")
+    page.wait_for_selector("#experiments[data-loaded]")
+    assert {"sw/", "duo/"} <= set(rows(page)) and not any("/trial-" in n for n in rows(page))
+    sw = page.locator('tr[data-name="sw/"]')
+    assert sw.locator(".status").inner_text() == "sweep, 4 trials"
+    assert sw.locator('td[data-col="metrics.loss"]').inner_text() != ""  # its best trial's
+    assert not page.locator("#trials").is_checked()
+    page.check("#trials")
+    wait_for(lambda: len(rows(page)) == 14)
+    assert "trials=1" in page.url and "sw/" not in rows(page)
+    assert page.locator("#page-info").inner_text() == "1–14 of 14"
+    browser.shot("trials")
+    page.reload()
+    page.wait_for_selector("#experiments[data-loaded]")
+    assert page.locator("#trials").is_checked() and len(rows(page)) == 14  # kept in the URL
+    page.uncheck("#trials")
+    wait_for(lambda: len(rows(page)) == 8)
+    page.click('tr[data-name="sw/"] td[data-col="name"] a')
+    page.wait_for_url("**/sweeps/sw")
+    page.wait_for_selector("#sweep-charts[data-loaded]")
+    page = browser.open("/?filter=sweep%3Dsw")
+    page.wait_for_selector("#experiments[data-loaded]")
+    wait_rows(page, {f"sw/trial-000{i}" for i in range(4)})
+    assert page.locator("#trials").is_checked() and page.locator("#trials").is_disabled()
     assert browser.own_violations() == [] and browser.dialogs == []
 
 

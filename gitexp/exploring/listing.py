@@ -6,7 +6,12 @@ refs it last read. Before each answer it takes the refs' stamp (refstamp.py,
 a few stats): unchanged, and the refs read less than ``RECHECK_S`` ago, the
 rows stand; else the refs are read, and the rows rebuilt if a ref moved
 (the summary cache makes that cheap). A running experiment whose process
-died is noticed without any ref moving: its liveness is checked every time. A page
+died is noticed without any ref moving: its liveness is checked every time.
+
+As in `gitexp show`, each sweep is folded into one row (``NAME/``, its best
+trial's params and metrics; sweep_groups.fold) unless the query asks for
+trials or filters on ``sweep``; the folded rows are made once per snapshot, when
+first asked for, and filters, sort and search then apply to them. A page
 is filtered and sorted in `gitexp show`'s language (query.py), searched by
 name, and sliced; the filtered order is kept per query, so paging through it
 sorts once. Thread-safe: the requests of a threaded server share one table.
@@ -24,6 +29,7 @@ from gitexp.common.errors import UsageError
 from gitexp.exploring import query as q
 from gitexp.exploring.refstamp import RefStamp, Stamp
 from gitexp.exploring.summaries import FIXED_COLUMNS, ExperimentSummary, list_summaries
+from gitexp.exploring.sweep_groups import filters_on_sweep, fold
 from gitexp.gitstore import store
 from gitexp.gitstore.record import observed_status
 from gitexp.gitstore.repo import Repo
@@ -37,7 +43,8 @@ RECHECK_S = 2.0  # the refs are read at least this often, stamp or not
 @dataclass(frozen=True)
 class PageQuery:
     """What a page of the table asks for: `gitexp show`'s filters and sort, a name
-    search (a plain, case-insensitive substring), and the slice."""
+    search (a plain, case-insensitive substring), the slice, and every trial
+    (``trials``) rather than one row per sweep."""
 
     filters: tuple[str, ...] = ()
     sort_by: str | None = None
@@ -45,15 +52,28 @@ class PageQuery:
     search: str = ""
     offset: int = 0
     limit: int = 50
+    trials: bool = False
+
+    def lists_trials(self) -> bool:
+        """Trials unfolded: asked for, or a filter on ``sweep`` (folded, it would
+        match nothing), as in `gitexp show`."""
+        return self.trials or filters_on_sweep(self.filters)
 
     def key(self) -> tuple[Any, ...]:
-        return (self.filters, self.sort_by, self.descending, self.search.lower())
+        return (
+            self.filters,
+            self.sort_by,
+            self.descending,
+            self.search.lower(),
+            self.lists_trials(),
+        )
 
 
 @dataclass(frozen=True)
 class Page:
-    """One page: the rows of the slice, how many match, how many there are in all,
-    and every column of the table (for a column chooser)."""
+    """One page: the rows of the slice, how many rows match, how many rows the
+    table has in all (a folded sweep is one row), every column of the table (for
+    a column chooser), and whether trials are listed (``trials``) or folded."""
 
     rows: list[Row]
     total: int
@@ -61,6 +81,7 @@ class Page:
     columns: list[str]
     offset: int
     limit: int
+    trials: bool = False
 
 
 @dataclass
@@ -71,6 +92,15 @@ class _Snapshot:
     columns: list[str] = field(default_factory=list)
     running: list[int] = field(default_factory=list)  # indices of `running` records
     ordered: OrderedDict[tuple[Any, ...], list[Row]] = field(default_factory=OrderedDict)
+    folded: tuple[list[Row], list[str]] | None = None  # rows and columns, made when asked
+
+    def view(self, trials: bool) -> tuple[list[Row], list[str]]:
+        """(rows, columns): every experiment's, or with each sweep folded."""
+        if trials:
+            return self.rows, self.columns
+        if self.folded is None:
+            self.folded = _folded(self)
+        return self.folded
 
 
 class ExperimentTable:
@@ -95,10 +125,11 @@ class ExperimentTable:
             raise UsageError(f"a page is offset >= 0 and 1..{MAX_LIMIT} rows")
         with self._lock:
             self._refresh(repo)
-            snap = self._snap
-            ordered = self._ordered(snap, query)
+            trials = query.lists_trials()
+            every, columns = self._snap.view(trials)
+            ordered = self._ordered(self._snap, query)
         rows = ordered[query.offset : query.offset + query.limit]
-        return Page(rows, len(ordered), len(snap.rows), snap.columns, query.offset, query.limit)
+        return Page(rows, len(ordered), len(every), columns, query.offset, query.limit, trials)
 
     def _refresh(self, repo: Repo) -> None:
         self._stamps = self._stamps or RefStamp(repo)
@@ -111,6 +142,7 @@ class ExperimentTable:
                 return
         if self._recheck_running():
             self._snap.ordered.clear()
+            self._snap.folded = None
 
     def _rebuild(self, repo: Repo) -> None:
         snap = self._snap
@@ -140,7 +172,7 @@ class ExperimentTable:
         key = query.key()
         found = snap.ordered.get(key)
         if found is None:
-            found = _filter_and_sort(snap.rows, snap.columns, query)
+            found = _filter_and_sort(*snap.view(query.lists_trials()), query)
             snap.ordered[key] = found
             while len(snap.ordered) > REMEMBERED_QUERIES:
                 snap.ordered.popitem(last=False)
@@ -153,6 +185,19 @@ def _row(summary: ExperimentSummary, known: Row | None) -> Row:
     if known is not None and known["status"] == summary.status:
         return known
     return summary.row()
+
+
+def _folded(snap: _Snapshot) -> tuple[list[Row], list[str]]:
+    """The folded table: each sweep's row where its newest trial is; the other
+    experiments' rows are the snapshot's own."""
+    if all(s.sweep is None for s in snap.summaries):
+        return snap.rows, snap.columns
+    row_of = {s.name: r for s, r in zip(snap.summaries, snap.rows, strict=True)}
+    rows = [
+        row_of[item.name] if isinstance(item, ExperimentSummary) else item.row()
+        for item in fold(snap.summaries)
+    ]
+    return rows, q.all_columns(rows)
 
 
 def _filter_and_sort(rows: list[Row], columns: list[str], query: PageQuery) -> list[Row]:

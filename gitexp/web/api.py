@@ -39,13 +39,17 @@ def experiments(
     search: str = Query("", description="Only names holding this text (any case)."),
     offset: int = Query(0, ge=0),
     limit: int = Query(50, ge=1, le=1000),
+    trials: bool = Query(False, description="Every sweep trial (default: one row per sweep)."),
 ) -> dict[str, Any]:
-    """Filtered and sorted on the server, newest first by default: `rows` is the page,
-    `total` how many match, `count` how many experiments there are, `columns` every
-    column (``params.*``, ``metrics.*`` and the fixed ones)."""
+    """Filtered and sorted on the server, newest first by default, each sweep folded
+    into one row (``NAME/``: its best trial's params and metrics) as in `gitexp show`,
+    unless `trials=1` or a filter on `sweep`: `rows` is the page, `total` how many
+    rows match, `count` how many rows there are in all (a folded sweep counts one),
+    `columns` every column (``params.*``, ``metrics.*`` and the fixed ones),
+    `trials` whether trials are listed."""
     ctx = context(request)
     descending = None if order is None else order == "desc"
-    query = PageQuery(tuple(filter), sort, descending, search, offset, limit)
+    query = PageQuery(tuple(filter), sort, descending, search, offset, limit, trials)
     page = ctx.table.page(ctx.repo(), query)
     return clean_dict(
         {
@@ -55,6 +59,7 @@ def experiments(
             "columns": page.columns,
             "offset": page.offset,
             "limit": page.limit,
+            "trials": page.trials,
         }
     )
 

@@ -2,7 +2,10 @@
    language) and the name search happen on the server (/api/experiments); the
    state lives in the page's URL, the chosen columns in localStorage. Changes in
    the repository arrive on /api/events: the page is fetched again, and a
-   running experiment's cells take each metric's latest value as it is logged. */
+   running experiment's cells take each metric's latest value as it is logged.
+   Each sweep is one row (NAME/, its best trial's values, linking to the sweep's
+   page) unless "show every trial" is ticked or a filter is on sweep, as in
+   gitexp show. */
 "use strict";
 
 (() => {
@@ -22,6 +25,7 @@
       search: q.get("search") || "",
       offset: Math.max(0, parseInt(q.get("offset") || "0", 10) || 0),
       limit: parseInt(q.get("limit") || "50", 10) || 50,
+      trials: q.get("trials") === "1",
     };
   }
 
@@ -31,6 +35,7 @@
     if (state.sort) q.set("sort", state.sort);
     if (state.order) q.set("order", state.order);
     if (state.search) q.set("search", state.search);
+    if (state.trials) q.set("trials", "1");
     q.set("offset", String(state.offset));
     q.set("limit", String(state.limit));
     return q;
@@ -74,6 +79,9 @@
     renderHead();
     renderBody();
     renderPager(page);
+    const trials = document.getElementById("trials");
+    trials.checked = page.trials;
+    trials.disabled = page.trials && !state.trials; // a filter on sweep lists its trials
     document.getElementById("experiments").dataset.loaded = String(Date.now());
     return true;
   }
@@ -112,7 +120,7 @@
   function renderHead() {
     const head = document.getElementById("table-head");
     const all = gx.el("input", { type: "checkbox", "aria-label": "select all on this page",
-      onchange: (event) => { for (const r of rows) event.target.checked ? selected.add(r.name) : selected.delete(r.name); renderBody(); } });
+      onchange: (event) => { for (const r of rows) { const n = pick(r); if (n) event.target.checked ? selected.add(n) : selected.delete(n); } renderBody(); } });
     const cells = chosen().map((c) => {
       const mark = state.sort === c ? (state.order === "desc" ? " ▼" : " ▲") : "";
       return gx.el("th", { title: c, "data-col": c, class: "sortable", onclick: () => sortBy(c) }, bare(c) + mark);
@@ -127,9 +135,20 @@
     load();
   }
 
+  function isSweep(row) {
+    return row.name.endsWith("/") && Boolean(row.sweep) && !row.commit;
+  }
+
+  // what a row's checkbox selects for Compare: the experiment, or a folded sweep's best trial
+  function pick(row) {
+    return isSweep(row) ? row.best || null : row.name;
+  }
+
   function value(row, column) {
     const v = row[column];
+    if (column === "name" && isSweep(row)) return gx.el("a", { href: "/sweeps/" + gx.pathName(row.sweep), class: "sweep-link", text: row.name });
     if (column === "name") return gx.el("a", { href: "/experiments/" + gx.pathName(row.name), text: row.name });
+    if (column === "best" && v) return gx.el("a", { href: "/experiments/" + gx.pathName(v), text: v });
     if (column === "status") return gx.statusBadge(String(v));
     if (column === "sweep" && v) return gx.el("a", { href: "/sweeps/" + gx.pathName(v), text: v });
     if (column === "created") return gx.when(v);
@@ -142,10 +161,13 @@
     const body = document.getElementById("table-body");
     body.replaceChildren(
       ...rows.map((row) => {
-        const box = gx.el("input", { type: "checkbox", "aria-label": "select " + row.name, checked: selected.has(row.name),
-          onchange: (event) => { event.target.checked ? selected.add(row.name) : selected.delete(row.name); renderCompare(); } });
+        const name = pick(row);
+        const label = isSweep(row) ? "select the best trial of " + row.name : "select " + row.name;
+        const box = gx.el("input", { type: "checkbox", "aria-label": label, title: label, checked: Boolean(name) && selected.has(name), disabled: !name,
+          onchange: (event) => { event.target.checked ? selected.add(name) : selected.delete(name); renderCompare(); } });
         const cells = shown.map((c) => gx.el("td", { "data-col": c, class: c.startsWith("metrics.") || c.startsWith("params.") ? "value" : "" }, value(row, c)));
-        return gx.el("tr", { "data-name": row.name, class: gx.statusClass(String(row.status)) + "-row" }, gx.el("td", { class: "select" }, box), ...cells);
+        const kind = isSweep(row) ? "sweep-row" : gx.statusClass(String(row.status)) + "-row";
+        return gx.el("tr", { "data-name": row.name, class: kind }, gx.el("td", { class: "select" }, box), ...cells);
       })
     );
     if (!rows.length) body.append(gx.el("tr", {}, gx.el("td", { colspan: String(shown.length + 1), class: "note", text: "no experiments match" })));
@@ -191,6 +213,7 @@
     });
     document.getElementById("prev").addEventListener("click", () => { state.offset = Math.max(0, state.offset - state.limit); load(); });
     document.getElementById("next").addEventListener("click", () => { state.offset += state.limit; load(); });
+    document.getElementById("trials").addEventListener("change", (event) => { state.trials = event.target.checked; state.offset = 0; load(); });
     const size = document.getElementById("page-size");
     size.value = String(state.limit);
     size.addEventListener("change", () => { state.limit = parseInt(size.value, 10); state.offset = 0; load(); });
