@@ -290,6 +290,6 @@ def test_a_logged_count_reads_as_an_integer_in_git_log_too(git_repo: Path) -> No
     write_files(git_repo, {"n.py": "print('n_samples: 3000000')\nprint('acc: 0.912345')\n"})
     proc = run_gitexp("run", "-q", "-n", "counted", "--", "python", "n.py")
     assert proc.returncode == 0, proc.stderr
-    assert last_line(proc.stderr).endswith("| n_samples=3000000 acc=0.9123")
+    assert last_line(proc.stderr).endswith("| n_samples=3000000 acc=0.912345")
     message = git(git_repo, "log", "-1", "--format=%B", "refs/experiments/counted")
-    assert "n_samples=3000000" in message and "acc=0.9123" in message
+    assert "n_samples=3000000" in message and "acc=0.912345" in message

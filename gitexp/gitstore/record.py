@@ -77,7 +77,7 @@ def commit_message(record: RunRecord, metrics: dict[str, Any]) -> str:
 
 def _short(value: Any) -> str:
     if isinstance(value, float):
-        return number(value, 4)
+        return number(value)
     text = json.dumps(value) if isinstance(value, list | dict) else str(value)
     return text if len(text) <= 40 else text[:37] + "..."
 

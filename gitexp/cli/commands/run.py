@@ -169,7 +169,7 @@ def _summary(result: RunResult) -> str:
     from gitexp.common.numbers import number
 
     shown = " ".join(
-        f"{k}={number(v, 4)}" if isinstance(v, float) and math.isfinite(v) else f"{k}={v}"
+        f"{k}={number(v)}" if isinstance(v, float) and math.isfinite(v) else f"{k}={v}"
         for k, v in list(flatten(result.metrics).items())[:8]
     )
     duration = result.record.duration_s
