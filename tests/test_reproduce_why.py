@@ -188,3 +188,23 @@ def test_a_docker_run_whose_base_image_changed_reports_the_image(
     code, report, _ = _reproduce("boxed")
     assert code == 0  # same metrics: a different base image is reported, not a failure
     assert report["environment_diff"]["docker"]["base_image_id"] == ["sha256:" + "0" * 64, real]
+
+
+def test_reruns_that_agree_but_differ_from_the_record_point_at_an_unrecorded_input(
+    git_repo: Path,
+) -> None:
+    """A variable gitexp does not record changed: not the script's randomness."""
+    write_files(git_repo, {"s.py": "import os\nprint('score:', float(os.environ['SCALE']))\n"})
+    assert (
+        run_gitexp("run", "-n", "scaled", "--", "python", "s.py", env={"SCALE": "1"}).returncode
+        == 0
+    )
+    code, report, stderr = _reproduce("scaled", "--repeat", "2", env={"SCALE": "2"})
+    assert (code, report["diagnosis"], report["hints"]) == (3, "unrecorded", [])
+    assert last_line(stderr) == (
+        "gitexp: scaled: metrics differ, but the reruns agree with each other and nothing "
+        "recorded changed: an input gitexp does not record changed (an environment variable, "
+        "`link:` data, a file outside the repository)"
+    )
+    code, report, _ = _reproduce("scaled", env={"SCALE": "2"})  # one rerun cannot tell
+    assert (code, report["diagnosis"]) == (3, "nondeterministic")

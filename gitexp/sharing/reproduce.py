@@ -92,14 +92,18 @@ class Reproduction:
     @property
     def diagnosis(self) -> str:
         """``match``, ``failed``, ``nondeterministic`` (reruns disagree, or nothing
-        recorded differs) or ``drift`` (metrics and environment both differ)."""
+        recorded differs), ``drift`` (metrics and environment both differ) or
+        ``unrecorded`` (reruns agree with each other, not with the record, and nothing
+        recorded changed: an input gitexp cannot see did, such as a variable)."""
         if self.status != "succeeded":
             return "failed"
         if self.reruns_disagree:
             return "nondeterministic"
         if self.match:
             return "match"
-        return "drift" if any(self.environment_diff.values()) else "nondeterministic"
+        if any(self.environment_diff.values()):
+            return "drift"
+        return "unrecorded" if self.repeats else "nondeterministic"
 
     @property
     def exit_code(self) -> int:

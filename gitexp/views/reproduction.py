@@ -15,6 +15,9 @@ WHY = {
     "match": "metrics match",
     "drift": "metrics differ; the environment changed",
     "nondeterministic": "metrics differ; nothing recorded changed: the run is nondeterministic",
+    "unrecorded": "metrics differ, but the reruns agree with each other and nothing recorded "
+    "changed: an input gitexp does not record changed (an environment variable, `link:` "
+    "data, a file outside the repository)",
 }
 
 
