@@ -102,6 +102,10 @@ def test_changed_requirements_get_a_new_image(docker_repo: Path) -> None:
         proc = run_docker(docker_repo, "-n", f"req-{version}", "--", "python", "probe.py")
         assert proc.returncode == 0, proc.stderr
         images.append(run_json(docker_repo, f"req-{version}")["docker"])
+        building = f"gitexp: building image {images[-1]['image']} for this environment"
+        assert building in proc.stderr  # a minute of silence otherwise
+    again = run_docker(docker_repo, "-n", "req-again", "--", "python", "probe.py")
+    assert again.returncode == 0 and "building image" not in again.stderr  # reused
     assert images[0]["image"] != images[1]["image"]
     assert images[0]["image_id"] != images[1]["image_id"]
     dockerfile = show(docker_repo, "req-two", ".gitexp/env/Dockerfile")

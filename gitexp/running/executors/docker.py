@@ -113,7 +113,12 @@ class DockerExecutor(Executor):
 
     def _build(self, context: C.BuildContext) -> Any:
         """Build and tag; a failure is kept for ``execute``, which can show the log tail."""
-        log.info("building image %s", context.tag)
+        # said on stderr (the lastResort handler prints warnings as they are): a first
+        # build takes a minute of silence otherwise
+        log.warning(
+            "gitexp: building image %s for this environment (once: later runs reuse it)",
+            context.tag,
+        )
         with _closing_responses(self.client.api):  # also when Ctrl-C interrupts the build
             built = self._stream_build(context)
         return self.client.images.get(context.tag) if built else None
