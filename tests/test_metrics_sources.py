@@ -169,6 +169,20 @@ def test_custom_pattern(git_repo: Path) -> None:
     assert metrics_json(git_repo, "m") == {"auc": 0.8}
 
 
+def test_default_in_the_list_keeps_name_value_lines_beside_a_custom_pattern(
+    git_repo: Path,
+) -> None:
+    """A PyTorch-style `epoch 3 loss 0.58` line and scikit-learn's `name: value` lines."""
+    script = "print('epoch 0 loss 0.9')\nprint('epoch 1 loss 0.5')\nprint('Accuracy: 0.91')\n"
+    _run(git_repo, "metrics_from_output: true\n", script, name="plain")
+    assert metrics_json(git_repo, "plain") == {"Accuracy": 0.91}
+    epoch = r"^epoch \d+ (?P<name>loss) (?P<value>[0-9.]+)"
+    _run(git_repo, f"metrics_from_output: ['{epoch}', default]\n", script)
+    assert metrics_json(git_repo, "m") == {"loss": 0.5, "Accuracy": 0.91}
+    stderr = _run(git_repo, "metrics_from_output: true\n", "print('epoch 0 loss 0.9')\n", "none")
+    assert "add a regex for the lines it prints to `metrics_from_output:`" in stderr
+
+
 def test_sources_combine_and_files_win_over_the_library(git_repo: Path) -> None:
     _run(
         git_repo,

@@ -247,7 +247,9 @@ def _patterns(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(_check_pattern(v) for v in value)
+        # `default` in the list keeps the `name: value` pattern beside one's own
+        found = (DEFAULT_OUTPUT_PATTERNS if v == "default" else (_check_pattern(v),) for v in value)
+        return tuple(p for patterns in found for p in patterns)
     raise ConfigError(f"{CONFIG_FILE}: `metrics_from_output` must be true/false or regex list")
 
 

@@ -346,6 +346,11 @@ def _no_metrics_hint(record: RunRecord, collected: M.Collected, config: Config) 
     ]
     if not config.output_patterns:
         sources.append("set `metrics_from_output: true` to read printed `name: value` lines")
+    else:  # it prints, but not as `name: value` (`epoch 3 loss 0.58`)
+        sources.append(
+            "add a regex for the lines it prints to `metrics_from_output:` in gitexp.yaml "
+            "(keep `default` in that list to read `name: value` lines too)"
+        )
     return ["no metrics were recorded; to capture them, " + ", or ".join(sources)]
 
 
