@@ -40,8 +40,14 @@ def test_without_dvc_init_does_not_suggest_the_hook(tmp_path: Path) -> None:
     proc = init(root)
     assert proc.returncode == 0, proc.stderr
     assert "hooks install" not in proc.stderr and "hook" not in proc.stderr
-    assert proc.stderr.splitlines()[-1] == "next: commit it, then `gitexp run -p key=value`"
+    assert proc.stderr.splitlines()[-1] == (
+        "next: commit it, then `gitexp run` (for `-p key=value`, keep your params in "
+        "params.yaml; a script with flags reads them as `--lr '${lr}'`)"
+    )  # no params file: `-p` alone would fail
     assert not hook(root).exists()
+    (root / "params.yaml").write_text("lr: 0.1\n")
+    again = init(root, "--force")
+    assert again.stderr.splitlines()[-1] == "next: commit it, then `gitexp run -p key=value`"
 
 
 def test_with_dvc_init_suggests_the_hook_until_it_is_installed(tmp_path: Path) -> None:

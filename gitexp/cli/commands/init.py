@@ -48,8 +48,20 @@ def init(
         print(f"installed {install(repo).path}", file=sys.stderr)
     elif offer:
         print("tip: `gitexp hooks install` makes `git push` send artifacts", file=sys.stderr)
-    print("next: commit it, then `gitexp run -p key=value`", file=sys.stderr)
+    print(_next_step(repo.root), file=sys.stderr)
     return 0
+
+
+def _next_step(root: Path) -> str:
+    """`-p key=value` edits a params file: suggested only when there is one."""
+    from gitexp.config.settings import DEFAULT_PARAMS
+
+    if any((root / name).is_file() for name in DEFAULT_PARAMS):
+        return "next: commit it, then `gitexp run -p key=value`"
+    return (
+        "next: commit it, then `gitexp run` (for `-p key=value`, keep your params in "
+        "params.yaml; a script with flags reads them as `--lr '${lr}'`)"
+    )
 
 
 def _write_config(root: Path, command: str | None) -> None:
