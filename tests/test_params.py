@@ -188,6 +188,20 @@ def test_render_command_substitutes_params() -> None:
 # --- through the CLI -----------------------------------------------------------------
 
 
+def test_the_runs_seed_goes_to_a_scripts_flag_and_a_seed_param_wins(tmp_path: Path) -> None:
+    script = "import sys\nprint('seen:', sys.argv[2])\n"
+    root = make_repo(tmp_path / "r", {"t.py": script})  # no params file at all
+    proc = run_gitexp("run", "-n", "s", "--seed", "42", "--", "python", "t.py",
+                      "--seed", "${seed}", cwd=root)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert run_json(root, "s")["command"] == ["python", "t.py", "--seed", "42"]
+    assert json.loads(show(root, "s", ".gitexp/metrics.json")) == {"seen": 42}
+    write_files(root, {"params.yaml": "seed: 7\n"})
+    proc = run_gitexp("run", "-n", "p", "--seed", "42", "--", "python", "t.py",
+                      "--seed", "${seed}", cwd=root)  # fmt: skip
+    assert run_json(root, "p")["command"][-1] == "7"  # the param of that name
+
+
 def test_cli_wrong_case_suggests_the_param(tmp_path: Path) -> None:
     root = make_repo(tmp_path / "r", {"params.yaml": "C: 1.0\ngamma: 0.1\n", "t.py": "pass\n"})
     proc = run_gitexp("run", "-p", "c=0.5", "--", "python", "t.py", cwd=root)

@@ -338,12 +338,13 @@ def prepare(
         repo, base_tree, config, list(request.overrides), request.values,
         request.from_experiment, request.pinned,
     )  # fmt: skip
-    argv, via_shell = resolve_command(request.command, config, params.merged)
+    seed = _seed(request.seed, config)
+    # `--seed '${seed}'` passes the run's seed to a script's flag (a param `seed` wins)
+    argv, via_shell = resolve_command(request.command, config, {"seed": seed, **params.merged})
     tree = store.retry(lambda: apply_params(repo, params_tree, params), "cannot apply params")
     if executor.checks_host_path and not via_shell:
         check_command(repo, tree, argv, cwd)
     executor.preflight(request.pinned, lambda path: read_blob(repo, tree, path))  # no ref yet
-    seed = _seed(request.seed, config)
     system = describe()
     record = RunRecord(
         name=request.name or "",
