@@ -58,6 +58,9 @@ def test_push_and_pull_report_conflicts_and_force_overwrites(tmp_path: Path) -> 
     proc = run_gitexp("push", "origin", "--all", cwd=b)
     assert proc.returncode == 1
     assert "gitexp: conflict: same is" in proc.stderr
+    assert last_line(proc.stderr).startswith(
+        "gitexp: pushed 1 experiment(s) to origin, 0 up to date, 1 conflict(s) left as they are"
+    )
     assert exp_refs(world.remote) == {"same": pushed, "only-b": exp_refs(b)["only-b"]}
 
     proc = run_gitexp("pull", "origin", cwd=b)

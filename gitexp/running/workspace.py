@@ -187,7 +187,12 @@ def check_links(repo: Repo, config: Config) -> dict[str, Path]:
     for rel in config.links:
         source = (repo.root / rel).resolve()
         if not source.exists():
-            raise ConfigError(f"link path {rel!r} does not exist", "fix `link:` in gitexp.yaml")
+            raise ConfigError(
+                f"link path {rel!r} does not exist",
+                "link: paths are never in an experiment (a clone or CI has them only if "
+                "you put them there): provide the data at that path, or fix `link:` in "
+                "gitexp.yaml",
+            )
         links[rel] = source
     return links
 

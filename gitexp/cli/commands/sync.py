@@ -101,6 +101,8 @@ def _report(verb: str, prep: str, remote: str, result: SyncResult) -> int:
     moved = len(result.transferred) + len(result.forced)
     line = f"gitexp: {verb} {moved} experiment(s) {prep} {remote}"
     line += f", {len(result.up_to_date)} up to date"
+    if result.conflicts:
+        line += f", {len(result.conflicts)} conflict(s) left as they are"
     if result.counts_tags():
         line += f", {len(result.tags)} model tag(s)"
     if result.held_back:
