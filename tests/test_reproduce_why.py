@@ -208,3 +208,21 @@ def test_reruns_that_agree_but_differ_from_the_record_point_at_an_unrecorded_inp
     )
     code, report, _ = _reproduce("scaled", env={"SCALE": "2"})  # one rerun cannot tell
     assert (code, report["diagnosis"]) == (3, "nondeterministic")
+
+
+def test_a_seeded_torch_is_asked_for_deterministic_kernels_only(git_repo: Path) -> None:
+    script = (
+        "import random\nif False:  # read, not run: the hints come from the code\n"
+        "    import torch\n    torch.manual_seed(0)\n"
+        "print('score:', random.SystemRandom().random())\n"
+    )
+    write_files(git_repo, {"t.py": script})
+    one = {"OMP_NUM_THREADS": "1"}
+    assert run_gitexp("run", "-n", "tseed", "--", "python", "t.py", env=one).returncode == 0
+    code, report, _ = _reproduce("tseed", env=one)
+    assert (code, report["diagnosis"]) == (3, "nondeterministic")
+    assert report["hints"] == [
+        "random is imported: seed it (random.seed(...), or gitexp.seed_everything())",
+        "torch is imported: seeded, but ask for deterministic algorithms "
+        "(`gitexp run --deterministic`)",
+    ]

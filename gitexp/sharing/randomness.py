@@ -27,6 +27,13 @@ _EVERYTHING = rb"seed_everything\("  # gitexp's, Lightning's, fastai's: all of t
 _SEEDED = {
     "random": re.compile(_EVERYTHING + rb"|(?<![\w.])random\.seed\("),
     "numpy": re.compile(_EVERYTHING + rb"|(?:np|numpy)\.random\.seed\(|default_rng\([ \t]*[\w\"]"),
+    "torch": re.compile(_EVERYTHING + rb"|torch\.manual_seed\("),
+    "tensorflow": re.compile(_EVERYTHING + rb"|(?:tf|tensorflow)\.random\.set_seed\("),
+}
+# torch and TensorFlow seeded in the code, not run with --deterministic
+_KERNELS = {
+    "torch": "seeded, but ask for deterministic algorithms (`gitexp run --deterministic`)",
+    "tensorflow": "seeded, but set TF_DETERMINISTIC_OPS=1 (`gitexp run --deterministic`)",
 }
 # module: (distribution, what to do)
 SOURCES = {
@@ -58,8 +65,10 @@ def hints(repo: Repo, commit: str) -> list[str]:
             used, said = module in imported, "is imported"
         else:
             used, said = not package or package in env.packages, "is installed"
-        if used and not (deterministic if module in _DETERMINISM else _seeded(texts, module)):
-            found.append(f"{module} {said}: {how}")
+        seeded = _seeded(texts, module)
+        if not used or (deterministic if module in _DETERMINISM else seeded):
+            continue
+        found.append(f"{module} {said}: {_KERNELS[module] if seeded else how}")
     numeric = imported is None or bool(imported & {"numpy", "torch", "tensorflow"})
     if (env.env or {}).get("OMP_NUM_THREADS") is None and numeric and "numpy" in env.packages:
         found.append("OMP_NUM_THREADS is not set: parallel sums may round differently")
