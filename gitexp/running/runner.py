@@ -32,12 +32,9 @@ from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.trees import (
     Manifest,
     read_blob,
-    snapshot_workdir,
-    tree_with_files,
     without_meta,
-    work_tree_status,
 )
-from gitexp.running import largefiles, notebooks
+from gitexp.running import notebooks
 from gitexp.running.control import RunControl
 from gitexp.running.environment import EnvironmentProbe, describe, numerics_env
 from gitexp.running.execute import execute_recorded, stopped_before
@@ -63,7 +60,9 @@ from gitexp.running.workspace import (
     populate,
     resolve_command,
     run_params,
+    snapshot_tree,
 )
+from gitexp.running.workspace import snapshot as snapshot  # drivers take one for many runs
 from gitexp.tracking.wire import LIVE_DIR, METRICS_FILE, Step
 
 log = logging.getLogger(__name__)
@@ -301,23 +300,6 @@ def _typed_texts(values: dict[str, Any]) -> list[str]:
     return [f"{k}={json.dumps(v, default=str)}" for k, v in values.items()]
 
 
-def snapshot(repo: Repo, config: Config, allow_large: bool = False) -> str:
-    """The work tree as a tree id, taken once and reused by many runs of one driver
-    (``RunRequest(tree=...)``): a sweep's trials all run the same code."""
-    return str(_snapshot(repo, config, tuple(check_links(repo, config)), allow_large))
-
-
-def _snapshot(repo: Repo, config: Config, links: tuple[str, ...], allow_large: bool) -> pygit2.Oid:
-    """The work tree's tree; large untracked files as DVC pointers (or refused)."""
-    status = work_tree_status(repo)
-    large = largefiles.handle(repo, config, links, status, allow_large)
-    exclude = (*links, *large.paths)
-    tree = store.retry(lambda: snapshot_workdir(repo, exclude, status), "cannot snapshot")
-    if large.pointers:
-        tree = tree_with_files(repo, tree, large.pointers)
-    return tree
-
-
 def prepare(
     repo: Repo, config: Config, request: RunRequest, executor: Executor, check_name: bool = True
 ) -> Prepared:
@@ -331,7 +313,7 @@ def prepare(
     base_tree = (
         without_meta(repo, repo.git[request.tree].peel(pygit2.Tree).id)
         if request.tree
-        else _snapshot(repo, config, tuple(links), request.allow_large)
+        else snapshot_tree(repo, config, tuple(links), request.allow_large)
     )
     config = notebooks.params_config(repo, base_tree, config, request.command, cwd)
     params_tree, params = run_params(  # --from, composition and the schema: running/workspace.py

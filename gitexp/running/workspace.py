@@ -21,10 +21,16 @@ import pygit2
 
 from gitexp.common.errors import CommandNotFoundError, ConfigError, UsageError, WorkspaceError
 from gitexp.config.settings import Config, command_argv
-from gitexp.gitstore import contents
+from gitexp.gitstore import contents, store
 from gitexp.gitstore.repo import Repo
-from gitexp.gitstore.trees import Manifest, read_blob, tree_with_files
-from gitexp.running import notebooks
+from gitexp.gitstore.trees import (
+    Manifest,
+    read_blob,
+    snapshot_workdir,
+    tree_with_files,
+    work_tree_status,
+)
+from gitexp.running import largefiles, notebooks
 from gitexp.running import params as P
 
 if TYPE_CHECKING:
@@ -236,3 +242,22 @@ def populate(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.symlink_to(source, target_is_directory=source.is_dir())
     return manifest
+
+
+def snapshot(repo: Repo, config: Config, allow_large: bool = False) -> str:
+    """The work tree as a tree id, taken once and reused by many runs of one driver
+    (``RunRequest(tree=...)``): a sweep's trials all run the same code."""
+    return str(snapshot_tree(repo, config, tuple(check_links(repo, config)), allow_large))
+
+
+def snapshot_tree(
+    repo: Repo, config: Config, links: tuple[str, ...], allow_large: bool
+) -> pygit2.Oid:
+    """The work tree's tree; large untracked files as DVC pointers (or refused)."""
+    status = work_tree_status(repo)
+    large = largefiles.handle(repo, config, links, status, allow_large)
+    exclude = (*links, *large.paths)
+    tree = store.retry(lambda: snapshot_workdir(repo, exclude, status), "cannot snapshot")
+    if large.pointers:
+        tree = tree_with_files(repo, tree, large.pointers)
+    return tree
