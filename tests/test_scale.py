@@ -484,7 +484,9 @@ def test_push_never_overwrites_a_differing_experiment_even_a_fast_forward(tmp_pa
     proc = run_gitexp("push", "origin", "--all", cwd=root)
     assert proc.returncode == 1
     assert f"gitexp: conflict: moved is {mine[:10]} here and {theirs[:10]} on origin" in proc.stderr
-    assert last_line(proc.stderr) == "gitexp: pushed 1 experiment(s) to origin, 1 up to date"
+    assert last_line(proc.stderr) == (
+        "gitexp: pushed 1 experiment(s) to origin, 1 up to date, 1 conflict(s) left as they are"
+    )
     assert git(remote, "rev-parse", "refs/experiments/moved").strip() == theirs
     assert "forced: moved" in ok("push", "origin", "moved", "--force", cwd=root).stderr
     assert git(remote, "rev-parse", "refs/experiments/moved").strip() == mine
