@@ -160,11 +160,13 @@ def test_compare_env_shows_the_environment_difference(git_repo: Path) -> None:
     write_files(git_repo, {"t.py": THREADS})
     for name, threads in (("one", "1"), ("two", "2")):
         proc = run_gitexp(
-            "run", "-n", name, "--", "python", "t.py", env={"OMP_NUM_THREADS": threads}
-        )
+            "run", "-n", name, "--seed", threads, "--", "python", "t.py",
+            env={"OMP_NUM_THREADS": threads},
+        )  # fmt: skip
         assert proc.returncode == 0
     proc = run_gitexp("compare", "one", "two", "--env")
     assert "environment one -> two\n  env OMP_NUM_THREADS: 1 -> 2" in proc.stdout
+    assert "  seed: 1 -> 2" in proc.stdout and "PYTHONHASHSEED" not in proc.stdout  # once
     data = json.loads(run_gitexp("compare", "one", "two", "--env", "--format", "json").stdout)
     assert data["environment_diff"]["two"]["env"]["OMP_NUM_THREADS"] == ["1", "2"]
 

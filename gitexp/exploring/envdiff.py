@@ -102,8 +102,18 @@ def diff(before: Environment, after: Environment) -> EnvDiff:
         system=_changes(before.system, after.system, known_only=True),
         docker=_changes(before.docker, after.docker),
         seed=None if before.seed == after.seed else [before.seed, after.seed],
-        env=_changes(before.env, after.env) if None not in (before.env, after.env) else {},
+        env=_without_seed(_changes(before.env, after.env), before.seed, after.seed)
+        if None not in (before.env, after.env)
+        else {},
     )
+
+
+def _without_seed(env: dict[str, Change], *seeds: Any) -> dict[str, Change]:
+    """PYTHONHASHSEED is the run's seed (gitexp sets it): the seed row says it once."""
+    hashed = env.get("PYTHONHASHSEED")
+    if hashed is not None and [str(s) for s in seeds] == [str(v) for v in hashed]:
+        return {k: v for k, v in env.items() if k != "PYTHONHASHSEED"}
+    return env
 
 
 def between(repo: Repo, a: str, b: str) -> EnvDiff:
