@@ -134,6 +134,24 @@ def test_init_detects_the_script_and_the_metrics_file_it_writes(tmp_path: Path) 
     assert "f1=0.8" in ran.stderr
 
 
+def test_init_links_an_ignored_data_folder_the_script_reads(tmp_path: Path) -> None:
+    """Not an ignored output folder (a link writes through to the work tree), nor a
+    tracked one: only ignored inputs, which a run can get no other way."""
+    train = (
+        "import os\nrows = open('data/train.csv').read()\nos.makedirs('models', exist_ok=True)\n"
+        "open('models/model.bin', 'w').write(rows)\nprint('rows: 1')\n"
+    )
+    root = make_repo(tmp_path / "r", {"train.py": train, ".gitignore": "data/\nmodels/\n"})
+    write_files(root, {"data/train.csv": "a,b\n", "models/.keep": ""})
+    proc = run_gitexp("init", "--no-hooks", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    assert "link: data/ (ignored by git, read by train.py)" in proc.stderr
+    assert "models" not in proc.stderr
+    assert load_config(root).links == ("data",)
+    ran = run_gitexp("run", "-n", "first", cwd=root)  # gitexp.yaml untracked: still read
+    assert ran.returncode == 0, ran.stderr
+
+
 def test_init_without_a_script_writes_no_command(tmp_path: Path) -> None:
     root = make_repo(tmp_path / "r", {"notes.md": "x\n"})
     proc = run_gitexp("init", "--no-hooks", cwd=root)

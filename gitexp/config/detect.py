@@ -40,6 +40,9 @@ class Detected:
     command_source: str | None = None
     metrics: list[str] = field(default_factory=list)
     metrics_sources: dict[str, str] = field(default_factory=dict)
+    #: top-level folders a Python file names in a string literal (``"data/train.csv"``):
+    #: `link:` candidates once the caller knows git ignores them
+    data_dirs: dict[str, str] = field(default_factory=dict)
 
 
 def detect(root: Path) -> Detected:
@@ -53,7 +56,33 @@ def detect(root: Path) -> Detected:
         for name in _named_metrics(root / rel):
             found.setdefault(name, rel)
     command = f"python {script}" if script else None
-    return Detected(command, script, sorted(found), found)
+    return Detected(command, script, sorted(found), found, _data_dirs(root, ordered))
+
+
+_FOLDER_LITERAL = re.compile(r"""["'](?:\./)?([\w.-]+)/""")
+# inputs only: a linked folder is written through to the work tree and never recorded,
+# so an ignored `models/` or `outputs/` must not be proposed
+_INPUT_DIRS = re.compile(r"(data|dataset|input|raw|corpus|images)", re.IGNORECASE)
+
+
+def _data_dirs(root: Path, sources: list[str]) -> dict[str, str]:
+    """{folder: the Python file naming it} for top-level folders that exist."""
+    found: dict[str, str] = {}
+    for rel in sources:
+        for name in _folder_literals(root / rel):
+            if _INPUT_DIRS.search(name) and not name.startswith(".") and (root / name).is_dir():
+                found.setdefault(name, rel)
+    return found
+
+
+def _folder_literals(path: Path) -> list[str]:
+    try:
+        if path.stat().st_size > MAX_SOURCE_BYTES:
+            return []
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    return [m.group(1) for m in _FOLDER_LITERAL.finditer(text)]
 
 
 def _only_script(sources: list[str]) -> str | None:

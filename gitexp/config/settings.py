@@ -339,15 +339,22 @@ def command_argv(command: tuple[str, ...] | str) -> tuple[list[str], bool]:
     return tokens, False
 
 
-def write_default_config(root: Path, command: str | None, metrics: list[str] | None = None) -> Path:
-    """The file `gitexp init` writes: every key present, commented; ``command`` and
-    ``metrics`` as found (gitexp.detect) or given, never a guess that would fail."""
+def write_default_config(
+    root: Path,
+    command: str | None,
+    metrics: list[str] | None = None,
+    links: list[str] | None = None,
+) -> Path:
+    """The file `gitexp init` writes: every key present, commented; ``command``,
+    ``metrics`` and ``links`` as found (gitexp.detect) or given, never a guess that
+    would fail."""
     path = root / CONFIG_FILE
     cmd = _yaml_scalar(command) if command else "null"
     cmd_note = "what `gitexp run` runs" if command else "none found: e.g. python train.py"
     found = [name for name in DEFAULT_PARAMS if (root / name).is_file()]
     params = "[" + ", ".join(found) + "]"
     files = "[" + ", ".join(_yaml_scalar(m) for m in metrics or []) + "]"
+    linked = "[" + ", ".join(_yaml_scalar(f"{p}/") for p in links or []) + "]"
     _write_atomically(
         path,
         f"""# gitexp configuration (docs/configuration.md)
@@ -356,7 +363,7 @@ params: {params}   # params files (YAML or JSON); -p key=value edits them per ru
 metrics: {files}             # files the script writes: JSON/YAML (final values), CSV/TSV (series)
 metrics_from_output: true  # read printed `name: number` lines (`Mean squared error: 2548.07`)
 seed: random            # or an integer: the seed every run gets unless --seed is given
-link: []                # ignored data paths made available to runs, e.g. [data/]
+link: {linked}                # ignored data paths made available to runs, e.g. [data/]
 outputs: []             # output files always recorded with the experiment
 """,
     )

@@ -77,7 +77,18 @@ def _write_config(root: Path, command: str | None) -> None:
         where = found.metrics_sources[name]
         origin = "exists" if where == "exists" else f"named in {where}"
         print(f"metrics: {name} ({origin})", file=sys.stderr)
-    write_default_config(root, command or found.command, found.metrics)
+    links = _ignored(root, found.data_dirs)
+    for name in links:
+        print(f"link: {name}/ (ignored by git, read by {found.data_dirs[name]})", file=sys.stderr)
+    write_default_config(root, command or found.command, found.metrics, links)
+
+
+def _ignored(root: Path, folders: dict[str, str]) -> list[str]:
+    """The folders git ignores: a run gets them through `link:`, or not at all."""
+    from gitexp.gitstore.repo import open_repo
+
+    repo = open_repo(root)
+    return sorted(f for f in folders if repo.git.path_is_ignored(f + "/"))
 
 
 def _dvc(root: Path, remote: str | None) -> None:
