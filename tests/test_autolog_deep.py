@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from autolog_support import DATA, history, logged_params, model_file, read_truth, run_script
+from conftest import require_backend
 from run_support import metrics_json, tree_files
 
 from gitexp.common.mappings import flatten
@@ -58,10 +59,8 @@ def _needs(*modules: str) -> None:
     """Skip unless installed (found without importing: Keras imports TensorFlow);
     with GITEXP_REQUIRE_DEEP=1 (scripts/test.sh installs them) a missing one fails."""
     for module in modules:
-        if importlib.util.find_spec(module) is None:
-            if os.environ.get("GITEXP_REQUIRE_DEEP") == "1":
-                pytest.fail(f"GITEXP_REQUIRE_DEEP=1 but {module} is not installed")
-            pytest.skip(f"{module} is not installed")
+        missing = importlib.util.find_spec(module) is None
+        require_backend("GITEXP_REQUIRE_DEEP", f"{module} is not installed" if missing else None)
 
 
 def _keras_params(repo: Path, name: str) -> dict[str, Any]:
