@@ -25,6 +25,7 @@ import yaml
 
 from gitexp.common.layout import META_DIR
 from gitexp.common.mappings import flatten, unflatten
+from gitexp.config.settings import Config
 from gitexp.gitstore.histfile import metric_path
 from gitexp.integrations import dvclive
 from gitexp.running.follow import HistoryFollower, LiveReader, feed
@@ -199,3 +200,21 @@ def _table_step(value: Any, default: int) -> int | float:
     except ValueError:
         step = None
     return default if step is None else step
+
+
+def no_metrics_hint(status: str, collected: Collected, config: Config) -> list[str]:
+    """A succeeded run that recorded no metric says, once, how to capture them."""
+    if status != "succeeded" or collected.final:
+        return []
+    sources = [
+        "call gitexp.log_metric() in the script",
+        "list the files it writes under `metrics:` in gitexp.yaml",
+    ]
+    if not config.output_patterns:
+        sources.append("set `metrics_from_output: true` to read printed `name: value` lines")
+    else:  # it prints, but not as `name: value` (`epoch 3 loss 0.58`)
+        sources.append(
+            "add a regex for the lines it prints to `metrics_from_output:` in gitexp.yaml "
+            "(keep `default` in that list to read `name: value` lines too)"
+        )
+    return ["no metrics were recorded; to capture them, " + ", or ".join(sources)]

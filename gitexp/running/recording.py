@@ -274,7 +274,7 @@ def _record_collected(
     record = stored.apply(record)
     partial.record = record
     partial.files.update({**probe.files(), **env_files})
-    warnings = [*warnings, *stored.warnings, *_no_metrics_hint(record, collected, config)]
+    warnings = [*warnings, *stored.warnings, *M.no_metrics_hint(record.status, collected, config)]
 
     def build(fresh: bool) -> tuple[pygit2.Oid, str]:
         files = {**partial.files, **stored.pointers}
@@ -334,24 +334,6 @@ def with_history(repo: Repo, tree: pygit2.Oid, history: WrittenHistory | None) -
     """``tree`` with ``.gitexp/history/`` holding the written histories (if any)."""
     found = history or WrittenHistory({}, {})
     return subtrees.with_meta_folder(repo, tree, HISTORY_NAME, found.files, found.disk)
-
-
-def _no_metrics_hint(record: RunRecord, collected: M.Collected, config: Config) -> list[str]:
-    """A succeeded run that recorded no metric says, once, how to capture them."""
-    if record.status != "succeeded" or collected.final:
-        return []
-    sources = [
-        "call gitexp.log_metric() in the script",
-        "list the files it writes under `metrics:` in gitexp.yaml",
-    ]
-    if not config.output_patterns:
-        sources.append("set `metrics_from_output: true` to read printed `name: value` lines")
-    else:  # it prints, but not as `name: value` (`epoch 3 loss 0.58`)
-        sources.append(
-            "add a regex for the lines it prints to `metrics_from_output:` in gitexp.yaml "
-            "(keep `default` in that list to read `name: value` lines too)"
-        )
-    return ["no metrics were recorded; to capture them, " + ", or ".join(sources)]
 
 
 def _env_files(files: dict[str, bytes]) -> dict[str, bytes]:
