@@ -27,9 +27,7 @@ own store classes. docs/integrations.md lists what is supported.
 from __future__ import annotations
 
 import atexit
-import math
 import os
-import re
 import sys
 import threading
 import time
@@ -37,7 +35,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitexp.tracking import recorder
+from gitexp.integrations.mlflow_logging import TAG_PREFIX as TAG_PREFIX
+from gitexp.integrations.mlflow_logging import record, safe_name
+from gitexp.integrations.mlflow_logging import typed as typed
 
 _store: GitexpStore | None = None
 _store_lock = threading.Lock()
@@ -78,29 +78,12 @@ from mlflow.utils.search_utils import SearchExperimentsUtils, SearchLoggedModels
 SCHEME = "gitexp"
 TRACKING_URI = f"{SCHEME}:"
 ARTIFACTS_DIR = "mlartifacts"  # in the run dir: MLflow's own name for an artifact folder
-TAG_PREFIX = "mlflow.tags."
 RUN_NAME = "mlflow.runName"
-_WORDS: dict[str, Any] = {"None": None, "True": True, "False": False}
 _ACTIVE = E.LifecycleStage.ACTIVE
 # MLflow's search helpers are untyped: called through Any
 _RUNS: Any = SearchUtils
 _EXPERIMENTS: Any = SearchExperimentsUtils
 _MODELS: Any = SearchLoggedModelsUtils
-
-
-def typed(text: str | None) -> Any:
-    """An MLflow param value (always a string) as the value the script logged: the
-    number or constant whose ``str`` it is (``"007"`` stays text, so does ``"nan"``)."""
-    if text is None or text in _WORDS:
-        return _WORDS.get(text or "None")
-    for kind in (int, float):
-        try:
-            value = kind(text)
-        except ValueError:
-            continue
-        if str(value) == text and math.isfinite(value):
-            return value
-    return text
 
 
 def folder_uri(folder: str) -> str:
@@ -124,10 +107,6 @@ def _experiment(exp_id: str, name: str, tags: list[Any]) -> E.Experiment:
 
 def _point(metric: E.Metric) -> tuple[str, float, int, int]:
     return metric.key, metric.value, metric.step, metric.timestamp
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^\w.-]+", "_", name) or "_"
 
 
 @dataclass
@@ -227,7 +206,7 @@ class GitexpStore(AbstractStore):
         if not self._runs:
             return given or os.environ.get("GITEXP_RUN_NAME") or "run", ""
         name = given or f"run-{len(self._runs) + 1}"
-        return name, self._unique(_safe(name))
+        return name, self._unique(safe_name(name))
 
     def _unique(self, name: str) -> str:
         candidate, n = name, 1
@@ -291,7 +270,7 @@ class GitexpStore(AbstractStore):
             run.points.update(_point(m) for m in new)
             for metric in new:
                 run.metrics.setdefault(metric.key, []).append(metric)
-        _record(run.prefix, new, params, tags)
+        record(run.prefix, new, params, tags)
 
     def log_batch_async(self, run_id: str, metrics: Any, params: Any, tags: Any) -> Any:
         """At once: a write is an append in memory, and MLflow's queue, flushed at
@@ -328,7 +307,7 @@ class GitexpStore(AbstractStore):
         with self._lock:
             run = self._runs.get(source_run_id or "")
             root = run.folder if run is not None else ARTIFACTS_DIR
-            where = folder_uri(self._unique(f"{root}/models/{_safe(name or 'model')}"))
+            where = folder_uri(self._unique(f"{root}/models/{safe_name(name or 'model')}"))
             model_id, now, pending = f"m-{uuid.uuid4().hex}", _now_ms(), E.LoggedModelStatus.PENDING
             self._models[model_id] = E.LoggedModel(
                 str(experiment_id), model_id, name or "model", where, now, now, model_type,
@@ -380,17 +359,6 @@ def _in_view(stage: str, view_type: int) -> bool:
     if view_type == E.ViewType.ALL:
         return True
     return (stage == _ACTIVE) == (view_type == E.ViewType.ACTIVE_ONLY)
-
-
-def _record(prefix: str, metrics: Any, params: Any, tags: Any) -> None:
-    """What MLflow logged, in the tracking library's terms (see the module doc)."""
-    logged = {f"{prefix}{p.key}": typed(p.value) for p in params}
-    user_tags = [t for t in tags if not t.key.startswith("mlflow.")]
-    logged.update({f"{prefix}{TAG_PREFIX}{t.key}": t.value for t in user_tags})
-    if logged:
-        recorder.log_params(logged)
-    for metric in metrics:
-        recorder.log_metric(f"{prefix}{metric.key}", metric.value, metric.step)
 
 
 def _warn_if_redirected() -> None:
