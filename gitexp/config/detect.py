@@ -76,13 +76,17 @@ def _data_dirs(root: Path, sources: list[str]) -> dict[str, str]:
 
 
 def _folder_literals(path: Path) -> list[str]:
+    return [m.group(1) for m in _FOLDER_LITERAL.finditer(_source_text(path))]
+
+
+def _source_text(path: Path) -> str:
+    """A Python file's text; empty past MAX_SOURCE_BYTES (init stays instant) or unreadable."""
     try:
         if path.stat().st_size > MAX_SOURCE_BYTES:
-            return []
-        text = path.read_text(encoding="utf-8", errors="replace")
+            return ""
+        return path.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return []
-    return [m.group(1) for m in _FOLDER_LITERAL.finditer(text)]
+        return ""
 
 
 def _only_script(sources: list[str]) -> str | None:
@@ -118,13 +122,7 @@ def _existing_metrics(root: Path) -> list[str]:
 
 
 def _named_metrics(path: Path) -> list[str]:
-    try:
-        if path.stat().st_size > MAX_SOURCE_BYTES:
-            return []
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
-    names = [m.group(1) for m in _LITERAL.finditer(text)]
+    names = [m.group(1) for m in _LITERAL.finditer(_source_text(path))]
     return [os.path.normpath(n) for n in names if _metrics_like(n) and not n.startswith("/")]
 
 
