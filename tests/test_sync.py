@@ -116,6 +116,8 @@ def test_bad_arguments_are_usage_errors(tmp_path: Path) -> None:
             "gitexp: error: no git remote named 'nowhere' (this repository's remotes: origin) "
             "(hint: give a remote's name, a URL or a path; `git remote add NAME URL` adds one)",
         )
+    proc = run_gitexp("push", "orgin", "--all", cwd=world.a)
+    assert last_line(proc.stderr).endswith("(hint: did you mean `origin`?)")
     proc = run_gitexp("push", "ssh://nowhere.invalid/x.git", "--all", cwd=world.a)
     assert proc.returncode == 1  # a URL is git's to try
     assert last_line(proc.stderr).startswith("gitexp: error: git push failed:")

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from gitexp.common import suggest
 from gitexp.common.errors import BackendError, ExperimentNameError, UsageError
 from gitexp.dvcstore import transfer
 from gitexp.gitstore import names, refscan, store
@@ -205,9 +206,10 @@ def check_remote(repo: Repo, remote: str) -> None:
     if "://" in remote or ":" in head or (repo.root / Path(remote).expanduser()).exists():
         return
     known = ", ".join(configured) or "none"
+    close = suggest.hint(remote, configured, "did you mean `{}`?")
     raise UsageError(
         f"no git remote named {remote!r} (this repository's remotes: {known})",
-        "give a remote's name, a URL or a path; `git remote add NAME URL` adds one",
+        close or "give a remote's name, a URL or a path; `git remote add NAME URL` adds one",
     )
 
 
