@@ -27,14 +27,20 @@ gitexp.log_metric("loss", 0.5 + rank)
 if rank == 0:
     open("model.txt", "w").write("the model of rank 0")
 """
-# rank 1 fails at once; rank 0 would run for minutes unless it is stopped
+# rank 1 fails as soon as rank 0 has said its pid (so the test knows whom to look for);
+# rank 0 would run for minutes unless it is stopped
 FAILER = """\
 import os, sys, time
 rank = int(os.environ["RANK"])
+marker = os.environ["MARKER"] + ".0"
 if rank == 1:
+    deadline = time.monotonic() + 60
+    while not os.path.exists(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
     print("rank 1 gives up", flush=True)
     sys.exit(3)
-open(os.environ["MARKER"] + ".0", "w").write(str(os.getpid()))
+open(marker + ".tmp", "w").write(str(os.getpid()))
+os.rename(marker + ".tmp", marker)
 time.sleep(120)
 """
 WAITERS = """\
