@@ -27,7 +27,7 @@ pytestmark = pytest.mark.docker
 
 def _slow_template(token: str) -> str:
     """A step that sleeps; the token keeps the layer out of Docker's build cache."""
-    return f"FROM {{{{ base_image }}}}\nRUN echo {token} && sleep 30\n"
+    return f"FROM {{{{ base_image }}}}\nRUN echo {token} && sleep 300\n"
 
 
 def _build_containers(token: str) -> list[str]:
@@ -69,14 +69,14 @@ def test_ctrl_c_during_the_build_stops_it_and_records_interrupted(
     argv = [sys.executable, "-m", "gitexp", "run", "--docker", "-n", "slow", "--", "true"]
     proc = subprocess.Popen(argv, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        assert _wait_for(lambda: _build_containers(token), 60), "the slow step never started"
+        assert _wait_for(lambda: _build_containers(token), 180), "the slow step never started"
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=10)
+        _, err = proc.communicate(timeout=90)  # not the step's 300 s
     finally:
         proc.kill()
     assert proc.returncode == 130, err.decode()
     assert run_json(root, "slow")["status"] == "interrupted"
-    assert _wait_for(lambda: not _build_containers(token), 5), _build_containers(token)
+    assert _wait_for(lambda: not _build_containers(token), 60), _build_containers(token)
 
 
 class _CtrlCOnLine(logging.Handler):
@@ -118,7 +118,7 @@ def test_the_executor_closes_the_build_connection_on_ctrl_c(
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
-    assert _wait_for(lambda: not _build_containers(token), 5), _build_containers(token)
+    assert _wait_for(lambda: not _build_containers(token), 60), _build_containers(token)
     assert kept.traceback  # held until here, with the frames of the build
 
 
@@ -127,7 +127,7 @@ def _slow_python_template(token: str) -> str:
     runs until it is stopped; the label marks every container made from it."""
     return (
         "FROM {{ base_image }}\n"
-        "RUN mkdir /slow && printf '#!/bin/sh\\nexec sleep 60\\n' > /slow/python"
+        "RUN mkdir /slow && printf '#!/bin/sh\\nexec sleep 600\\n' > /slow/python"
         " && chmod +x /slow/python\n"
         "ENV PATH=/slow:$PATH\n"
         f"LABEL gitexp.test.token={token}\n"  # last: the build's own containers lack it
@@ -162,10 +162,10 @@ def test_ctrl_c_during_the_image_probe_leaves_no_container(
     argv = [sys.executable, "-m", "gitexp", "run", "--docker", "-n", "probed", "--", "true"]
     proc = subprocess.Popen(argv, cwd=git_repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        assert _wait_for(lambda: _probes(token), 120), "the probe never started"
+        assert _wait_for(lambda: _probes(token), 240), "the probe never started"
         assert len(_probes(token)) == 1
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=20)
+        _, err = proc.communicate(timeout=120)  # not the probe's 600 s
     finally:
         proc.kill()
         images = docker_cli("images", "-q", "--filter", f"label=gitexp.test.token={token}")

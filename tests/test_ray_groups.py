@@ -45,7 +45,7 @@ import os, sys, time
 if os.environ["RANK"] == "1":
     print("rank 1 gives up", flush=True)
     sys.exit(3)
-time.sleep(120)
+time.sleep(600)
 """
 # a named output (log_artifact) and a big file nobody named (it travels back by size)
 ARTIFACTS = """\
@@ -96,7 +96,7 @@ def test_a_failing_rank_on_ray_fails_the_group(cluster: Cluster, git_repo: Path)
     args = ["run", "-n", "broken", *ray_args(cluster), "--num-workers", "2"]
     proc = gitexp_on(cluster, git_repo, *args, "--", "python", "failer.py")
     assert proc.returncode == 1, proc.stderr
-    assert time.monotonic() - started < 100  # rank 0 was stopped, not waited for
+    assert time.monotonic() - started < 240  # rank 0 was stopped, not its 600 s waited for
     record = run_json(git_repo, "broken")
     assert record["status"] == "failed" and record["exit_code"] == 3
     assert record["failed_rank"] == 1
