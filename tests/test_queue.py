@@ -19,11 +19,26 @@ import pytest
 from conftest import git, last_line, run_gitexp, write_files
 from run_support import exp_refs, metrics_json, run_json, show
 
-# sleeps, and says when it ran (to see runs overlap) and who it was (to count runs)
+# sleeps, and says when it ran (to see runs overlap) and who it was (to count runs);
+# with MEET, a run first waits (30 s at most) to see another run alive beside it and
+# then writes MEET/met: two runs at once, seen as an event rather than by the clock
 NAPPER = """\
 import os, time, gitexp
 started = time.time()
+meet = os.environ.get("MEET")
+if meet:
+    alive = os.path.join(meet, "alive")
+    os.makedirs(alive, exist_ok=True)
+    me = os.path.join(alive, os.environ["GITEXP_RUN_NAME"])
+    open(me, "w").close()
+    deadline = time.time() + 30
+    while not os.path.exists(os.path.join(meet, "met")) and time.time() < deadline:
+        if len(os.listdir(alive)) > 1:
+            open(os.path.join(meet, "met"), "w").close()
+        time.sleep(0.05)
 time.sleep(float(gitexp.params()["nap"]))
+if meet:
+    os.remove(me)
 gitexp.log_metric("started", started)
 gitexp.log_metric("ended", time.time())
 gitexp.log_metric("lr_seen", gitexp.params()["lr"])
@@ -31,11 +46,13 @@ if os.environ.get("RUNS_LOG"):
     with open(os.environ["RUNS_LOG"], "a") as log:
         log.write(os.environ["GITEXP_RUN_NAME"] + "\\n")
 """
+# the marker is written whole (tmp + rename): the test reads it as soon as it exists
 WAITER = """\
 import os, time, gitexp
 gitexp.log_metric("loss", 0.5)
-open(os.environ["MARKER"], "w").write(f"{os.environ['GITEXP_RUN_NAME']} {os.getpid()}")
-time.sleep(120)
+open(os.environ["MARKER"] + ".tmp", "w").write(f"{os.environ['GITEXP_RUN_NAME']} {os.getpid()}")
+os.rename(os.environ["MARKER"] + ".tmp", os.environ["MARKER"])
+time.sleep(600)
 """
 
 
@@ -63,7 +80,7 @@ def listed(root: Path) -> list[dict[str, Any]]:
     return data
 
 
-def test_queued_runs_show_as_queued_then_run_two_at_once(repo: Path) -> None:
+def test_queued_runs_show_as_queued_then_run_two_at_once(repo: Path, tmp_path: Path) -> None:
     names = [add(repo, "-p", f"lr={lr}", "-p", "nap=1", "--", "python", "napper.py")
              for lr in (0.1, 0.2, 0.3, 0.4)]  # fmt: skip
     assert [e["name"] for e in listed(repo)] == names  # oldest first
@@ -71,8 +88,9 @@ def test_queued_runs_show_as_queued_then_run_two_at_once(repo: Path) -> None:
     assert sorted(e["name"] for e in json.loads(shown.stdout)) == sorted(names)
     record = run_json(repo, names[0])
     assert record["status"] == "queued" and record["params"]["lr"] == 0.1
-    proc = queue(repo, "run", "-j", "2")
+    proc = queue(repo, "run", "-j", "2", env={"MEET": str(tmp_path / "meet")})
     assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "meet" / "met").exists()  # two runs were alive at once
     assert "queue: 4 succeeded; 0 still queued" in proc.stderr
     assert listed(repo) == []
     spans = []
@@ -131,13 +149,13 @@ def test_ctrl_c_records_the_running_one_and_leaves_the_rest_queued(
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # generous: a loaded machine starts slowly
     while not marker.exists():
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=180)
     assert proc.returncode == 130, err
     assert marker.read_text().split()[0] == names[0]
     assert run_json(repo, names[0])["status"] == "interrupted"
@@ -190,12 +208,12 @@ def test_a_dead_queue_runner_leaves_its_run_interrupted_and_the_rest_queued(
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # its own group: the test kills the runner and its run
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180
     while not marker.exists():
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)  # the driver dies with no chance to record
-    proc.wait(timeout=30)
+    proc.wait(timeout=120)
     os.kill(int(marker.read_text().split()[1]), signal.SIGKILL)  # its orphaned command
     shown = run_gitexp("show", "--format", "json", cwd=repo)
     status = {e["name"]: e["status"] for e in json.loads(shown.stdout)}
