@@ -39,9 +39,11 @@ def test_full_disk_in_the_script_keeps_earlier_metrics_without_a_traceback(
         git_repo,
         {
             "t.py": """\
-                import time, gitexp
+                import os, time, gitexp
                 gitexp.log_metric("early", 1.0)
-                time.sleep(1.5)  # the periodic flush writes it
+                live = os.path.join(os.environ["GITEXP_RUN_DIR"], ".gitexp/live/metrics.tsv")
+                while not os.path.exists(live) or "early" not in open(live).read():
+                    time.sleep(0.05)  # until the periodic flush wrote it
                 try:
                     with open("fill.ignored", "wb") as f:
                         while True:

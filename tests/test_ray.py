@@ -10,6 +10,7 @@ DVC remote and reproductions: tests/test_ray_groups.py."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -49,33 +50,51 @@ for step in range(16):
     gitexp.log_metric("loss", q + 1.0 / (step + 1), step=step)
     time.sleep(0.25)
 """
+# a run waits (30 s at most) to see another run alive beside it in the `meet` folder,
+# then writes meet/met: two runs at once, seen as an event rather than by the clock
 NAPPER = """\
-import time, gitexp
+import os, time, gitexp
 started = time.time()
+meet = gitexp.params()["meet"]
+alive = os.path.join(meet, "alive")
+os.makedirs(alive, exist_ok=True)
+me = os.path.join(alive, os.environ["GITEXP_RUN_NAME"])
+open(me, "w").close()
+deadline = time.time() + 30
+while not os.path.exists(os.path.join(meet, "met")) and time.time() < deadline:
+    if len(os.listdir(alive)) > 1:
+        open(os.path.join(meet, "met"), "w").close()
+    time.sleep(0.05)
 time.sleep(1.0)
+os.remove(me)
 gitexp.log_metric("started", started)
 gitexp.log_metric("ended", time.time())
 gitexp.log_metric("lr_seen", gitexp.params()["lr"])
 """
-# trial q=1 logs a point, says which process runs it (its parent: the Ray worker), waits
+# trial q=1 logs a point, waits until the library has flushed it, says which process
+# runs it (its parent: the Ray worker), waits; the test waits for the point to reach
+# the driver's run dir before it kills the worker
 VICTIM = """\
 import os, time, gitexp
 p = gitexp.params()
 q = int(p["q"])
 gitexp.log_metric("loss", float(q), step=0)
 if q == 1:
-    time.sleep(1.5)  # the point is flushed and streamed back first
+    live = os.path.join(os.environ["GITEXP_RUN_DIR"], ".gitexp", "live", "metrics.tsv")
+    while not (os.path.exists(live) and "loss" in open(live).read()):
+        time.sleep(0.05)
     with open(p["pidfile"] + ".tmp", "w") as out:
         out.write(f"{os.getppid()} {os.getpid()}")
     os.rename(p["pidfile"] + ".tmp", p["pidfile"])
     time.sleep(60)
 """
+# the marker is written inside the `try`: a Ctrl-C sent once it exists reaches the handler
 WAITER = """\
 import os, sys, time, gitexp
 gitexp.log_metric("loss", 0.5, step=1)
-open(gitexp.params()["marker"], "w").write("started")
 try:
-    time.sleep(120)
+    open(gitexp.params()["marker"], "w").write("started")
+    time.sleep(600)
 except KeyboardInterrupt:
     gitexp.log_metric("loss", 0.25, step=2)
     print("stopping cleanly", flush=True)
@@ -180,7 +199,7 @@ def test_pruning_works_on_the_metrics_workers_stream_back(cluster: Cluster, tmp_
     assert len(found) == 8
 
 
-def _gone(pid: int, timeout: float = 20) -> bool:
+def _gone(pid: int, timeout: float = 60) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         stat = Path(f"/proc/{pid}/stat")
@@ -190,9 +209,21 @@ def _gone(pid: int, timeout: float = 20) -> bool:
     return False
 
 
+def _mirrored(runs: Path, line: str) -> bool:
+    """Whether a live metrics file of a local run dir under ``runs`` has ``line``
+    (a finished trial's run dir may vanish while it is read)."""
+    for path in runs.rglob("metrics.tsv"):
+        with contextlib.suppress(OSError):
+            if line in path.read_text():
+                return True
+    return False
+
+
 def test_a_killed_worker_fails_its_trial_and_the_sweep_completes(
-    cluster: Cluster, tmp_path: Path
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    runs = tmp_path / "runs"  # the driver's run dirs, where streamed points are mirrored
+    monkeypatch.setenv("GITEXP_RUN_ROOT", str(runs))
     repo = sweep_repo(tmp_path / "sweeps")
     pidfile = tmp_path / "victim.pid"
     write_files(repo, {"victim.py": VICTIM})
@@ -201,7 +232,11 @@ def test_a_killed_worker_fails_its_trial_and_the_sweep_completes(
         cluster, repo, "sweep", "-n", "lost", "-p", "q=choice(0,1,2)", "--sampler", "grid",
         "--objective", "loss:min", *ray_args(cluster), "--", "python", "victim.py",
     )  # fmt: skip
-    worker, script = (int(p) for p in wait_for(pidfile, timeout=120).split())
+    worker, script = (int(p) for p in wait_for(pidfile, timeout=180).split())
+    deadline = time.monotonic() + 120
+    while not _mirrored(runs, "loss\t0\t1.0\t"):  # the point reached the driver
+        assert time.monotonic() < deadline, "the point never reached the driver"
+        time.sleep(0.1)
     os.kill(worker, signal.SIGKILL)
     _, err = proc.communicate(timeout=240)
     assert proc.returncode == 0, err  # two trials succeeded: the sweep is not a failure
@@ -218,9 +253,11 @@ def test_a_killed_worker_fails_its_trial_and_the_sweep_completes(
 
 
 def test_a_queue_of_six_runs_executes_two_at_a_time_on_ray(
-    cluster: Cluster, git_repo: Path
+    cluster: Cluster, git_repo: Path, tmp_path: Path
 ) -> None:
     write_files(git_repo, {"napper.py": NAPPER})
+    meet = tmp_path / "meet"
+    (git_repo / "params.yaml").write_text(f"lr: 0.1\nmeet: {meet}\nmodel:\n  depth: 3\n")
     names = []
     for i in range(6):
         proc = run_gitexp("queue", "add", "-p", f"lr={i / 10}", "--", "python", "napper.py")
@@ -231,6 +268,7 @@ def test_a_queue_of_six_runs_executes_two_at_a_time_on_ray(
     proc = gitexp_on(cluster, git_repo, "queue", "run", "-j", "2", *ray_args(cluster))
     assert proc.returncode == 0, proc.stderr
     assert "queue: 6 succeeded; 0 still queued" in proc.stderr
+    assert (meet / "met").exists()  # two runs were alive at once
     spans = []
     for i, name in enumerate(names):
         record = run_json(git_repo, name)
@@ -251,9 +289,9 @@ def test_ctrl_c_stops_the_command_on_its_worker_and_keeps_what_it_did(
     proc = popen_on(
         cluster, git_repo, "run", "-n", "stopped", *ray_args(cluster), "--", "python", "waiter.py"
     )
-    wait_for(marker, timeout=120)
+    wait_for(marker, timeout=180)
     proc.send_signal(signal.SIGINT)
-    _out, err = proc.communicate(timeout=60)
+    _out, err = proc.communicate(timeout=180)
     assert proc.returncode == 130, err
     record = run_json(git_repo, "stopped")
     assert record["status"] == "interrupted"

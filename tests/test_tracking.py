@@ -132,7 +132,9 @@ def test_sigkilled_child_keeps_what_was_flushed(git_repo: Path) -> None:
                 import os, signal, time, gitexp
                 for i in range(100):
                     gitexp.log_metric("loss", float(i), step=i)
-                time.sleep(1.6)  # the periodic flush (1 s) writes the buffer
+                live = os.path.join(os.environ["GITEXP_RUN_DIR"], ".gitexp/live/metrics.tsv")
+                while not os.path.exists(live) or "loss\t99\t" not in open(live).read():
+                    time.sleep(0.05)  # until the periodic flush (1 s) wrote the buffer
                 gitexp.log_metric("lost", 1.0)  # buffered, never flushed
                 os.kill(os.getpid(), signal.SIGKILL)
                 """
@@ -253,8 +255,9 @@ def test_garbage_in_the_live_file_never_breaks_recording(git_repo: Path) -> None
             "t.py": """\
                 import os, time, gitexp
                 gitexp.log_metric("ok", 1.0)
-                time.sleep(1.3)  # flushed by the library before the garbage goes in
                 live = os.path.join(os.environ["GITEXP_RUN_DIR"], ".gitexp/live/metrics.tsv")
+                while not os.path.exists(live) or "ok\t" not in open(live).read():
+                    time.sleep(0.05)  # flushed by the library before the garbage goes in
                 with open(live, "a") as f:
                     f.write("bad\\tstep?\\t1\\t2\\nworse\\t1\\tnan?\\t1\\ncut\\t1\\t0.5")
                 """
