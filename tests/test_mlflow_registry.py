@@ -121,8 +121,9 @@ WAITING = (
     + """\
     mv = client.create_model_version("wine", source, run.info.run_id)
     signals = sys.argv[1]
-    with open(os.path.join(signals, "told"), "w") as f:
+    with open(os.path.join(signals, "told.tmp"), "w") as f:
         f.write(mv.version)
+    os.rename(os.path.join(signals, "told.tmp"), os.path.join(signals, "told"))  # whole
     while not os.path.exists(os.path.join(signals, "go")):
         time.sleep(0.05)
 """
@@ -305,18 +306,18 @@ def test_a_version_taken_meanwhile_goes_to_the_next_number_with_a_warning(
         cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
-        while not (signals / "told").exists() and late.poll() is None:
+        deadline = time.monotonic() + 240
+        while not (signals / "told").exists():
+            assert late.poll() is None, late.communicate()
             assert time.monotonic() < deadline, "the script never registered"
             time.sleep(0.1)
-        time.sleep(0.2)
         assert (signals / "told").read_text() == "1"
         taken = run_gitexp("model", "register", "wine", "--from", "plain", "--path", "README.md",
                            "--bump", "major", cwd=root)  # fmt: skip
         assert taken.returncode == 0, taken.stderr
     finally:
         (signals / "go").touch()
-        _, stderr = late.communicate(timeout=120)
+        _, stderr = late.communicate(timeout=240)
     assert late.returncode == 0, stderr
     refs = exp_refs(root)
     assert _tags(root) == {"wine@v1.0.0": refs["plain"], "wine@v2.0.0": refs["late"]}

@@ -39,23 +39,33 @@ def _show_json(root: Path) -> dict[str, dict[str, object]]:
 # --- heartbeat -----------------------------------------------------------------------
 
 
-def test_a_running_experiment_renews_its_lease(git_repo: Path) -> None:
-    write_files(git_repo, {"t.py": "import time\ntime.sleep(2)\nprint('acc: 1')\n"})
+def _lease(root: Path, commit: str) -> str | None:
+    """The lease of ``commit`` if its record says `running`."""
+    record = json.loads(git(root, "show", f"{commit}:.gitexp/run.json"))
+    return str(record["lease_until"]) if record["status"] == "running" else None
+
+
+def test_a_running_experiment_renews_its_lease(git_repo: Path, tmp_path: Path) -> None:
+    """The script runs until the test has seen the lease move (an event, not a sleep:
+    on a loaded machine a fixed nap may end before the test saw a beat)."""
+    go = tmp_path / "go"
+    write_files(git_repo, {"t.py": f"import os, time\nwhile not os.path.exists({str(go)!r}):\n"
+                                   "    time.sleep(0.05)\nprint('acc: 1')\n"})  # fmt: skip
     proc = _start(git_repo, "-n", "beat", "--", "python", "t.py", env={"GITEXP_HEARTBEAT_S": "0.2"})
     seen: list[str] = []
-    while proc.poll() is None:
+    leases: set[str | None] = set()
+    deadline = time.monotonic() + 180
+    # the reservation, then renewed commits whose lease (whole seconds) moved forward
+    while len(seen) < 3 or len(leases - {None}) < 2:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         refs = exp_refs(git_repo)
         if "beat" in refs and refs["beat"] not in seen:
             seen.append(refs["beat"])
+            leases.add(_lease(git_repo, refs["beat"]))
         time.sleep(0.1)
-    assert proc.wait() == 0, proc.stderr.read() if proc.stderr else ""
+    go.touch()
+    assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
     assert len(seen) >= 3, seen  # the reservation, then renewed commits
-    leases = set()
-    for commit in seen[:-1]:
-        record = json.loads(git(git_repo, "show", f"{commit}:.gitexp/run.json"))
-        if record["status"] == "running":
-            leases.add(record["lease_until"])
-    assert len(leases) >= 2  # each beat moves the lease forward
     final = run_json(git_repo, "beat")
     assert final["status"] == "succeeded" and "lease_until" not in final
     head = git(git_repo, "rev-parse", "HEAD").strip()
@@ -109,6 +119,11 @@ print("script done", flush=True)
 """
 
 
+def _loose_objects(root: Path) -> int:
+    folders = (root / ".git" / "objects").glob("[0-9a-f][0-9a-f]")
+    return sum(len(os.listdir(folder)) for folder in folders)
+
+
 def _interrupt_while_recording(root: Path, presses: int) -> tuple[int, str]:
     write_files(root, {"big.py": BIG_OUTPUT})
     proc = _start(root, "-n", "rec", "--", "python", "big.py")
@@ -116,7 +131,13 @@ def _interrupt_while_recording(root: Path, presses: int) -> tuple[int, str]:
     for line in proc.stdout:
         if "script done" in line:
             break
-    time.sleep(0.5)  # the command has exited; gitexp is hashing model.bin
+    # the reservation is written; a new object means gitexp is recording (not a sleep:
+    # on a loaded machine gitexp may still be waiting for the command to end)
+    before, deadline = _loose_objects(root), time.monotonic() + 180
+    while _loose_objects(root) <= before:
+        assert proc.poll() is None, "recording was too fast to interrupt"
+        assert time.monotonic() < deadline, "gitexp never started recording"
+        time.sleep(0.02)
     assert proc.poll() is None, "recording was too fast to interrupt"
     proc.send_signal(signal.SIGINT)
     errors: list[str] = []
@@ -127,7 +148,7 @@ def _interrupt_while_recording(root: Path, presses: int) -> tuple[int, str]:
     if presses > 1:
         proc.send_signal(signal.SIGINT)
     errors += proc.stderr.readlines()
-    return proc.wait(timeout=120), "".join(errors)
+    return proc.wait(timeout=300), "".join(errors)
 
 
 @pytest.mark.slow
