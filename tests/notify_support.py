@@ -37,7 +37,7 @@ class Receiver:
     def url(self, scheme: str = "http", path: str = "/hook") -> str:
         return f"{scheme}://127.0.0.1:{self.port}{path}"
 
-    def wait_for(self, count: int, timeout: float = 20.0) -> list[Post]:
+    def wait_for(self, count: int, timeout: float = 120.0) -> list[Post]:
         end = time.monotonic() + timeout
         while len(self.posts) < count and time.monotonic() < end:
             time.sleep(0.05)

@@ -30,7 +30,7 @@ def test_a_background_child_does_not_hold_the_run(
         {
             "t.py": f"""\
                 import subprocess
-                child = subprocess.Popen(["sleep", "60"]{redirect})
+                child = subprocess.Popen(["sleep", "600"]{redirect})
                 open({str(pid_file)!r}, "w").write(str(child.pid))
                 print("accuracy: 0.9")
                 """
@@ -40,7 +40,7 @@ def test_a_background_child_does_not_hold_the_run(
     proc = run_gitexp("run", "-n", "bg", "--", "python", "t.py")
     took = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr
-    assert took < 8, took  # not the child's 60 s
+    assert took < 60, took  # not the child's 600 s (generous: a loaded machine is slow)
     record = run_json(git_repo, "bg")
     assert record["status"] == "succeeded" and record["exit_code"] == 0
     log = show(git_repo, "bg", ".gitexp/output.log")

@@ -167,7 +167,7 @@ def test_an_apprise_url_gets_its_secret_from_the_environment_and_keeps_it_out(
 
 
 def test_a_slow_target_costs_the_run_only_its_time_limit(git_repo: Path) -> None:
-    with receiver(delay=30) as got:
+    with receiver(delay=300) as got:
         write_files(
             git_repo,
             {"gitexp.yaml": f"notify:\n  - webhook: {got.url()}\n    events: [run_finished]\n"
@@ -177,7 +177,7 @@ def test_a_slow_target_costs_the_run_only_its_time_limit(git_repo: Path) -> None
         proc = run_gitexp("run", "-n", "patient", "--", "python", "train.py")
         took = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr
-    assert took < 15, took
+    assert took < 90, took  # the 1 s limit, not the target's 300 s
     assert run_json(git_repo, "patient")["status"] == "succeeded"
     warnings = [ln for ln in proc.stderr.splitlines() if ln.startswith("gitexp: warning")]
     assert len(warnings) == 1
@@ -201,8 +201,8 @@ def test_hooks_get_the_payload_and_failing_ones_never_break_the_run(
             callbacks: ['tools.hooks:broken']
             on:
               run_started:
-                run: 'sleep 60 & echo $! > "$HOOK_DIR/sleeper.pid"; wait'
-                timeout: 1
+                run: 'sleep 600 & echo $! > "$HOOK_DIR/sleeper.pid"; wait'
+                timeout: 3
               run_finished:
                 - 'cat > "$HOOK_DIR/payload.json"; env | grep ^GITEXP_ | sort > "$HOOK_DIR/env"'
                 - exit 3
@@ -215,7 +215,7 @@ def test_hooks_get_the_payload_and_failing_ones_never_break_the_run(
     took = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr
     assert run_json(git_repo, "hooked")["status"] == "succeeded"
-    assert took < 30, took  # the hanging hook was not waited for
+    assert took < 120, took  # the hanging hook was not waited for (600 s)
     payload = json.loads((out / "payload.json").read_text())
     assert payload["event"] == "run_finished" and payload["name"] == "hooked"
     assert payload["status"] == "succeeded" and payload["metrics"]["acc"] == pytest.approx(0.53)
@@ -226,8 +226,8 @@ def test_hooks_get_the_payload_and_failing_ones_never_break_the_run(
     assert not (out / "only-on-failure").exists()
     lines = proc.stderr.splitlines()
     assert "gitexp: warning: hook `exit 3` failed on run_finished: exited with 3" in lines
-    hung = [ln for ln in lines if ln.startswith("gitexp: warning: hook `sleep 60")]
-    assert len(hung) == 1 and hung[0].endswith("still running after 1s; killed"), lines
+    hung = [ln for ln in lines if ln.startswith("gitexp: warning: hook `sleep 600")]
+    assert len(hung) == 1 and hung[0].endswith("still running after 3s; killed"), lines
     assert any(ln.startswith("gitexp: warning: callback tools.hooks:broken failed") for ln in lines)
     _assert_gone(int((out / "sleeper.pid").read_text()))  # its whole process group
 
@@ -235,7 +235,7 @@ def test_hooks_get_the_payload_and_failing_ones_never_break_the_run(
 def _assert_gone(pid: int) -> None:
     """Dead: no such process, or a zombie nobody reaped yet (a container's PID 1)."""
     stat = Path(f"/proc/{pid}/stat")
-    for _ in range(50):
+    for _ in range(600):  # a minute: generous on a loaded machine
         try:
             os.kill(pid, 0)
             if stat.read_text().rpartition(")")[2].split()[0] in ("Z", "X"):
