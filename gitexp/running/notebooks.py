@@ -10,7 +10,8 @@ params are applied, so the experiment's snapshot holds the notebook as it
 will run. The job then executes the notebook in place, headless, with its
 kernel (gitexp/running/notebook_exec.py, through papermill); the executed
 notebook, outputs included, is what the experiment commits, and a cell that
-raised there is run.json's ``error`` (``cell_error``). Only Python notebooks
+raised there, or that the kernel died in, is run.json's ``error``
+(``cell_error``). Only Python notebooks
 take values. Stdlib only: reading and writing cells needs no Jupyter package;
 executing one does. docs/notebooks.md.
 """
