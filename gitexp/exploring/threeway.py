@@ -14,7 +14,7 @@ baseline, file by file, and writes them onto the work tree:
   the experiment's version is no conflict.
 
 Files are compared by blob id and mode; no content is merged inside a file.
-Pure data in, data out: the caller (housekeeping.apply) reads the trees and
+Pure data in, data out: the caller (exploring/apply.py) reads the trees and
 writes the files.
 """
 

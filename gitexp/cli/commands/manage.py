@@ -58,10 +58,10 @@ def apply(
     ),
 ) -> int:
     """Write an experiment's changes into the work tree (no commit, index untouched)."""
-    from gitexp.exploring import housekeeping as manage
+    from gitexp.exploring import apply as applying
     from gitexp.gitstore.repo import open_repo
 
-    applied = manage.apply(open_repo(), name, force, whole)
+    applied = applying.apply(open_repo(), name, force, whole)
     changes = len(applied.written) + len(applied.deleted)
     print(
         f"applied {applied.name} ({applied.commit[:7]}): {len(applied.written)} written, "
