@@ -7,8 +7,10 @@ validates it. A key is accepted only when something reads it.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +31,9 @@ DOCKER_KEYS = {
     "init",
 }
 BASE_IMAGE_ENV = "GITEXP_DOCKER_BASE_IMAGE"
+PROBE_TIMEOUT_ENV = "GITEXP_DOCKER_PROBE_TIMEOUT"
+#: the image probe's wait (executors/imageprobe.py); a big image's first start is slow
+PROBE_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -47,10 +52,13 @@ class DockerSettings:
     environment: dict[str, str] = field(default_factory=dict)
     passthrough: tuple[str, ...] = ()
     init: bool = True
+    probe_timeout_s: float = PROBE_TIMEOUT_S
 
 
 def docker_settings(config: Config, environ: dict[str, str] | None = None) -> DockerSettings:
-    """Validate ``docker:``; GITEXP_DOCKER_BASE_IMAGE overrides ``base_image``."""
+    """Validate ``docker:``; GITEXP_DOCKER_BASE_IMAGE overrides ``base_image``, and
+    GITEXP_DOCKER_PROBE_TIMEOUT sets the probe's wait (checked here, before a run
+    takes its name)."""
     raw = config.section("docker")
     check_keys(raw, DOCKER_KEYS, "docker")
     env = os.environ if environ is None else environ
@@ -69,7 +77,22 @@ def docker_settings(config: Config, environ: dict[str, str] | None = None) -> Do
         environment=environment,
         passthrough=passthrough,
         init=bool(raw.get("init", True)),
+        probe_timeout_s=probe_timeout(env),
     )
+
+
+def probe_timeout(environ: Mapping[str, str] | None = None) -> float:
+    """Seconds the image probe may take: GITEXP_DOCKER_PROBE_TIMEOUT, else the default."""
+    raw = (os.environ if environ is None else environ).get(PROBE_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return PROBE_TIMEOUT_S
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ConfigError(f"{PROBE_TIMEOUT_ENV} must be a number of seconds above 0, got {raw!r}")
+    return seconds
 
 
 def _opt_str(raw: dict[str, Any], key: str) -> str | None:
