@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -94,10 +95,12 @@ def test_same_tree_reuses_the_image(docker_repo: Path) -> None:
 
 
 def test_changed_requirements_get_a_new_image(docker_repo: Path) -> None:
-    # comment-only requirements: pip installs nothing, so no network is needed
+    # comment-only requirements: pip installs nothing, so no network is needed; a token of
+    # this test run in them, so no image left by an earlier run of the suite is reused
+    token = uuid.uuid4().hex
     images = []
     for version in ("one", "two"):
-        (docker_repo / "requirements.txt").write_text(f"# pinned set {version}\n")
+        (docker_repo / "requirements.txt").write_text(f"# pinned set {version} {token}\n")
         commit_all(docker_repo, f"requirements {version}")
         proc = run_docker(docker_repo, "-n", f"req-{version}", "--", "python", "probe.py")
         assert proc.returncode == 0, proc.stderr
