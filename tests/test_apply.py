@@ -7,40 +7,11 @@ written) unless --force; --whole writes the experiment's whole tree as before.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pytest
-from conftest import git, last_line, make_repo, run_gitexp, write_files
-
-TRAIN = """\
-import os, pathlib
-pathlib.Path("model.txt").write_text("weights\\n")
-if os.path.exists("old.txt"):
-    os.remove("old.txt")
-"""
-
-
-def ok(*args: str, cwd: Path) -> str:
-    proc = run_gitexp(*args, cwd=cwd)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout
-
-
-def commit(root: Path, files: dict[str, str], message: str) -> None:
-    write_files(root, files)
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", message)
-
-
-def work_tree(root: Path) -> dict[str, str]:
-    """Every work-tree file (.git/ left out) and its content's digest."""
-    files = (p for p in root.rglob("*") if ".git" not in p.relative_to(root).parts)
-    return {
-        str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest()
-        for p in files
-        if p.is_file()
-    }
+from apply_support import commit, experiment, ok, work_tree
+from conftest import git, last_line, run_gitexp
 
 
 @pytest.fixture
@@ -48,17 +19,7 @@ def moved_on(tmp_path: Path) -> Path:
     """Experiment `exp` (lr 0.5 in params.yaml, model.txt added, old.txt deleted) on
     a baseline HEAD has moved past: a commit added later.txt, .dvcignore and changed
     notes.md, none of which the experiment touched."""
-    root = make_repo(
-        tmp_path / "r",
-        {
-            "params.yaml": "lr: 0.1\n",
-            "train.py": TRAIN,
-            "notes.md": "v1\n",
-            "old.txt": "old\n",
-            ".gitignore": "__pycache__/\n",
-        },
-    )
-    ok("run", "-q", "-n", "exp", "-p", "lr=0.5", "--", "python", "train.py", cwd=root)
+    root = experiment(tmp_path / "r")
     commit(root, {"later.txt": "later\n", ".dvcignore": "# dvc\n", "notes.md": "v2\n"}, "more")
     return root
 
@@ -68,7 +29,8 @@ def test_apply_on_an_older_baseline_keeps_later_commits(moved_on: Path) -> None:
     out = ok("apply", "exp", cwd=moved_on)
     assert out == (
         f"applied exp ({git(moved_on, 'rev-parse', '--short=7', 'refs/experiments/exp').strip()}"
-        f"): 2 written, 1 deleted; its changes since its baseline {baseline[:7]}, "
+        f"): 2 written (model.txt, params.yaml), 1 deleted (old.txt); its changes since its "
+        f"baseline {baseline[:7]}, "
         "later commits kept\n"
     )
     assert (moved_on / "later.txt").read_text() == "later\n"  # committed after the baseline
@@ -105,29 +67,31 @@ def test_head_holding_the_experiments_version_is_no_conflict(moved_on: Path) -> 
     mine = git(moved_on, "show", "refs/experiments/exp:params.yaml")
     commit(moved_on, {"params.yaml": mine}, "took the experiment's params")
     out = ok("apply", "exp", cwd=moved_on)
-    assert "1 written, 1 deleted" in out  # model.txt; old.txt
+    assert "1 written (model.txt), 1 deleted (old.txt)" in out
     assert (moved_on / "params.yaml").read_text() == mine
     assert (moved_on / "later.txt").exists()
 
 
-def test_uncommitted_changes_are_refused_as_before(moved_on: Path) -> None:
-    (moved_on / "notes.md").write_text("my unsaved work\n")
+def test_uncommitted_changes_only_in_files_it_writes_are_refused(moved_on: Path) -> None:
+    (moved_on / "notes.md").write_text("my unsaved work\n")  # the experiment left it alone
+    (moved_on / "params.yaml").write_text("lr: 0.3\n")  # the experiment changed it
     proc = run_gitexp("apply", "exp", cwd=moved_on)
     assert proc.returncode == 2
     assert last_line(proc.stderr) == (
-        "gitexp: error: refusing to apply: uncommitted changes (notes.md) "
-        "(hint: commit or stash them first, or use --force)"
+        "gitexp: error: refusing to apply 'exp': uncommitted changes to files it would "
+        "write or delete (params.yaml); nothing was written (hint: commit or stash them "
+        "first, or use --force, which saves them in a stash first)"
     )
-    assert "lr: 0.1" in (moved_on / "params.yaml").read_text()
+    (moved_on / "params.yaml").write_text("lr: 0.1\n")
     (moved_on / "model.txt").write_text("my own model\n")  # untracked, in the way
-    (moved_on / "notes.md").write_text("v2\n")
     proc = run_gitexp("apply", "exp", cwd=moved_on)
     assert "untracked files it would overwrite (model.txt)" in proc.stderr
     assert (moved_on / "model.txt").read_text() == "my own model\n"
-    (moved_on / "notes.md").write_text("my unsaved work\n")
-    ok("apply", "exp", "--force", cwd=moved_on)
+    (moved_on / "model.txt").unlink()
+    ok("apply", "exp", cwd=moved_on)  # notes.md is not in its way
     assert (moved_on / "model.txt").read_text() == "weights\n"
-    assert (moved_on / "notes.md").read_text() == "my unsaved work\n"  # not the experiment's
+    assert "lr: 0.5" in (moved_on / "params.yaml").read_text()
+    assert (moved_on / "notes.md").read_text() == "my unsaved work\n"  # kept as it was
 
 
 def test_whole_writes_the_experiments_tree(moved_on: Path) -> None:

@@ -79,7 +79,7 @@ def test_apply_writes_files_without_touching_index_or_head(study: Path) -> None:
     git(study, "status")  # refresh the index's stat data before taking its picture
     index = (study / ".git" / "index").read_bytes()
     out = gitexp_ok("apply", "gamma", cwd=study).stdout
-    assert out.startswith("applied gamma (") and "1 written, 0 deleted" in out
+    assert out.startswith("applied gamma (") and "1 written (params.yaml), 0 deleted" in out
     assert "depth: 9" in (study / "params.yaml").read_text()
     assert not (study / ".gitexp").exists()
     assert git(study, "rev-parse", "HEAD") == head
@@ -89,18 +89,18 @@ def test_apply_writes_files_without_touching_index_or_head(study: Path) -> None:
 
 
 def test_apply_refuses_to_overwrite_uncommitted_changes(study: Path) -> None:
-    (study / "train.py").write_text("# my unsaved work\n")
+    (study / "params.yaml").write_text("model:\n  depth: 4\n")  # gamma writes this file
     proc = run_gitexp("apply", "gamma", cwd=study)
     assert proc.returncode == 2
     assert proc.stderr == (
-        "gitexp: error: refusing to apply: uncommitted changes (train.py) "
-        "(hint: commit or stash them first, or use --force)\n"
+        "gitexp: error: refusing to apply 'gamma': uncommitted changes to files it would "
+        "write or delete (params.yaml); nothing was written (hint: commit or stash them "
+        "first, or use --force, which saves them in a stash first)\n"
     )
-    assert (study / "train.py").read_text() == "# my unsaved work\n"
-    assert "depth: 3" in (study / "params.yaml").read_text()
-    gitexp_ok("apply", "gamma", "--force", cwd=study)
+    assert (study / "params.yaml").read_text() == "model:\n  depth: 4\n"
+    gitexp_ok("apply", "gamma", "--force", cwd=study)  # tests/test_apply_uncommitted.py
     assert "depth: 9" in (study / "params.yaml").read_text()
-    assert "gitexp.params()" in (study / "train.py").read_text()
+    assert git(study, "show", "stash@{0}:params.yaml") == "model:\n  depth: 4\n"
 
 
 def test_apply_refuses_to_clobber_untracked_file(study: Path, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from gitexp.common.layout import META_DIR, RUN_JSON
 from gitexp.common.paths import is_under, under_any
 from gitexp.exploring import readmodel as explore
 from gitexp.exploring import threeway, uncommitted, worktree_writes
-from gitexp.gitstore import store, submodules, treewalk
+from gitexp.gitstore import stash, store, submodules, treewalk
 from gitexp.gitstore.gitmodules import links
 from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.trees import blobs, read_json
@@ -33,13 +33,17 @@ class Applied:
     deleted: list[str]
     #: the baseline whose changes were applied; None when the whole tree was written
     baseline: str | None = None
+    #: whether HEAD contains that baseline (False: history rewritten, another branch)
+    baseline_in_head: bool = True
+    #: the user's uncommitted work saved before ``--force`` overwrote it
+    stashed: stash.Stashed | None = None
 
 
 @dataclass(frozen=True)
 class _Plan:
     files: dict[str, treewalk.Entry]  # what to write
     doomed: list[str]  # what to delete
-    way: list[treewalk.Entry]  # what `_check_way` looks at
+    way: list[treewalk.Entry]  # what `check_way` looks at
     moves: list[submodules.Restore]
     baseline: str | None = None
 
@@ -47,16 +51,16 @@ class _Plan:
 def apply(repo: Repo, spec: str, force: bool = False, whole: bool = False) -> Applied:
     """Write an experiment's workspace (not .gitexp/) into the work tree.
 
-    On HEAD's own baseline, or with ``whole``, the work tree becomes the
-    experiment's tree; on an older (or other) baseline, only the experiment's
-    changes since its baseline are written (exploring/threeway.py), so later
-    commits are not undone. Refuses, unless ``force``, when tracked files have
-    uncommitted changes or an untracked file would be overwritten: nothing of
-    the user's is lost that git could not give back. The experiment's tree is
-    untrusted (it may come from a remote): it is validated as a whole first,
-    and nothing is ever written through a symlink, one of the tree's or one in
-    the work tree. A submodule with uncommitted changes is refused even with
-    ``force``.
+    On HEAD's own baseline, or with ``whole``, the files where the experiment's
+    tree differs from HEAD get its version; on an older (or other) baseline,
+    only the experiment's changes since its baseline are written
+    (exploring/threeway.py), so later commits are not undone. Uncommitted work
+    in a file it writes or deletes is refused (uncommitted.py), or with
+    ``force`` saved in a stash first: nothing of the user's is lost. Other
+    uncommitted changes stay as they are. The experiment's tree is untrusted
+    (it may come from a remote): it is validated as a whole first, and nothing
+    is ever written through a symlink, one of the tree's or one in the work
+    tree. A submodule with uncommitted changes is refused even with ``force``.
     """
     name, oid = store.resolve(repo, spec)
     commit: Any = repo.git[oid]
@@ -68,24 +72,46 @@ def apply(repo: Repo, spec: str, force: bool = False, whole: bool = False) -> Ap
     else:
         plan = _changes(repo, name, (commit, base), found, keep, force)
     run = explore.get_summaries(repo, [name])[0]
-    if not force:
-        uncommitted.check_clean(
-            repo, plan.files, {link.path for link in links(repo.git, commit.tree)}
-        )
+    subs = {link.path for link in links(repo.git, commit.tree)}
+    risk = uncommitted.at_risk(repo, plan.files, plan.doomed, subs)
+    if risk and not force:
+        uncommitted.refuse(name, risk)
     with treewalk.SafeDir(repo.root) as out:
         worktree_writes.check_way(out, name, plan.way, set(plan.doomed))
+        saved = _save(repo, name, risk) if risk else None
         deleted = [p for p in plan.doomed if worktree_writes.delete(out, p)]
         written = [e.path for e in plan.files.values() if worktree_writes.write(repo, out, e)]
     moved = submodules.restore(plan.moves)
-    return Applied(run.name, run.commit, written + moved, deleted, plan.baseline)
+    inside = base is None or repo.git.descendant_of(repo.head_commit().id, base.id)
+    return Applied(run.name, run.commit, written + moved, deleted, plan.baseline, inside, saved)
+
+
+def _save(repo: Repo, name: str, risk: uncommitted.AtRisk) -> stash.Stashed:
+    """The work ``--force`` is about to overwrite, as a stash entry."""
+    message = f"gitexp apply {name}: your uncommitted changes"
+    return stash.save(repo, risk.tracked, risk.untracked, message)
 
 
 def _whole(repo: Repo, commit: Any, found: list[treewalk.Entry], keep: set[str]) -> _Plan:
-    """The experiment's whole tree: files HEAD has and it has not are deleted."""
-    files = {e.path: e for e in found if e.mode != treewalk.TREE}
-    head_files = _files(repo, repo.head_commit().tree_id) if not repo.git.head_is_unborn else {}
-    doomed = [p for p in head_files if p not in files and not under_any(p, keep)]
-    return _Plan(files, doomed, found, submodules.plan_restore(repo, commit.tree))
+    """The experiment's whole tree against HEAD's: the files where they differ get
+    the experiment's version, files HEAD has and it has not are deleted."""
+    head = _files(repo, repo.head_commit().tree_id) if not repo.git.head_is_unborn else {}
+    chosen = {
+        e.path for e in found if e.mode != treewalk.TREE and head.get(e.path) != (e.oid, e.mode)
+    }
+    every = {e.path for e in found if e.mode != treewalk.TREE}
+    doomed = [p for p in head if p not in every and not under_any(p, keep)]
+    way, files = _way(found, chosen)
+    return _Plan(files, doomed, way, submodules.plan_restore(repo, commit.tree))
+
+
+def _way(
+    found: list[treewalk.Entry], chosen: set[str]
+) -> tuple[list[treewalk.Entry], dict[str, treewalk.Entry]]:
+    """The entries to write and the folders above them (what must not be in the way)."""
+    dirs = {p.rsplit("/", i)[0] for p in chosen for i in range(1, p.count("/") + 1)}
+    way = [e for e in found if e.path in chosen or (e.mode == treewalk.TREE and e.path in dirs)]
+    return way, {e.path: e for e in way if e.path in chosen}
 
 
 def _older_baseline(repo: Repo, name: str, commit: Any) -> Any:
@@ -120,10 +146,7 @@ def _changes(
     todo = threeway.changes(_files(repo, base.tree_id), exp, head, {*keep, META_DIR})
     if not force:
         threeway.refuse(name, str(base.id), todo.conflicts)
-    chosen = set(todo.write)
-    dirs = {p.rsplit("/", i)[0] for p in chosen for i in range(1, p.count("/") + 1)}
-    way = [e for e in found if e.path in chosen or (e.mode == treewalk.TREE and e.path in dirs)]
-    files = {e.path: e for e in way if e.path in chosen}
+    way, files = _way(found, set(todo.write))
     before = {link.path: link.commit for link in links(repo.git, base.tree)}
     moved = {s.path for s in links(repo.git, commit.tree) if before.get(s.path) != s.commit}
     moves = [m for m in submodules.plan_restore(repo, commit.tree) if under_any(m.path, moved)]

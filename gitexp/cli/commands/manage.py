@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from gitexp.exploring import apply as applying
+    from gitexp.gitstore import stash
 
 
 def remove(
@@ -49,7 +54,9 @@ def rename(
 def apply(
     name: str = typer.Argument(..., help="Experiment whose files to write."),
     force: bool = typer.Option(
-        False, "--force", help="Overwrite uncommitted changes; take the experiment's side."
+        False,
+        "--force",
+        help="Overwrite uncommitted changes (saved in a stash first); take the experiment's side.",
     ),
     whole: bool = typer.Option(
         False,
@@ -62,21 +69,50 @@ def apply(
     from gitexp.gitstore.repo import open_repo
 
     applied = applying.apply(open_repo(), name, force, whole)
-    changes = len(applied.written) + len(applied.deleted)
-    print(
-        f"applied {applied.name} ({applied.commit[:7]}): {len(applied.written)} written, "
-        f"{len(applied.deleted)} deleted"
-        + ("" if changes else " (work tree already matches)")
-        + _onto(applied.baseline)
-    )
+    if applied.stashed is not None:
+        print(f"gitexp: {_stashed(applied.stashed)}", file=sys.stderr)
+    print(f"applied {applied.name} ({applied.commit[:7]}): {_counts(applied)}{_onto(applied)}")
     return 0
 
 
-def _onto(baseline: str | None) -> str:
+NAMED = 10  # files the summary names; more are only counted
+
+
+def _counts(applied: applying.Applied) -> str:
+    """`2 written (a, b), 1 deleted (c)`: the files named when they are few."""
+    written, deleted = applied.written, applied.deleted
+    if not written and not deleted:
+        return "0 written, 0 deleted (the work tree already has the experiment's changes)"
+    if len(written) + len(deleted) > NAMED:
+        return f"{len(written)} written, {len(deleted)} deleted"
+    return f"{len(written)} written{_names(written)}, {len(deleted)} deleted{_names(deleted)}"
+
+
+def _names(paths: list[str]) -> str:
+    return f" ({', '.join(sorted(paths))})" if paths else ""
+
+
+def _stashed(saved: stash.Stashed) -> str:
+    """The one line that says where --force put the user's uncommitted work."""
+    shown = ", ".join(saved.paths[:NAMED]) + (", …" if len(saved.paths) > NAMED else "")
+    return (
+        f"saved your uncommitted changes to {shown} in {saved.ref} ({saved.commit[:7]}) "
+        f"before overwriting them: `git stash show -p --include-untracked {saved.ref}`"
+    )
+
+
+def _onto(applied: applying.Applied) -> str:
     """How it was applied when the experiment's baseline is not HEAD."""
-    if baseline is None:
+    base = applied.baseline
+    if base is None:
         return ""
-    return f"; its changes since its baseline {baseline[:7]}, later commits kept"
+    if applied.baseline_in_head:
+        return f"; its changes since its baseline {base[:7]}, later commits kept"
+    return (
+        f"; HEAD does not contain its baseline {base[:7]} (history rewritten, or another "
+        "branch): only the files the experiment changed since that baseline were written "
+        "or deleted, every other file is as HEAD has it"
+    )
 
 
 def branch(
