@@ -45,10 +45,13 @@ class ExperimentDetail:
     environment: dict[str, Any]
     #: (path, commit) of each submodule the experiment ran with
     submodules: list[tuple[str, str]] = field(default_factory=list)
+    #: who ran it: the experiment commit's author, "Name <email>"
+    author: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
             **self.summary.to_json(),
+            "author": self.author,
             "run": self.run,
             "history": {h.name: h.to_json() for h in self.histories},
             "environment": self.environment,
@@ -59,12 +62,14 @@ class ExperimentDetail:
 def detail(repo: Repo, spec: str) -> ExperimentDetail:
     """Everything about one experiment: its record, histories and environment."""
     summary = intact_summary(repo, spec)
-    tree = _obj(repo, summary.commit).tree
+    commit = _obj(repo, summary.commit)
+    tree = commit.tree
     run = read_json(repo, tree, layout.RUN_JSON, lost_ok=True)
     found = histories.series_blobs(repo, summary.commit)  # stored summaries: no point read
     series = [summarised(name, histories.summary(repo, found[name])) for name in sorted(found)]
     subs = [(link.path, str(link.commit)) for link in links(repo.git, tree)]
-    return ExperimentDetail(summary, run, series, _environment(repo, tree, run), subs)
+    who = f"{commit.author.name} <{commit.author.email}>"
+    return ExperimentDetail(summary, run, series, _environment(repo, tree, run), subs, who)
 
 
 def read_histories(repo: Repo, commit: str) -> dict[str, list[float]]:
