@@ -88,7 +88,7 @@ def test_failed_rerun_exits_1_and_cleans_up(git_repo: Path) -> None:
     ok("run", "-n", "flaky", "-q", "--", "python", "flaky.py", cwd=git_repo)
     proc = run_gitexp("reproduce", "flaky", "-q", cwd=git_repo, env={"MAKE_IT_FAIL": "1"})
     assert proc.returncode == 1
-    assert last_line(proc.stderr) == "gitexp: flaky: rerun failed"
+    assert last_line(proc.stderr) == "gitexp: flaky: rerun failed: exit code 1"
     assert exp_refs(git_repo).keys() == {"flaky"}
 
 
@@ -140,7 +140,10 @@ def test_no_recorded_metrics_is_refused_unless_allow_empty(git_repo: Path) -> No
     proc = run_gitexp(
         "reproduce", "silent", "--allow-empty", "-q", cwd=git_repo, env={"MAKE_IT_FAIL": "1"}
     )
-    assert (proc.returncode, last_line(proc.stderr)) == (1, "gitexp: silent: rerun failed")
+    assert (proc.returncode, last_line(proc.stderr)) == (
+        1,
+        "gitexp: silent: rerun failed: exit code 1: hello from the run",
+    )
     assert exp_refs(git_repo).keys() == {"silent"}
 
 

@@ -8,6 +8,7 @@ when something reads it.
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 import shlex
 from collections.abc import Collection
@@ -112,11 +113,11 @@ def load_config(root: Path) -> Config:
         params_explicit=bool(files),  # `params: []` = the default
         params_compose=compose,
         params_schema=_path(raw, "params_schema"),
-        metrics_files=_str_list(raw, "metrics"),
+        metrics_files=_inside_paths(raw, "metrics"),
         output_patterns=_patterns(raw.get("metrics_from_output", True)),
         seed=_seed(_seed_section(raw.get("seed")).get("value")),
         links=tuple(p.rstrip("/") for p in _str_list(raw, "link")),
-        outputs=_str_list(raw, "outputs"),
+        outputs=_inside_paths(raw, "outputs"),
         executor=str(raw.get("executor", "local")),
         log_max_bytes=_int(raw, "log_max_bytes", 1_000_000),
         run_root=_path(raw, "run_root"),
@@ -237,6 +238,28 @@ def _str_list(raw: dict[str, Any], key: str) -> tuple[str, ...]:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return tuple(value)
     raise ConfigError(f"{CONFIG_FILE}: `{key}` must be a path or a list of paths")
+
+
+def _inside_paths(raw: dict[str, Any], key: str) -> tuple[str, ...]:
+    """`metrics:` and `outputs:` name files of the run directory: a path that leaves
+    it (absolute, `../`, `.git/`) would read or record a file of the host instead."""
+    paths = _str_list(raw, key)
+    for path in paths:
+        if not confined(path):
+            raise ConfigError(
+                f"{CONFIG_FILE}: `{key}` path {path!r} is outside the repository",
+                f"`{key}:` names files the run writes, relative to the repository root",
+            )
+    return paths
+
+
+def confined(path: str) -> bool:
+    """A relative path that stays inside its top folder (and out of ``.git``) as written;
+    symlinks on disk are checked where the path is opened (running/confine.py)."""
+    if not path or posixpath.isabs(path):
+        return False
+    parts = posixpath.normpath(path).split("/")
+    return parts[0] not in ("..", ".git")
 
 
 def _patterns(value: Any) -> tuple[str, ...]:

@@ -233,6 +233,20 @@ def read_blob(repo: Repo, tree_id: pygit2.Oid, path: str) -> bytes | None:
     return _blob(repo.git, entry.id)
 
 
+def symlink_on_path(repo: Repo, tree_id: pygit2.Oid, path: str) -> bool:
+    """Whether ``path`` or a folder leading to it is a symlink in the tree (a run's
+    cwd through one would leave the run directory)."""
+    current: pygit2.Object = _tree(repo.git, tree_id)
+    for part in os.path.normpath(path).split("/"):
+        if not isinstance(current, pygit2.Tree) or part not in current:
+            return False  # a folder the run will create: nothing to follow
+        entry = current[part]
+        if entry.filemode == pygit2.enums.FileMode.LINK:
+            return True
+        current = repo.git[entry.id]
+    return False
+
+
 def read_json(
     repo: Repo, tree: pygit2.Tree | pygit2.Oid | None, path: str, lost_ok: bool = False
 ) -> dict[str, Any]:

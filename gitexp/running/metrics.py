@@ -28,6 +28,7 @@ from gitexp.common.mappings import flatten, unflatten
 from gitexp.config.settings import Config
 from gitexp.gitstore.histfile import metric_path
 from gitexp.integrations import dvclive
+from gitexp.running.confine import inside
 from gitexp.running.follow import HistoryFollower, LiveReader, feed
 from gitexp.running.histwriter import HistoryWriter
 from gitexp.tracking.wire import LIVE_DIR, METRICS_FILE, PARAMS_FILE, parse_step
@@ -155,6 +156,9 @@ def collect(
     warnings += _add_dvclive(out, run_dir)
     for rel in metrics_files:
         path = run_dir / rel
+        if not inside(run_dir, rel):  # a symlink of the (maybe pulled) tree
+            warnings.append(f"metrics file {rel} leads outside the run directory: not read")
+            continue
         if not path.exists():
             if succeeded:
                 warnings.append(f"metrics file {rel} was not written")

@@ -27,6 +27,7 @@ from gitexp.dvcstore import cache
 from gitexp.dvcstore.settings import Settings, artifacts_settings
 from gitexp.gitstore.record import RunRecord
 from gitexp.gitstore.trees import Manifest
+from gitexp.running.confine import inside
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ def store_outputs(
     """
     logged = _logged(run_dir, cwd)
     candidates = _files(run_dir) if changed is None else [(r, run_dir / r) for r in changed]
+    candidates = _confined(root, run_dir, candidates)
     chosen, inputs = _choose(root, config, candidates, manifest, keep, logged, in_lfs)
     base = Stored(
         replaced=frozenset(inputs), forced=frozenset(logged), inputs=_inputs(run_dir, manifest)
@@ -131,6 +133,16 @@ def _choose(
     return chosen, inputs
 
 
+def _confined(
+    root: Path, run_dir: Path, candidates: Iterable[tuple[str, Path]]
+) -> list[tuple[str, Path]]:
+    """Leave out symlinks that lead out of the run dir (a pulled tree may hold
+    them): such a link is committed as a link, its target never stored. Links
+    into DVC's cache are the run's inputs and stay."""
+    linked_from = cache.cache_dir(root)
+    return [(r, f) for r, f in candidates if _links_into(f, linked_from) or inside(run_dir, r)]
+
+
 def _settings(config: Config) -> Settings:
     try:
         return artifacts_settings(config)
@@ -171,7 +183,8 @@ def _logged(run_dir: Path, cwd: str) -> list[str]:
             except (ValueError, KeyError, TypeError):
                 continue
             full = Path(os.path.normpath(run_dir / cwd / raw))
-            if not full.is_relative_to(run_dir) or full == run_dir or not full.exists():
+            outside = not full.is_relative_to(run_dir) or not inside(run_dir, str(full))
+            if outside or full == run_dir or not full.exists():
                 log.warning("log_artifact(%r): not a file inside the run dir; ignored", raw)
                 continue
             rel = full.relative_to(run_dir).as_posix()

@@ -35,6 +35,7 @@ from gitexp.gitstore.trees import (
     without_meta,
 )
 from gitexp.running import notebooks
+from gitexp.running.confine import check_cwd
 from gitexp.running.control import RunControl
 from gitexp.running.environment import EnvironmentProbe, describe, numerics_env
 from gitexp.running.execute import execute_recorded, stopped_before
@@ -324,6 +325,7 @@ def prepare(
     # `--seed '${seed}'` passes the run's seed to a script's flag (a param `seed` wins)
     argv, via_shell = resolve_command(request.command, config, {"seed": seed, **params.merged})
     tree = store.retry(lambda: apply_params(repo, params_tree, params), "cannot apply params")
+    check_cwd(repo, tree, cwd)  # run.json's cwd of a pulled experiment is theirs
     if executor.checks_host_path and not via_shell:
         check_command(repo, tree, argv, cwd)
     executor.preflight(request.pinned, lambda path: read_blob(repo, tree, path))  # no ref yet

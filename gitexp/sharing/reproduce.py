@@ -15,15 +15,20 @@ linked to the original through ``reproduces`` in its run.json.
 from __future__ import annotations
 
 import logging
-import math
 import secrets
 import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from gitexp.common.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_METRICS_DIFFER, UsageError
-from gitexp.common.layout import DOCKERFILE
+from gitexp.common.errors import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_METRICS_DIFFER,
+    ConfigError,
+    UsageError,
+)
+from gitexp.common.layout import DOCKERFILE, OUTPUT_LOG
 from gitexp.common.mappings import flatten
 from gitexp.config.settings import CONFIG_FILE, Config, load_config
 from gitexp.dvcstore import cache, transfer
@@ -33,34 +38,13 @@ from gitexp.gitstore import store, treewalk
 from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.trees import read_blob
 from gitexp.integrations import zerocode
-from gitexp.running.runner import RunRequest, run_experiment
+from gitexp.running.runner import RunRequest, RunResult, run_experiment
 from gitexp.sharing import lfstransfer, randomness
+from gitexp.sharing.reproduce_compare import Row, Tolerance, compare, failure
 from gitexp.sharing.trust import merged, require_consent
 
 TEMP_PREFIX = "tmp-reproduce-"
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Row:
-    """One compared metric."""
-
-    metric: str
-    recorded: Any
-    reproduced: Any
-    difference: float | None
-    ok: bool
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    rtol: float = 0.0
-    atol: float = 0.0
-
-    def close(self, recorded: float, reproduced: float) -> bool:
-        if math.isnan(recorded) or math.isnan(reproduced):
-            return math.isnan(recorded) and math.isnan(reproduced)
-        return abs(reproduced - recorded) <= self.atol + self.rtol * abs(recorded)
 
 
 @dataclass(frozen=True)
@@ -79,7 +63,11 @@ class Reproduction:
     #: with --repeat: the metrics of every rerun after the first, compared with it
     repeats: list[list[Row]] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)
+    #: why the rerun failed: its exit code, then run.json's error or its last line
     error: str | None = None
+    rerun_exit_code: int | None = None
+    #: the rerun's own warnings (a metrics file not written, one that led outside)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def match(self) -> bool:
@@ -92,15 +80,18 @@ class Reproduction:
     @property
     def diagnosis(self) -> str:
         """``match``, ``failed``, ``nondeterministic`` (reruns disagree, or nothing
-        recorded differs), ``drift`` (metrics and environment both differ) or
-        ``unrecorded`` (reruns agree with each other, not with the record, and nothing
-        recorded changed: an input gitexp cannot see did, such as a variable)."""
+        recorded differs), ``missing`` (a recorded metric was not produced at all),
+        ``drift`` (metrics and environment both differ) or ``unrecorded`` (reruns
+        agree with each other, not with the record, and nothing recorded changed: an
+        input gitexp cannot see did, such as a variable)."""
         if self.status != "succeeded":
             return "failed"
         if self.reruns_disagree:
             return "nondeterministic"
         if self.match:
             return "match"
+        if any(row.missing for row in self.rows):
+            return "missing"
         if any(self.environment_diff.values()):
             return "drift"
         return "unrecorded" if self.repeats else "nondeterministic"
@@ -144,7 +135,7 @@ def reproduce(
     exp = store.load(repo, original, commit)
     treewalk.check(repo.git, _tree(repo, exp.commit), original)  # before the rerun's ref
     _check_recorded(exp, metrics, allow_empty)
-    recorded, local = _config_of(repo, exp.commit), load_config(repo.root)
+    recorded, local = _config_of(repo, exp.commit, original), load_config(repo.root)
     trusted = require_consent(repo, original, recorded, local, trust)
     config = merged(recorded, local)
     _fetch_inputs(repo, exp.run, config)
@@ -164,10 +155,19 @@ def reproduce(
         original, exp.commit, result.commit, result.status, saved, tolerance, rows, trusted,
         diff.to_dict(),
         [compare(result.metrics, other, tolerance, metrics) for other in again],
-        error=str(result.record.extra.get("error") or "") or None,
+        error=_failure(repo, result), rerun_exit_code=result.exit_code,
+        warnings=list(result.warnings),
     )  # fmt: skip
     doubtful = _doubtful(outcome)
     return replace(outcome, hints=randomness.hints(repo, result.commit) if doubtful else [])
+
+
+def _failure(repo: Repo, result: RunResult) -> str | None:
+    """A failed rerun's exit code and why, from its record (its ref may be gone)."""
+    if result.status == "succeeded":
+        return None
+    output = read_blob(repo, _tree(repo, result.commit), OUTPUT_LOG)
+    return failure(result.exit_code, result.record.extra.get("error"), output)
 
 
 def _rerun_again(
@@ -259,14 +259,17 @@ def _tree(repo: Repo, commit: str) -> Any:
     return repo.git.revparse_single(f"{commit}^{{tree}}").id
 
 
-def _config_of(repo: Repo, commit: str) -> Config:
+def _config_of(repo: Repo, commit: str, name: str) -> Config:
     """gitexp.yaml as the experiment had it (metrics files, outputs, threshold)."""
     data = read_blob(repo, _tree(repo, commit), CONFIG_FILE)
     if data is None:
         return Config()
     with tempfile.TemporaryDirectory(prefix="gitexp-config-") as tmp:
         (Path(tmp) / CONFIG_FILE).write_bytes(data)
-        return load_config(Path(tmp))
+        try:
+            return load_config(Path(tmp))
+        except ConfigError as exc:  # theirs, not yours: say whose file it is
+            raise ConfigError(f"experiment {name!r}: {exc.message}", exc.hint) from exc
 
 
 def _drop(repo: Repo, name: str) -> None:
@@ -282,25 +285,3 @@ def _check_metrics(recorded: dict[str, Any], wanted: list[str] | None) -> None:
         if metric not in known:
             shown = ", ".join(sorted(known)[:8]) or "none"
             raise UsageError(f"metric {metric!r} was not recorded", f"recorded: {shown}")
-
-
-def compare(
-    recorded: dict[str, Any],
-    reproduced: dict[str, Any],
-    tolerance: Tolerance,
-    only: list[str] | None = None,
-) -> list[Row]:
-    """A row per recorded metric (or per ``only``): values, difference, within tolerance?"""
-    old, new = flatten(recorded), flatten(reproduced)
-    rows = []
-    for metric in only or sorted(old):
-        a, b = old.get(metric), new.get(metric)
-        if isinstance(a, int | float) and isinstance(b, int | float) and _number(a) and _number(b):
-            rows.append(Row(metric, a, b, b - a, tolerance.close(a, b)))
-        else:
-            rows.append(Row(metric, a, b, None, metric in new and a == b))
-    return rows
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
