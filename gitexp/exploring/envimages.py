@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitexp.common.layout import META_DIR, RUN_JSON_NAME
+from gitexp.gitstore import store
 from gitexp.gitstore.repo import MISSING_OBJECT, Repo
 from gitexp.gitstore.trees import read_json
 
@@ -67,6 +68,8 @@ def referenced(repo: Repo, commits: Iterable[str]) -> set[str]:
 
 
 def _run_json(repo: Repo, commit: str) -> dict[str, Any]:
+    if store.not_a_commit(repo, commit) is not None:
+        return {}  # a ref to a tag, tree or blob names no image
     try:
         obj: Any = repo.git[commit]
         tree = obj.tree

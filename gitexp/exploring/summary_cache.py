@@ -19,6 +19,7 @@ from typing import Any
 from gitexp.common.layout import META_DIR, METRICS_JSON_NAME, RUN_JSON_NAME
 from gitexp.exploring import summary_db as db
 from gitexp.exploring.summary_db import Entry as Entry  # `index.Entry` to its readers
+from gitexp.gitstore import store
 from gitexp.gitstore.repo import MISSING_OBJECT, Repo
 from gitexp.gitstore.trees import read_json
 
@@ -187,15 +188,23 @@ def _read_chunk(root: str, commits: list[str]) -> list[tuple[str, Entry]]:
     return [(c, read_entry(repo, c)) for c in commits]
 
 
-BROKEN = "broken"  # the commit or its record is gone from the object store
+BROKEN = "broken"  # the commit or its record is gone, or the ref points at no commit
 
 
 def read_entry(repo: Repo, commit: str) -> Entry:
     """What `show` needs of one experiment commit, read from git objects."""
+    kind = store.not_a_commit(repo, commit)  # a tag, tree or blob: only its header read
+    if kind is not None:
+        return broken_entry(f"the ref points at {kind}, not a commit")
     try:
         return _read_entry(repo, commit)
     except MISSING_OBJECT:  # e.g. `git gc --prune=now` ran beside a run
-        return Entry("", BROKEN, None, None, json.dumps({"status": BROKEN}))
+        return broken_entry("its commit or record is missing from the object store")
+
+
+def broken_entry(reason: str) -> Entry:
+    """A row for `show` that says what is wrong; never cached (summary_db.store)."""
+    return Entry("", BROKEN, None, None, json.dumps({"status": BROKEN, "reason": reason}))
 
 
 def _read_entry(repo: Repo, commit: str) -> Entry:

@@ -76,6 +76,46 @@ def lookup(repo: Repo, name: str) -> pygit2.Oid | None:
     return target if isinstance(target, pygit2.Oid) else None
 
 
+_KINDS = {
+    pygit2.enums.ObjectType.TAG: "an annotated tag",
+    pygit2.enums.ObjectType.TREE: "a tree",
+    pygit2.enums.ObjectType.BLOB: "a blob",
+}
+
+
+def not_a_commit(repo: Repo, target: str | pygit2.Oid) -> str | None:
+    """What an experiment ref points at when it is no commit (``"an annotated tag"``,
+    ``"a tree"``, ``"a blob"``); None for a commit, or an object not here at all
+    (that is `broken`, said elsewhere). Only the object's header is read: a ref
+    pushed by mistake (`git push origin v1.0:refs/experiments/rel`) or by a
+    hostile remote may point at anything, of any size."""
+    try:
+        kind, _ = repo.git.odb.read_header(str(target))
+    except (KeyError, ValueError, pygit2.GitError):
+        return None
+    return (
+        _KINDS.get(kind, f"an object of type {kind}")
+        if kind != pygit2.enums.ObjectType.COMMIT
+        else None
+    )
+
+
+def not_commits(repo: Repo, refs: dict[str, str]) -> dict[str, str]:
+    """{name: what it points at} of the refs in ``refs`` (name → sha) that are no commit."""
+    found = {name: not_a_commit(repo, sha) for name, sha in refs.items()}
+    return {name: kind for name, kind in found.items() if kind is not None}
+
+
+def check_commit(repo: Repo, name: str, target: str | pygit2.Oid) -> None:
+    """Refuse, in one line, an experiment ref that points at no commit."""
+    kind = not_a_commit(repo, target)
+    if kind is not None:
+        raise StoreError(
+            f"{ref_name(name)} points at {kind}, not a commit: it is no experiment",
+            f"delete the ref with `gitexp remove {name}`",
+        )
+
+
 def is_group(repo: Repo, name: str) -> bool:
     """Some experiment's name is under ``NAME/``: only that folder is looked at."""
     return refscan.any_under(repo, ref_name(name.rstrip("/")) + "/")
@@ -177,7 +217,9 @@ def reserve(repo: Repo, name: str, commit: pygit2.Oid) -> bool:
     raise StoreError(f"cannot create {ref_name(name)}: {problem}", GC_HINT) from problem
 
 
-def finalize(repo: Repo, name: str, expected: pygit2.Oid, new: pygit2.Oid) -> None:
+def finalize(
+    repo: Repo, name: str, expected: pygit2.Oid, new: pygit2.Oid, why: str = "finish"
+) -> None:
     """Move the ref from the reservation to the final commit, compare-and-swap.
 
     A lock held by `git gc` raises a ``TRANSIENT`` error; ``retry`` or the
@@ -188,7 +230,7 @@ def finalize(repo: Repo, name: str, expected: pygit2.Oid, new: pygit2.Oid) -> No
         raise StoreError(f"{ref_name(name)} vanished while the run was going on") from exc
     if ref.target != expected:
         raise StoreError(f"{ref_name(name)} was moved by someone else; final commit {new}")
-    ref.set_target(new, f"gitexp: finish {name}")  # a held lock raises: callers retry
+    ref.set_target(new, f"gitexp: {why} {name}")  # a held lock raises: callers retry
 
 
 def iter_refs(repo: Repo) -> Iterator[tuple[str, pygit2.Oid]]:
@@ -209,12 +251,20 @@ def list_experiments(repo: Repo) -> list[StoredExperiment]:
     return [load(repo, name, oid) for name, oid in iter_refs(repo)]
 
 
-def resolve(repo: Repo, spec: str) -> tuple[str, pygit2.Oid]:
+def resolve(repo: Repo, spec: str, any_object: bool = False) -> tuple[str, pygit2.Oid]:
     """Name, unique name prefix, full ref or commit id (prefix) → (name, commit).
 
     A name is one lookup; a prefix reads only the refs under it; only a spec
     that may be a commit id (hex, 4 characters or more) and names nothing
-    reads every ref."""
+    reads every ref. A ref that points at no commit is refused in one line,
+    unless ``any_object`` (`gitexp remove` deletes such a ref)."""
+    name, oid = _resolve(repo, spec)
+    if not any_object:
+        check_commit(repo, name, oid)
+    return name, oid
+
+
+def _resolve(repo: Repo, spec: str) -> tuple[str, pygit2.Oid]:
     name = spec[len(REF_PREFIX) :] if spec.startswith(REF_PREFIX) else spec
     exact = lookup(repo, name) if name else None
     if exact is not None:
@@ -254,6 +304,18 @@ def remove_refs(repo: Repo, expected: dict[str, str]) -> None:
                 txn.remove(ref_name(name))
     except (pygit2.GitError, KeyError, ValueError) as exc:
         raise StoreError(f"cannot remove experiment refs: {exc}") from exc
+
+
+def undo_ref(repo: Repo, name: str, now: str, before: str | None) -> None:
+    """Delete refs/experiments/NAME, or move it back to ``before``, if it still
+    points at ``now`` (a pulled ref that turned out to be no commit)."""
+    if before is None:
+        remove_refs(repo, {name: now})
+        return
+    try:
+        finalize(repo, name, pygit2.Oid(hex=now), pygit2.Oid(hex=before), "put back")
+    except TRANSIENT as exc:
+        raise StoreError(f"cannot put {ref_name(name)} back: {exc}") from exc
 
 
 def _check_target(repo: Repo, name: str, commit: str) -> None:

@@ -28,7 +28,7 @@ cannot push atomically gets the two phases at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
@@ -57,13 +57,16 @@ class Request:
     names: list[str] | None
     tags: list[str]
     force: bool
+    left_out: tuple[str, ...] = ()  # refs the glob must not send (no commits: refkinds.py)
 
     def argv(self) -> list[str]:
-        """Leases and refspecs: every experiment as one glob, else one refspec per
-        name (git matches explicit refspecs pairwise: a glob for all)."""
+        """Leases and refspecs: every experiment as one glob (less the refs left
+        out, as negative refspecs), else one refspec per name (git matches
+        explicit refspecs pairwise: a glob for all)."""
         plus = "+" if self.force else ""
         names = self.names
         specs = [plus + GLOB] if names is None else [f"{plus}{_ref(n)}:{_ref(n)}" for n in names]
+        specs += [f"^{ref}" for ref in self.left_out] if names is None else []
         specs += [travel.refspec(t) for t in self.tags]
         if self.force:  # experiments are forced by their `+`; a tag keeps its lease
             return [*(f"--force-with-lease={TAG_PREFIX}{t}:" for t in self.tags), *specs]
@@ -88,9 +91,12 @@ class Outcome:
         return [r[len(TAG_PREFIX) :] for r in refs if r.startswith(TAG_PREFIX)]
 
 
-def arguments(names: list[str] | None, tags: list[str], force: bool) -> Request:
-    """The push of these experiments (None: all) and model tags."""
-    return Request(names, tags, force)
+def arguments(
+    names: list[str] | None, tags: list[str], force: bool, left_out: Iterable[str] = ()
+) -> Request:
+    """The push of these experiments (None: all, less the full refs ``left_out``)
+    and model tags."""
+    return Request(names, tags, force, tuple(sorted(left_out)))
 
 
 def _ref(name: str) -> str:

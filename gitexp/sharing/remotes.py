@@ -31,10 +31,11 @@ from gitexp.common.errors import BackendError, ExperimentNameError, UsageError
 from gitexp.dvcstore import transfer
 from gitexp.gitstore import names, refscan, store
 from gitexp.gitstore.repo import Repo
+from gitexp.queue import publishing
 from gitexp.registry import tagnames, travel
 from gitexp.registry.tagnames import TAG_PREFIX
 from gitexp.registry.travel import TagPlan, TagRef
-from gitexp.sharing import lfstransfer, pushing
+from gitexp.sharing import lfstransfer, pushing, refkinds
 from gitexp.sharing.results import Conflict as Conflict
 from gitexp.sharing.results import SyncResult as SyncResult
 
@@ -52,6 +53,7 @@ class RemoteRefs:
     refs: dict[str, str]
     invalid: list[str]
     tags: dict[str, TagRef] = field(default_factory=dict)  # its model tags
+    not_commits: dict[str, str] = field(default_factory=dict)  # ref → "an annotated tag"
 
 
 def remote_refs(repo: Repo, remote: str) -> RemoteRefs:
@@ -59,16 +61,18 @@ def remote_refs(repo: Repo, remote: str) -> RemoteRefs:
     `git ls-remote`)."""
     out = _git(repo, "ls-remote", remote, store.REF_PREFIX + "*", travel.PATTERN, capture=True)
     pairs = [(sha, ref) for sha, _, ref in (line.partition("\t") for line in out.splitlines())]
+    tags = refkinds.peeled(pairs)  # an annotated tag is no experiment (sharing/refkinds.py)
     refs, invalid = {}, []
     for sha, ref in pairs:
-        if not ref.startswith(store.REF_PREFIX):
+        if not ref.startswith(store.REF_PREFIX) or ref.endswith(refkinds.PEELED) or ref in tags:
             continue
         name = ref[len(store.REF_PREFIX) :]
         try:
             refs[names.validate(name)] = sha
         except ExperimentNameError:
             invalid.append(ref)
-    return RemoteRefs(refs, invalid, travel.from_ls_remote(pairs))
+    kinds = dict.fromkeys(sorted(t for t in tags if t.startswith(store.REF_PREFIX)), refkinds.TAG)
+    return RemoteRefs(refs, invalid, travel.from_ls_remote(pairs), kinds)
 
 
 def local_refs(repo: Repo) -> dict[str, str]:
@@ -146,9 +150,12 @@ def push(
     check_remote(repo, remote)
     bus = bus or _bus(repo)  # before pushing: a broken callback stops us first
     local = chosen_here(repo, specs) if specs else store.ref_targets(repo)
+    local, not_commits = refkinds.split(repo, local)  # never sent (sharing/refkinds.py)
     mine = model_tags(repo)
     tag_names = travel.chosen(mine, set(local.values()) if specs else None)
-    args = pushing.arguments(sorted(local) if specs else None, tag_names, force)
+    if not_commits and not local and not tag_names:  # no refspec left: git would push HEAD
+        return SyncResult(not_commits=not_commits, any_model_tags=bool(mine))
+    args = pushing.arguments(sorted(local) if specs else None, tag_names, force, not_commits)
     target = _push_target(repo, remote)
     sent = None
     if _artifacts_first(repo, with_artifacts):  # they reach their remote before the refs
@@ -160,7 +167,8 @@ def push(
         lfstransfer.push(repo, remote, {n: local[n] for n in moving})
     outcome = pushing.run(repo, target, args, _env(), dry_run=False)
     result = pushing.result(repo, target, outcome, local, mine, sent)
-    result = replace(result, any_model_tags=bool(mine))  # the summary counts them, 0 too
+    result = publishing.settle_push(repo, target, result)  # queued entries run elsewhere
+    result = replace(result, any_model_tags=bool(mine), not_commits=not_commits)  # 0 tags too
     _announce(bus, remote, local, result)
     return result
 
@@ -267,24 +275,46 @@ def pull(
     chosen = select(theirs, specs, where, there.invalid) if specs else sorted(theirs)
     mine = local_refs(repo) if not specs else _here(repo, chosen)
     moving, same, differ = _plan(chosen, theirs, mine, force)
+    if not force:  # a queued entry another clone ran is no conflict (queue/publishing.py)
+        differ, same = publishing.settle_pull(repo, remote, mine, theirs, differ, same)
     conflicts = [Conflict(n, mine[n], theirs[n]) for n in differ]
     my_tags = model_tags(repo)
     tags = _tag_plan(there.tags, my_tags, {theirs[n] for n in chosen} if specs else None)
     tags, held = travel.hold_back(tags, there.tags, my_tags)
     if moving or tags.moving:
-        refspecs = [_refspec(n, force and n in mine) for n in moving]
-        refspecs += [travel.refspec(t) for t in tags.moving]
-        _git(repo, "fetch", *_progress(), "--no-tags", "--no-write-fetch-head", remote, *refspecs)
+        moving, dropped = _fetch(repo, remote, {n: theirs[n] for n in moving}, mine, force, tags)
+        there = replace(there, not_commits={**there.not_commits, **dropped})
         lfstransfer.fetch(repo, remote, {n: theirs[n] for n in moving})
     fetched = None
     if with_artifacts:
         records = _artifact_records(repo, _here(repo, moving + same), moving + same)
         fetched = transfer.fetch(repo.root, records, dvc_remote) if records else None
-    forced = [c.name for c in conflicts] if force else []
+    forced = [c.name for c in conflicts if c.name in moving] if force else []
     kept = [] if force else conflicts
     result = SyncResult(_minus(moving, forced), same, kept, forced, fetched, there.invalid)
+    result = replace(result, not_commits=there.not_commits)
     result = replace(result, held_back=held, any_model_tags=bool(my_tags or there.tags))
     return _with_tags(result, tags, my_tags, there.tags)
+
+
+def _fetch(
+    repo: Repo,
+    remote: str,
+    moving: dict[str, str],
+    mine: dict[str, str],
+    force: bool,
+    tags: TagPlan,
+) -> tuple[list[str], dict[str, str]]:
+    """One `git fetch` of the ``moving`` experiments (name → their sha) and model tags:
+    (the experiments kept, {ref: what it points at} of those that are no commit:
+    left out when the object is here already, else undone once fetched)."""
+    wanted, known = refkinds.split(repo, moving)
+    refspecs = [_refspec(n, force and n in mine) for n in wanted]
+    refspecs += [travel.refspec(t) for t in tags.moving]
+    if refspecs:
+        _git(repo, "fetch", *_progress(), "--no-tags", "--no-write-fetch-head", remote, *refspecs)
+    undone = refkinds.undo_fetched(repo, wanted, mine)  # a tree or a blob: not kept
+    return [n for n in wanted if store.ref_name(n) not in undone], {**known, **undone}
 
 
 def _tag_plan(
@@ -318,7 +348,7 @@ def _artifact_records(repo: Repo, refs: dict[str, str], names: list[str]) -> lis
     """Artifacts and DVC inputs run.json lists for these experiments, one per object."""
     seen: dict[str, dict[str, Any]] = {}
     for name in names:
-        if name not in refs:
+        if name not in refs or store.not_a_commit(repo, refs[name]) is not None:
             continue
         exp = store.load(repo, name, repo.git[refs[name]].id)
         listed = (exp.run.get("artifacts") or []) + (exp.run.get("dvc_inputs") or [])

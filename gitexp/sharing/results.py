@@ -24,6 +24,7 @@ class SyncResult:
     forced: list[str] = field(default_factory=list)
     artifacts: transfer.Transfer | None = None
     ignored: list[str] = field(default_factory=list)  # remote refs with invalid names
+    not_commits: dict[str, str] = field(default_factory=dict)  # ref → what it points at
     tags: list[str] = field(default_factory=list)  # model tags transferred
     tags_up_to_date: list[str] = field(default_factory=list)
     tag_conflicts: list[Conflict] = field(default_factory=list)  # never forced

@@ -77,10 +77,7 @@ def _open(dvc_remote: str | None) -> tuple[Repo, str | None]:
 
 def _report(verb: str, prep: str, remote: str, result: SyncResult) -> int:
     """One line per conflict, one summary line; exit 1 when something was left out."""
-    for ref in result.ignored:
-        print(
-            f"gitexp: warning: ignoring invalid experiment ref on {remote}: {ref}", file=sys.stderr
-        )
+    _warn_refs(verb, remote, result)
     for c in result.conflicts:
         print(
             f"gitexp: conflict: {c.name} is {c.local[:10]} here and {c.remote[:10]} on {remote}; "
@@ -115,6 +112,26 @@ def _report(verb: str, prep: str, remote: str, result: SyncResult) -> int:
         print(f"gitexp: error: artifacts not transferred: {missing}", file=sys.stderr)
         return 1
     return 1 if result.conflicts or result.tag_conflicts or result.held_back else 0
+
+
+def _warn_refs(verb: str, remote: str, result: SyncResult) -> None:
+    """A line for each ref left where it is: an invalid name (the remote's), or a
+    ref to no commit; a name from the remote is written out (views/safetext.py)."""
+    from gitexp.views.safetext import visible
+
+    for ref in result.ignored:
+        print(
+            f"gitexp: warning: ignoring invalid experiment ref on {remote}: {visible(ref)}",
+            file=sys.stderr,
+        )
+    where = f"on {remote}" if verb == "pulled" else "here"
+    for ref, kind in result.not_commits.items():
+        hint = "" if verb == "pulled" else f" (`gitexp remove {ref.split('/', 2)[2]}` deletes it)"
+        print(
+            f"gitexp: warning: ignoring {visible(ref)} {where}: it points at {kind}, "
+            f"not a commit{hint}",
+            file=sys.stderr,
+        )
 
 
 def register(app: typer.Typer) -> None:
