@@ -110,3 +110,30 @@ def test_a_pin_that_is_not_there_is_one_line(git_repo: Path, spec: str) -> None:
         "store (hint: fetch the queued experiment again, or remove it and queue it anew)"
     ]
     assert exp_refs(git_repo) == {}
+
+
+FORGETFUL = """\
+import subprocess, sys
+import gitexp
+lr = gitexp.params()["lr"]
+subprocess.run(["git", "-C", sys.argv[1], "update-ref", "-d", "refs/experiments/origin"])
+gitexp.log_metric("acc", lr)
+"""
+
+
+def test_a_sweep_reads_its_origin_once_for_all_its_trials(git_repo: Path) -> None:
+    """The origin is read as the sweep starts: its first trial removes it, and the
+    later ones still start from it (read again, it would be `no experiment named`)."""
+    ok(git_repo, "run", "-n", "origin", "-p", "model.depth=7", "--", "python", "train.py")
+    commit = exp_refs(git_repo)["origin"]
+    write_files(git_repo, {"forget.py": FORGETFUL})
+    space, forget = "lr=choice(0.2,0.4,0.6)", ("python", "forget.py", str(git_repo))
+    ok(git_repo, "sweep", "-n", "tune", "--from", "origin", "-p", space,
+       "--sampler", "grid", "--objective", "acc:max", "--", *forget)  # fmt: skip
+    refs = exp_refs(git_repo)
+    trials = sorted(n for n in refs if n.startswith("tune/"))
+    assert "origin" not in refs and len(trials) == 3
+    records = [run_json(git_repo, n) for n in trials]
+    assert [r["status"] for r in records] == ["succeeded"] * 3
+    assert sorted(depth_lr(git_repo, n) for n in trials) == [(7, 0.2), (7, 0.4), (7, 0.6)]
+    assert {(r["from"], r["from_commit"]) for r in records} == {("origin", commit)}

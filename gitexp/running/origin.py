@@ -21,12 +21,21 @@ A queued run started ``--from NAME`` must not depend on what NAME becomes
 before the queue reaches it: ``queue add`` pins the origin (``pin``), a tree
 of its own (``origin.json`` and ``files/``) kept inside the queued commit
 under ``.gitexp/from/``, and the entry runs ``--from pinned:<tree id>``.
+
+A sweep loads its origin once for all its trials (``held``): each trial's
+``--from held:<n>`` hands back that very ``Origin``, whose snapshot with the
+params laid over it is made once too (``Origin.tree`` keeps it); its trials
+then cost what trials without ``--from`` cost, and they all start from the
+origin as it was when the sweep started.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +51,7 @@ if TYPE_CHECKING:
     import pygit2
 
 PINNED = "pinned:"  # a --from spec naming a pin (no experiment name has a ':')
+HELD = "held:"  # a --from spec naming an origin this process holds (``held``)
 PIN_DIR = f"{META_DIR}/from"  # where a queued commit keeps its pin
 _RECORD = "origin.json"
 _FILES = "files"
@@ -57,6 +67,8 @@ class Origin:
     params_files: tuple[str, ...]
     files: dict[str, bytes] = field(default_factory=dict)
     recipe: Recipe | None = None
+    #: {snapshot tree: that tree with the files laid over it}, made once each
+    laid: dict[str, pygit2.Oid] = field(default_factory=dict, compare=False, repr=False)
 
     def config(self, config: Config) -> Config:
         """``config`` with the earlier run's params files and way of making params."""
@@ -67,8 +79,14 @@ class Origin:
         )
 
     def tree(self, repo: Repo, tree: pygit2.Oid) -> pygit2.Oid:
-        """The snapshot with the earlier run's params files (and config folder) in it."""
-        return tree_with_files(repo, tree, self.files) if self.files else tree
+        """The snapshot with the earlier run's params files (and config folder) in it;
+        a second call for the same snapshot (the next trial of a sweep) writes nothing."""
+        if not self.files:
+            return tree
+        found = self.laid.get(str(tree))
+        if found is None or found not in repo.git:  # (another repository's, or pruned)
+            found = self.laid[str(tree)] = tree_with_files(repo, tree, self.files)
+        return found
 
     def record(self) -> dict[str, Any]:
         """What run.json says of the origin: ``from`` and ``from_commit``."""
@@ -88,9 +106,11 @@ class Origin:
 
 def load(repo: Repo, spec: str) -> Origin:
     """The experiment ``spec`` names (name, prefix, ref or commit id) as an origin;
-    ``pinned:<tree id>`` is one that ``pin`` wrote."""
+    ``pinned:<tree id>`` is one that ``pin`` wrote, ``held:<n>`` one held here."""
     if spec.startswith(PINNED):
         return _load_pin(repo, spec[len(PINNED) :])
+    if spec.startswith(HELD) and spec in _held:
+        return _held[spec]
     name, commit = store.resolve(repo, spec)
     git: Any = repo.git
     tree = git[commit].tree_id
@@ -102,6 +122,22 @@ def load(repo: Repo, spec: str) -> Origin:
     if recipe is not None:
         files.update(recorded_files(repo, tree, recipe.config))
     return Origin(name, str(commit), tuple(names), files, recipe)
+
+
+_held: dict[str, Origin] = {}
+_numbers = itertools.count(1)
+
+
+@contextmanager
+def held(found: Origin) -> Iterator[str]:
+    """A spec (``held:<n>``) that ``load`` answers with ``found`` itself, without
+    reading git, for as long as the block runs: a sweep's trials share one load."""
+    spec = f"{HELD}{next(_numbers)}"
+    _held[spec] = found
+    try:
+        yield spec
+    finally:
+        del _held[spec]
 
 
 def pin(repo: Repo, found: Origin) -> str:

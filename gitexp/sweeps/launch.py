@@ -8,7 +8,8 @@ manifest is written, so a refused sweep leaves nothing behind.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -17,6 +18,7 @@ from gitexp.config.settings import Config
 from gitexp.events.bus import EventBus, Listener
 from gitexp.gitstore import names, store
 from gitexp.gitstore.repo import Repo
+from gitexp.running import origin
 from gitexp.sweeps import spec as specs
 from gitexp.sweeps import storage, sweepfile
 from gitexp.sweeps import study as studies
@@ -57,9 +59,10 @@ def start(
         if not resume:
             _check_new(repo, sweep, spec)
         tree = _tree(repo, config, tree, note)
-        _preflight(repo, config, spec, tree)
-        bus = _bus(config, repo, listeners)
-        return _drive(repo, config, spec, tree, bus, sweep, resume, options, note)
+        with _origin(repo, spec) as start_from:
+            _preflight(repo, config, spec, tree, start_from)
+            setup = Setup(repo, config, spec, tree, _bus(config, repo, listeners), start_from)
+            return _drive(setup, sweep, resume, options, note)
 
 
 def _new_spec(repo: Repo, config: Config, options: Options) -> SweepSpec:
@@ -124,7 +127,18 @@ def _tree(repo: Repo, config: Config, saved: str | None, note: Callable[[str], N
     return snapshot(repo, config)
 
 
-def _preflight(repo: Repo, config: Config, spec: SweepSpec, tree: str) -> None:
+@contextmanager
+def _origin(repo: Repo, spec: SweepSpec) -> Iterator[str | None]:
+    """--from: the origin read once for every trial, as the spec they run with
+    (running/origin.py's ``held``); None without --from."""
+    if not spec.origin:
+        yield None
+        return
+    with origin.held(origin.load(repo, spec.origin)) as held:
+        yield held
+
+
+def _preflight(repo: Repo, config: Config, spec: SweepSpec, tree: str, start: str | None) -> None:
     """Prepare one trial without running it: a param the params files lack, or a
     command that is not there, is refused now rather than by every trial."""
     from gitexp.running.executors import get_executor
@@ -135,7 +149,7 @@ def _preflight(repo: Repo, config: Config, spec: SweepSpec, tree: str) -> None:
     _check_params(repo, config, spec, tree)
     # a sample may break the params schema: each trial is checked (and skipped) on its own
     unchecked = replace(config, params_schema=None)
-    setup = Setup(repo, unchecked, spec, tree, EventBus())
+    setup = Setup(repo, unchecked, spec, tree, EventBus(), start)
     request = setup.request(TrialRun(0, spec.name + "/preflight", None, sample))
     prepare(repo, unchecked, request, get_executor(config.executor, config), check_name=False)
     studies.quiet_optuna()
@@ -177,25 +191,22 @@ def _bus(
 
 
 def _drive(
-    repo: Repo,
-    config: Config,
-    spec: SweepSpec,
-    tree: str,
-    bus: EventBus,
+    setup: Setup,
     sweep: storage.SweepHome,
     resume: bool,
     options: Options,
     note: Callable[[str], None],
 ) -> SweepSummary:
+    spec, bus = setup.spec, setup.bus
     url = storage.location(sweep, spec)
     handle = storage.open_storage(url)
     if not resume and studies.study_exists(spec, handle):
         raise UsageError(f"sweep {spec.name!r} already has a study in {url}", "pick another --name")
     study = _study(spec, handle, resume)
     if not resume:
-        storage.save(sweep, spec, tree)
+        storage.save(sweep, spec, setup.tree)
     budget = _budget(spec, study, resume, options)
-    driver = Driver(Setup(repo, config, spec, tree, bus), study, budget, note)
+    driver = Driver(setup, study, budget, note)
     if budget.limit == 0:  # a resumed sweep whose budget (or grid) is used up
         return SweepSummary(
             spec.name, url, "complete", driver.tally, driver.best, spec.objectives, 0

@@ -71,6 +71,9 @@ class Setup:
     spec: SweepSpec
     tree: str
     bus: EventBus
+    #: the --from spec every trial runs with: the sweep's origin, loaded once and
+    #: held (launch.py, running/origin.py); None: the spec's own, read per trial
+    origin: str | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -96,7 +99,7 @@ class Setup:
             verdict=self.missing_objective,
             env=self.env,
             echo=False,
-            from_experiment=self.spec.origin,
+            from_experiment=self.origin or self.spec.origin,
             extra={
                 "sweep": self.spec.name,
                 "trial": run.number,
