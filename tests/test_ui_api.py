@@ -337,6 +337,8 @@ def test_sweep_endpoints(client: TestClient) -> None:
     best = min(sw["trials"], key=lambda t: t["values"]["loss"])
     assert sw["best"] == [best["name"]]
     assert sw["importances"] == {"loss": {"x": pytest.approx(1.0)}}  # one param: all of it
+    quick = ok(client, "/api/sweeps/sw?importances=false")  # what the page's script asks first
+    assert quick["importances"] == {} and quick["trials"] == sw["trials"]
     duo = ok(client, "/api/sweeps/duo")
     assert duo["metrics"] == ["loss", "cost"]
     values = {t["name"]: (t["values"]["loss"], t["values"]["cost"]) for t in duo["trials"]}

@@ -215,6 +215,7 @@ def test_sweep_pages_chart_trials_best_and_the_pareto_front(browser: Browser) ->
     assert objective.get_attribute("data-points") == "8"
     assert page.locator('.chart[data-key="param:x"] .main-svg').count() >= 1
     assert page.locator('.chart[data-key="importance:loss"] .barlayer').count() == 1
+    assert page.locator("table.importances td").all_inner_texts() == ["x", "1.000"]
     assert page.locator("#best li").count() == 1
     assert page.locator("#trials tbody tr").count() == 4
     browser.shot("sweep")

@@ -51,9 +51,19 @@ class SweepReport:
         return [k.rpartition(":")[2].lstrip("+") for k in keys]
 
 
-def report(repo: Repo, name: str) -> SweepReport:
+def report(
+    repo: Repo,
+    name: str,
+    summaries: list[ExperimentSummary] | None = None,
+    importances: bool = True,
+) -> SweepReport:
+    """The sweep ``name``. ``summaries``: every experiment, when the caller already
+    holds them (the UI's table; else they are listed); ``importances=False`` leaves
+    Optuna's out: the first computation imports optuna.importance (with scikit-learn
+    and SciPy, a second or more), which a page need not wait for."""
     name = name.rstrip("/")
-    trials = sorted(trials_of(list_summaries(repo), name), key=lambda t: t.trial or 0)
+    every = summaries if summaries is not None else list_summaries(repo)
+    trials = sorted(trials_of(every, name), key=lambda t: t.trial or 0)
     home = storage.home(repo, name)
     spec = storage.load(home)[0] if home.exists() else None
     if spec is None and not trials:
@@ -62,7 +72,8 @@ def report(repo: Repo, name: str) -> SweepReport:
     url = storage.location(home, spec) if spec is not None else None
     objectives = [parse_objective(o) for o in _objectives(spec, trials)]
     best = best_trials(trials, objectives)
-    return SweepReport(name, spec, url, trials, best, _importances(spec, url))
+    found = _importances(spec, url) if importances else {}
+    return SweepReport(name, spec, url, trials, best, found)
 
 
 def _objectives(spec: SweepSpec | None, trials: list[ExperimentSummary]) -> list[str]:

@@ -141,11 +141,18 @@ def sweeps(request: Request) -> dict[str, Any]:
 
 
 @router.get("/sweeps/{name:path}", summary="One sweep", tags=["sweeps"])
-def sweep(request: Request, name: str) -> dict[str, Any]:
+def sweep(
+    request: Request,
+    name: str,
+    importances: bool = Query(True, description="Optuna's importances; false: `{}`, sooner."),
+) -> dict[str, Any]:
     """Trials by number with their searched params and objective values, the best
     trial (one objective) or Pareto front (several), and Optuna's importances when
-    the study is in this repository."""
-    return clean_dict(data.sweep(context(request).repo(), name))
+    the study is in this repository (the first computation of a server imports
+    Optuna's importance module: a second or more)."""
+    ctx = context(request)
+    repo = ctx.repo()
+    return clean_dict(data.sweep(repo, ctx.summaries(repo), name, importances))
 
 
 @router.get("/models", summary="Every model of the registry", tags=["models"])

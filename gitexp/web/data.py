@@ -135,12 +135,16 @@ def sweeps(summaries: list[ExperimentSummary]) -> list[dict[str, Any]]:
     ]
 
 
-def sweep(repo: Repo, name: str) -> dict[str, Any]:
-    """A sweep's trials (by number), objectives, best trial or front, importances."""
+def sweep(
+    repo: Repo, summaries: list[ExperimentSummary], name: str, importances: bool = True
+) -> dict[str, Any]:
+    """A sweep's trials (by number), objectives, best trial or front, and Optuna's
+    importances (``importances=False``: {}, see sweeps/results.py), from the
+    table's summaries like every other page."""
     from gitexp.sweeps.results import report
 
     try:
-        data = report(repo, name)
+        data = report(repo, name, summaries, importances)
     except UsageError as exc:
         raise NotFoundError(exc.message, exc.hint) from exc
     metrics = [o.rpartition(":")[0] or o for o in data.objectives]

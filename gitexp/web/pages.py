@@ -75,7 +75,11 @@ def sweeps_page(request: Request) -> HTMLResponse:
 
 @router.get("/sweeps/{name:path}", response_class=HTMLResponse, include_in_schema=False)
 def sweep_page(request: Request, name: str) -> HTMLResponse:
-    found = data.sweep(context(request).repo(), name)
+    """Trials and the best at once; the importances (Optuna's, slow to import the
+    first time) come to the page's script from the API."""
+    ctx = context(request)
+    repo = ctx.repo()
+    found = data.sweep(repo, ctx.summaries(repo), name, importances=False)
     return render(request, "sweep.html", title=f"Sweep {found['name']}", s=found)
 
 

@@ -1,12 +1,14 @@
 /* gitexp ui: a sweep's charts from /api/sweeps/NAME: the objective over trials with
    the best so far, each searched param against the objective, the Pareto front of
-   two objectives, and Optuna's param importances. */
+   two objectives; then Optuna's param importances, asked for separately (the
+   server's first computation imports Optuna's importance module: seconds). */
 "use strict";
 
 (async () => {
   const container = document.getElementById("sweep-charts");
   const name = document.getElementById("main").dataset.name;
-  const sweep = await gx.getJSON("/api/sweeps/" + gx.pathName(name));
+  const url = "/api/sweeps/" + gx.pathName(name);
+  const sweep = await gx.getJSON(url + "?importances=false");
   const directions = sweep.objectives.map((o) => (o.endsWith(":max") ? "max" : "min"));
   const done = sweep.trials.filter((t) => t.status === "succeeded" && typeof t.values[sweep.metrics[0]] === "number");
   const number = (t) => (t.trial === null ? t.label : t.trial);
@@ -38,11 +40,24 @@
       { x: front.map((t) => t.values[a]), y: front.map((t) => t.values[b]), text: front.map(label), name: "front", type: "scatter", mode: "markers", marker: { color: "#d9480f", size: 11 } },
     ], a, b);
   }
-  for (const [objective, found] of Object.entries(sweep.importances || {})) {
-    const items = Object.entries(found).sort((x, y) => x[1] - y[1]);
-    await charts.draw(container, "importance:" + objective, "param importances: " + objective, [
-      { x: items.map((i) => i[1]), y: items.map((i) => charts.text(i[0])), type: "bar", orientation: "h", name: objective },
-    ], "importance", "");
-  }
+  await importances(container, await gx.getJSON(url).catch(() => ({})));
   container.dataset.loaded = "1";
 })();
+
+/* A table and a bar chart per objective; the section stays hidden without any. */
+async function importances(container, sweep) {
+  const section = document.getElementById("importances");
+  const found = Object.entries(sweep.importances || {});
+  section.hidden = found.length === 0;
+  document.getElementById("importances-note").remove();
+  for (const [objective, values] of found) {
+    const items = Object.entries(values).sort((x, y) => y[1] - x[1]);
+    const head = gx.el("tr", {}, gx.el("th", { text: "param (" + objective + ")" }), gx.el("th", { text: "importance" }));
+    const rows = items.map(([k, v]) => gx.el("tr", {}, gx.el("td", { text: k }), gx.el("td", { text: v.toFixed(3) })));
+    section.append(gx.el("table", { class: "grid kv importances" }, gx.el("thead", {}, head), gx.el("tbody", {}, ...rows)));
+    const bars = items.slice().reverse();
+    await charts.draw(container, "importance:" + objective, "param importances: " + objective, [
+      { x: bars.map((i) => i[1]), y: bars.map((i) => charts.text(i[0])), type: "bar", orientation: "h", name: objective },
+    ], "importance", "");
+  }
+}
