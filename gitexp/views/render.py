@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gitexp.common.numbers import number as number
+from gitexp.views.safetext import visible
 
 FORMATS = ("table", "json", "csv", "md")
 MISSING = "-"
@@ -50,7 +51,7 @@ def to_json(value: Any) -> str:
 
 def cell(value: Any, limit: int | None = MAX_CELL) -> str:
     """A value as table text: whole numbers in full, other floats to 6 significant
-    digits, long text cut."""
+    digits, control characters written out (views/safetext.py), long text cut."""
     if value is None:
         return MISSING
     if isinstance(value, bool):
@@ -60,7 +61,7 @@ def cell(value: Any, limit: int | None = MAX_CELL) -> str:
     elif isinstance(value, list | dict):
         text = json.dumps(value, separators=(",", ":"))
     else:
-        text = str(value)
+        text = visible(str(value))
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
@@ -76,6 +77,7 @@ def render(
     """Text of a table in ``fmt`` (table, csv or md) and how many columns were left
     out. A table with a ``width`` is fitted to it (see `fit_table`); without one,
     cells are cut at MAX_CELL characters, unless ``wide``."""
+    headers = [visible(h) for h in headers]  # metric and param names are data too
     if fmt == "csv":
         return _csv(headers, rows), 0
     if fmt == "table" and width is not None and not wide:
@@ -108,7 +110,7 @@ def fit_table(
     columns are cut with an ellipsis until the rest fits. Trailing columns are
     left out only when even columns MIN_CELL wide do not fit."""
     full = [[cell(v, None) for v in row] for row in rows]
-    folded, names, kept = fold_constant(list(headers), full, keep)
+    folded, names, kept = fold_constant([visible(h) for h in headers], full, keep)
     cells = [[cut(c, MAX_CELL) for c in row] for row in kept]
     widths = column_widths(names, cells, width, keep)
     lines = _fold_lines(folded, width)
@@ -258,7 +260,10 @@ def render_sections(sections: Sequence[Section]) -> str:
     for title, items in sections:
         if not items:
             continue
-        pad = max(len(k) for k, _ in items)
-        lines = [f"  {k.ljust(pad)}  {cell(v, None)}" for k, v in items]
-        blocks.append("\n".join([title, *lines]))
+        keys = [visible(str(k)) for k, _ in items]
+        pad = max(len(k) for k in keys)
+        lines = [
+            f"  {k.ljust(pad)}  {cell(v, None)}" for k, (_, v) in zip(keys, items, strict=True)
+        ]
+        blocks.append("\n".join([visible(title), *lines]))
     return "\n\n".join(blocks)

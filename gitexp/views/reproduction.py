@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gitexp.views.render import render
+from gitexp.views.safetext import visible
 
 # gitexp.sharing.reproduce's Reproduction and Row: views sit below sharing, so they
 # take them as they come
@@ -33,7 +34,7 @@ def report(outcome: Reproduction, fmt: str) -> str:
         blocks.append(head + ("\n" + _table(differing, _REPEAT, fmt) if differing else ""))
     if outcome.hints:
         blocks.append("not controlled:\n" + "\n".join(f"  {h}" for h in outcome.hints))
-    return "\n\n".join(b for b in blocks if b)
+    return visible("\n\n".join(b for b in blocks if b), lines=True)  # a pulled record's text
 
 
 _REPEAT = ["metric", "rerun 1", "this rerun", "difference", "ok?"]
@@ -52,7 +53,7 @@ def verdict(outcome: Reproduction) -> str:
     else:
         text = WHY[diagnosis]
     saved = f"; saved as {outcome.saved_as}" if outcome.saved_as else ""
-    return f"gitexp: {outcome.name}: {text}{saved}"
+    return visible(f"gitexp: {outcome.name}: {text}{saved}")
 
 
 def _table(rows: list[Row], headers: list[str], fmt: str) -> str:

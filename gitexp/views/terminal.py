@@ -16,6 +16,7 @@ from gitexp.exploring.comparison import CompareRow
 from gitexp.exploring.details import ExperimentDetail
 from gitexp.exploring.summaries import ExperimentSummary
 from gitexp.views.render import Section, cell, number, sparkline
+from gitexp.views.safetext import visible
 
 
 def table(columns: list[str], rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
@@ -25,8 +26,11 @@ def table(columns: list[str], rows: list[dict[str, Any]]) -> tuple[list[str], li
 
 
 def headers(columns: list[str]) -> list[str]:
+    """Column names without their ``params.``/``metrics.`` prefix unless two collide;
+    written out where a pulled experiment put control characters in one."""
     bare = [_bare(c) for c in columns]
-    return [b if bare.count(b) == 1 else c for b, c in zip(bare, columns, strict=True)]
+    chosen = [b if bare.count(b) == 1 else c for b, c in zip(bare, columns, strict=True)]
+    return [visible(h) for h in chosen]
 
 
 def json_array(texts: Iterable[str], batch: int = 1000) -> Iterator[str]:

@@ -245,9 +245,11 @@ def _nothing_shown(counts: tuple[int, int, int]) -> str:
 def _say_folded(rows: list[dict[str, Any]], fmt: str) -> None:
     sweeps = [r["name"] for r in rows if str(r.get("status", "")).startswith("sweep, ")]
     if sweeps and fmt == "table":
+        from gitexp.views.safetext import visible  # a sweep's name comes from its run.json
+
         print(
             f"gitexp: {len(sweeps)} sweep(s) folded, each row showing its best trial; "
-            f"list the trials with --trials or `gitexp show {sweeps[0]}`",
+            f"list the trials with --trials or `gitexp show {visible(sweeps[0])}`",
             file=sys.stderr,
         )
 
