@@ -16,6 +16,10 @@ Entries are taken oldest first, and ones queued meanwhile are picked up.
 
 Each entry's executor flags (`queue add --gpus 1`) win over those of
 `queue run`, which win over gitexp.yaml.
+
+A queue shared through a remote (pushed, pulled) is claimed entry by entry
+ON that remote before anything runs, and each run is published back over
+its claim when recorded (gitexp/queue/shared.py, docs/distributed.md).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import queue
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from gitexp.common.errors import ExperimentNameError, GitexpError
 from gitexp.config.cluster import Options, with_options
@@ -34,6 +38,7 @@ from gitexp.events.bus import EventBus
 from gitexp.gitstore import store
 from gitexp.gitstore.repo import Repo
 from gitexp.queue.entries import Entry, queued
+from gitexp.queue.shared import Claim, NotOurs, SharedQueue
 from gitexp.running.control import RunControl
 from gitexp.running.runner import RunResult, run_experiment
 from gitexp.running.signals import graceful_then_abort
@@ -52,6 +57,7 @@ class Done:
     how: str
     result: RunResult | None = None
     error: str = ""
+    note: str = ""  # what happened on the remote it was claimed on
 
 
 @dataclass
@@ -71,6 +77,7 @@ class _Driver:
     echo: bool
     bus: EventBus
     wanted: set[str] | None = None
+    shared: SharedQueue | None = None
     running: dict[str, RunControl] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
     results: queue.Queue[Done] = field(default_factory=queue.Queue)
@@ -113,25 +120,53 @@ class _Driver:
         thread.start()
 
     def _run(self, entry: Entry, control: RunControl) -> Done:
-        """One entry, never raising: the driver gets a Done."""
+        """One entry, never raising: the driver gets a Done. An entry the remote has
+        is claimed there first, and its run published there after (queue/shared.py)."""
+        try:
+            claim = self.shared.claim(entry.name, entry.commit) if self.shared else None
+        except NotOurs as exc:
+            return Done(entry, exc.how, error=str(exc))
+        except GitexpError as exc:
+            return Done(entry, "queued", error=str(exc))
+        done = self._execute(entry, control, claim)
+        return done if claim is None else self._settle(done, claim)
+
+    def _execute(self, entry: Entry, control: RunControl, claim: Claim | None) -> Done:
+        start = claim.commit if claim is not None else entry.commit
         try:
             merged = Options(**{**self.options.given(), **entry.options.given()})
             config = with_options(self.config, merged)
-            request = entry.request(control=control, echo=self.echo)
+            claimed = claim.recorded() if claim is not None else None
+            request = entry.request(start, claimed, control=control, echo=self.echo)
             result = run_experiment(self.repo, config, request, bus=self.bus)
         except ExperimentNameError as exc:  # the compare-and-swap lost: not ours
-            return Done(entry, "queued" if self._still_queued(entry) else "taken", error=str(exc))
+            return Done(entry, self._unless_started(entry, start, "taken"), error=str(exc))
         except GitexpError as exc:
-            return Done(entry, "queued" if self._still_queued(entry) else "error", error=str(exc))
+            return Done(entry, self._unless_started(entry, start, "error"), error=str(exc))
         except Exception as exc:
-            how = "queued" if self._still_queued(entry) else "error"
+            how = self._unless_started(entry, start, "error")
             return Done(entry, how, error=f"{type(exc).__name__}: {exc}")
         return Done(entry, "ran", result)
 
-    def _still_queued(self, entry: Entry) -> bool:
-        """Whether the entry's ref still points at its queued commit (nothing started)."""
+    def _unless_started(self, entry: Entry, start: str, how: str) -> str:
+        """``queued`` while the entry's ref still points where its run would start."""
         repo = self.repo.reopen()
-        return store.ref_targets(repo).get(entry.name) == entry.commit
+        return "queued" if store.ref_targets(repo).get(entry.name) == start else how
+
+    def _settle(self, done: Done, claim: Claim) -> Done:
+        """A claimed entry that did not start is given back; one that ran is published."""
+        assert self.shared is not None
+        try:
+            if done.how == "queued":
+                self.shared.release(claim)
+                return done
+        except GitexpError as exc:
+            return replace(done, note=f"its claim on {claim.remote} stays: {exc}")
+        problem = self.shared.publish(claim)
+        if problem is None:
+            return replace(done, note=f"published to {claim.remote}")
+        hint = f"`gitexp push {claim.remote} {claim.name}` sends it"
+        return replace(done, note=f"not on {claim.remote} yet ({problem}); {hint}")
 
     def interrupt(self) -> None:
         self.drained.interrupted = True
@@ -146,14 +181,20 @@ def drain(
     jobs: int = 1,
     names: list[str] | None = None,
     note: Callable[[str], None] = lambda text: None,
+    remote: str | None = None,
 ) -> Drained:
-    """Run the queue (or the entries ``names``) to its end; see the module doc."""
+    """Run the queue (or the entries ``names``) to its end; see the module doc.
+    ``remote``: where the queue is shared (queue/shared.py); None: nowhere."""
     with_options(config, options)  # a wrong flag is refused before anything starts
     driver = _Driver(
         repo, config, options, max(1, jobs), note, echo=jobs == 1, bus=bus_for(config, repo.root)
     )
     if names is not None:
         driver.wanted = {store.resolve(repo, n)[0] for n in names}
+    if remote is not None:
+        wanted = driver.wanted
+        asked = [e.name for e in queued(repo) if wanted is None or e.name in wanted]
+        driver.shared = SharedQueue.open(repo, remote, asked)
     with _signals(driver):
         driver.loop()
     driver.drained.left = len(queued(repo))
@@ -165,13 +206,18 @@ def describe(done: Done) -> str:
     from gitexp.common.errors import describe_exit
 
     name = done.entry.name
+    after = f"; {done.note}" if done.note else ""
     if done.result is not None:
-        return f"{name} {describe_exit(done.result.exit_code, done.result.status)}"
+        return f"{name} {describe_exit(done.result.exit_code, done.result.status)}{after}"
     if done.how == "error":
-        return f"{name} failed: {done.error}"
+        return f"{name} failed: {done.error}{after}"
     if done.how == "taken":
-        return f"{name} was taken by another queue runner"
-    return f"{name} not started (still queued): {done.error}"
+        return (
+            done.error
+            if done.error.startswith(name)
+            else f"{name} was taken by another queue runner"
+        )
+    return f"{name} not started (still queued): {done.error}{after}"
 
 
 def _signals(driver: _Driver) -> AbstractContextManager[None]:

@@ -58,10 +58,17 @@ class Entry:
         given = self.spec.get("options") or {}
         return Options(**{k: v for k, v in given.items() if k in known})
 
-    def request(self, **more: Any) -> RunRequest:
-        """The run that executes this entry (its ref moves from ``commit``); the
-        entry's tree is the snapshot (run.json is left out of a given tree)."""
+    def request(
+        self, claim: str | None = None, claimed: dict[str, Any] | None = None, **more: Any
+    ) -> RunRequest:
+        """The run that executes this entry: its ref moves from ``claim`` (the queued
+        commit, or the claim commit that replaced it, gitexp/queue/shared.py, whose
+        ``claimed`` the record keeps); the entry's tree is the snapshot (run.json is
+        left out of a given tree)."""
         spec = self.spec
+        extra = {**(spec.get("extra") or {}), "queued_at": self.queued_at}
+        if claimed is not None:
+            extra["claimed"] = claimed
         return RunRequest(
             command=spec.get("command"),
             overrides=tuple(spec.get("overrides") or ()),
@@ -71,9 +78,9 @@ class Entry:
             tree=self.commit,
             baseline=self.baseline,
             cwd=spec.get("cwd"),
-            claim=self.commit,
+            claim=claim or self.commit,
             from_experiment=spec.get("from_pin") or spec.get("from"),
-            extra={**(spec.get("extra") or {}), "queued_at": self.queued_at},
+            extra=extra,
             **more,
         )
 

@@ -71,16 +71,31 @@ def run(
     cpus: float = flags.CPUS,
     gpus: float = flags.GPUS,
     memory: str = flags.MEMORY,
+    remote: str = typer.Option(
+        None, "--remote", help="Claim entries on this remote first (default: origin, if any)."
+    ),
+    offline: bool = typer.Option(
+        False, "--offline", help="Run without claiming on the remote (another clone may too)."
+    ),
 ) -> int:
-    """Execute the queued runs, oldest first, until none is left."""
+    """Execute the queued runs, oldest first, until none is left.
+
+    An entry the remote has is claimed there first (one clone runs it) and its
+    run is published back there when recorded.
+    """
     from gitexp.config.cluster import Options
     from gitexp.config.settings import load_config
     from gitexp.gitstore.repo import open_repo
     from gitexp.queue.drain import drain
+    from gitexp.queue.shared import has_remote, remote_for
 
     repo = open_repo()
     options = Options(executor, address, cpus, gpus, memory)
-    drained = drain(repo, load_config(repo.root), options, jobs, list(names or []) or None, _note)
+    shared = remote_for(repo, remote, offline)
+    if offline and has_remote(repo):
+        _note("warning: --offline: entries pulled from a remote may be run by another clone too")
+    wanted = list(names or []) or None
+    drained = drain(repo, load_config(repo.root), options, jobs, wanted, _note, shared)
     return _report(drained)
 
 
