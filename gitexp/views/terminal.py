@@ -93,7 +93,7 @@ def detail_sections(d: ExperimentDetail) -> list[Section]:
     params = [(k + (" *" if k in overridden else ""), v) for k, v in flatten(s.params).items()]
     artifacts = [(str(a.get("path", "?")), _artifact(a)) for a in run.get("artifacts", [])]
     return [
-        (f"experiment {s.name}", _head(s, run)),
+        (f"experiment {s.name}", _head(s, run, d.author)),
         ("params (* = overridden)" if overridden else "params", params),
         ("metrics", list(flatten(s.metrics).items())),
         ("history", _histories(d)),
@@ -103,12 +103,13 @@ def detail_sections(d: ExperimentDetail) -> list[Section]:
     ]
 
 
-def _head(s: ExperimentSummary, run: dict[str, Any]) -> list[tuple[str, Any]]:
+def _head(s: ExperimentSummary, run: dict[str, Any], author: str) -> list[tuple[str, Any]]:
     duration = run.get("duration_s")
     head = [
         ("ref", s.ref),
         ("commit", s.commit),
         ("baseline", s.baseline),
+        ("author", author or None),
         ("status", _exit(s.status, run)),
         ("error", _why(run)),
         ("command", _command(run.get("command"))),
