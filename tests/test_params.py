@@ -38,7 +38,7 @@ def apply(*overrides: str, files: dict[str, dict[str, Any]] | None = None) -> di
         ("lr=null", None),
         ("lr=adam", "adam"),
         ("lr='0.1'", "0.1"),
-        ("lr=", ""),
+        ("lr=''", ""),
         ("lr=[64, 32]", [64, 32]),
         ("lr={a: 1}", {"a": 1}),
         ("lr=a=b", "a=b"),
@@ -47,7 +47,8 @@ def apply(*overrides: str, files: dict[str, dict[str, Any]] | None = None) -> di
     ],
 )
 def test_values_are_yaml(text: str, value: Any) -> None:
-    assert apply(text)["params.yaml"]["lr"] == value
+    unset = {"params.yaml": {"lr": None}}  # null takes a value of any kind
+    assert apply(text, files=unset)["params.yaml"]["lr"] == value
 
 
 def test_dot_keys_set_nested_values_and_leave_the_rest() -> None:
@@ -143,7 +144,7 @@ def test_override_then_dump_reads_back_the_value(data: dict[str, Any], value: An
     flat = P.flatten(data)
     key = sorted(flat)[0]
     text = yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
-    new = apply(f"{key}={text}", files={"params.yaml": data})["params.yaml"]
+    new = apply(f"+{key}={text}", files={"params.yaml": data})["params.yaml"]  # any kind
     back = P.flatten(P.parse_file("params.yaml", P.dump_file("params.yaml", new).decode()))
     assert back[key] == value
     assert {k: v for k, v in back.items() if k != key} == {

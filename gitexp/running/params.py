@@ -39,6 +39,11 @@ class Override:
     value: Any
     add: bool
     text: str
+    #: typed by a person (`-p`): a value of another kind than the file's is refused
+    #: unless ``add`` (`+key`); False for a program's typed values (a sweep's)
+    checked: bool = False
+    #: the value is a string only because YAML read the unquoted text as one
+    plain_text: bool = False
 
 
 def parse_override(text: str) -> Override:
@@ -48,9 +53,26 @@ def parse_override(text: str) -> Override:
             f"malformed param override {text!r}",
             "write -p key=value, -p nested.key=value or -p file.yaml:key=value",
         )
-    return Override(
-        match["file"], match["key"], _parse_value(match["value"]), bool(match["add"]), text
-    )
+    raw, key = match["value"], match["key"]
+    value = _parse_value(raw, text, key)
+    plain = isinstance(value, str) and raw.strip()[:1] not in ("'", '"')
+    return Override(match["file"], key, value, bool(match["add"]), text, True, plain)
+
+
+def refuse_repeats(texts: Iterable[str]) -> None:
+    """The same key twice (`-p lr=1 -p lr=2`) is a mistake, not "the last one wins"."""
+    seen: set[tuple[str, str]] = set()
+    for text in texts:
+        match = _OVERRIDE.match(text)
+        if not match:
+            continue
+        where = (match["file"] or "", match["key"])
+        if where in seen:
+            raise ParamError(
+                f"param {match['key']!r} is given twice",
+                "pass each key once; a list value is written -p key=[a,b]",
+            )
+        seen.add(where)
 
 
 def typed_override(key: str, value: Any) -> Override:
@@ -66,15 +88,24 @@ def typed_override(key: str, value: Any) -> Override:
 _FLOAT = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
 
-def _parse_value(raw: str) -> Any:
-    if raw == "":
-        return ""
+def _parse_value(raw: str, text: str, key: str) -> Any:
+    if not raw.strip():
+        raise ParamError(
+            f"-p {text!r} has no value",
+            f"write -p {key}=null for null, or -p \"{key}=''\" for an empty string",
+        )
     if _FLOAT.match(raw.strip()):
         return float(raw)  # YAML 1.1 (PyYAML) reads `1e-3` as a string; users mean a number
     try:
         return yaml.safe_load(raw)
-    except yaml.YAMLError:
-        return raw  # not YAML: keep the text as a string
+    except yaml.YAMLError as exc:
+        if raw.lstrip()[:1] in ("[", "{"):  # meant as a list or map: say where it broke
+            problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+            raise ParamError(
+                f"-p {text!r}: the value is not a valid YAML list or map: {problem}",
+                f"close the brackets, or quote it for text: -p \"{key}='{raw}'\"",
+            ) from exc
+        return raw  # not YAML: keep the text as a string (`-p glob=*.txt`)
 
 
 def parse_file(name: str, text: str) -> dict[str, Any]:
@@ -206,7 +237,40 @@ def _set(data: dict[str, Any], ov: Override, file: str) -> None:
         node = child
     if leaf not in node and not ov.add:
         _unknown(data, ov, file, ov.key)
+    if ov.checked and not ov.add and leaf in node:
+        _check_kind(node[leaf], ov, file)
     node[leaf] = ov.value
+
+
+def _check_kind(old: Any, ov: Override, file: str) -> None:
+    """A `-p` value of another kind than the file's is most likely a slip (Hydra
+    refuses it too): a mapping for a value, a value for a mapping, text for a
+    number. ``+key=value`` replaces on purpose."""
+    new, key = ov.value, ov.key
+    if isinstance(old, dict) and not isinstance(new, dict):
+        raise ParamError(
+            f"-p {ov.text!r} would replace the mapping {key!r} of {file} with a value",
+            f"set one of its keys (-p {key}.<name>=...), or write -p +{key}=... to replace it",
+        )
+    if old is not None and not isinstance(old, dict) and isinstance(new, dict):
+        raise ParamError(
+            f"-p {ov.text!r} would replace the value {key!r} of {file} "
+            f"({_shown(old)}) with a mapping",
+            f"write -p +{key}=... to replace it",
+        )
+    if _is_number(old) and isinstance(new, str) and ov.plain_text:
+        raise ParamError(
+            f"-p {ov.text!r}: {key!r} is a number in {file} ({_shown(old)}), {new!r} is not",
+            f"quote it if text is meant: -p \"{key}='{new}'\"",
+        )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(value, default=str)
 
 
 def _unknown(data: dict[str, Any], ov: Override, file: str, key: str) -> NoReturn:
