@@ -85,8 +85,8 @@ class ExperimentNameError(UsageError):
 
 
 class CommandNotFoundError(UsageError):
-    def __init__(self, command: str) -> None:
-        super().__init__(f"command not found: {command!r}", "check the command and your PATH")
+    def __init__(self, command: str, hint: str = "check the command and your PATH") -> None:
+        super().__init__(f"command not found: {command!r}", hint)
 
 
 class RunFailedError(GitexpError):

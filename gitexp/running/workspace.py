@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shlex
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
@@ -27,6 +28,7 @@ from gitexp.gitstore.trees import (
     Manifest,
     read_blob,
     snapshot_workdir,
+    symlink_on_path,
     tree_with_files,
     work_tree_status,
 )
@@ -64,6 +66,7 @@ def resolve_params(
 
     With ``params: {compose: ...}`` the first params file is composed instead
     (running/compose.py), on top of ``recipe`` (an earlier run's, for --from)."""
+    P.refuse_repeats(overrides)
     if config.params_compose:
         return _composed(repo, tree, config, overrides, values or {}, recipe)
     parsed = [P.parse_override(text) for text in overrides]
@@ -115,6 +118,12 @@ def _read_files(
                     f"params file {name!r} not found", "create it or fix `params:` in gitexp.yaml"
                 )
             continue
+        if symlink_on_path(repo, tree, name):
+            raise ConfigError(
+                f"params file {name} is a symlink (to {data.decode('utf-8', 'replace')!r}); "
+                "gitexp reads params files from the snapshot, where symlinks are not followed",
+                "make it a regular file, or name the file it points to under `params:`",
+            )
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -185,7 +194,18 @@ def check_command(repo: Repo, tree: pygit2.Oid, argv: list[str], cwd: str) -> No
             return
         raise CommandNotFoundError(program)
     if shutil.which(program) is None:
-        raise CommandNotFoundError(program)
+        raise CommandNotFoundError(program, *_file_hint(repo, tree, argv, cwd))
+
+
+def _file_hint(repo: Repo, tree: pygit2.Oid, argv: list[str], cwd: str) -> list[str]:
+    """A file of the snapshot typed as if it were a program (`gitexp run train.py`)."""
+    program = argv[0]
+    if read_blob(repo, tree, os.path.normpath(os.path.join(cwd, program))) is None:
+        return []
+    rest = "".join(f" {shlex.quote(a)}" for a in argv[1:])
+    if program.endswith(".py"):
+        return [f"it is a Python file: gitexp run -- python {shlex.quote(program)}{rest}"]
+    return [f"it is a file of the repository: gitexp run -- ./{shlex.quote(program)}{rest}"]
 
 
 def check_links(repo: Repo, config: Config) -> dict[str, Path]:
@@ -255,9 +275,38 @@ def snapshot_tree(
 ) -> pygit2.Oid:
     """The work tree's tree; large untracked files as DVC pointers (or refused)."""
     status = work_tree_status(repo)
+    refuse_unmerged(repo, status)
     large = largefiles.handle(repo, config, links, status, allow_large)
     exclude = (*links, *large.paths)
     tree = store.retry(lambda: snapshot_workdir(repo, exclude, status), "cannot snapshot")
     if large.pointers:
         tree = tree_with_files(repo, tree, large.pointers)
     return tree
+
+
+_OPERATIONS = {
+    "MERGE": "merge",
+    "REBASE": "rebase",
+    "CHERRYPICK": "cherry-pick",
+    "REVERT": "revert",
+}
+
+
+def refuse_unmerged(repo: Repo, status: dict[str, int]) -> None:
+    """Files with conflict markers would run (and be recorded as a failed experiment):
+    refuse before anything is reserved, naming them and the operation to finish."""
+    unmerged = sorted(
+        p for p, flags in status.items() if flags & pygit2.enums.FileStatus.CONFLICTED
+    )
+    if not unmerged:
+        return
+    state = repo.git.state().name
+    doing = next((verb for key, verb in _OPERATIONS.items() if state.startswith(key)), "merge")
+    shown = ", ".join(unmerged[:5]) + (
+        f" and {len(unmerged) - 5} more" if len(unmerged) > 5 else ""
+    )
+    raise UsageError(
+        f"cannot run during a {doing}: unmerged files {shown}",
+        f"resolve them and finish the {doing} (git add, then git {doing} --continue or "
+        f"git commit), or abort it (git {doing} --abort)",
+    )

@@ -121,9 +121,10 @@ def branch(
 ) -> int:
     """Create a git branch at the experiment's commit (HEAD stays where it is)."""
     from gitexp.exploring import housekeeping as manage
+    from gitexp.gitstore.names import validate_branch
     from gitexp.gitstore.repo import open_repo
 
-    exp, ref, commit = manage.branch(open_repo(), name, branch_name)
+    exp, ref, commit = manage.branch(open_repo(), name, validate_branch(branch_name))
     print(f"created branch {ref[len('refs/heads/') :]} at {commit[:7]} ({exp})")
     return 0
 
