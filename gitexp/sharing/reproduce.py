@@ -39,7 +39,7 @@ from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.trees import read_blob
 from gitexp.integrations import zerocode
 from gitexp.running.runner import RunRequest, RunResult, run_experiment
-from gitexp.sharing import lfstransfer, randomness
+from gitexp.sharing import lfstransfer, randomness, recorded
 from gitexp.sharing.reproduce_compare import Row, Tolerance, compare, failure
 from gitexp.sharing.trust import merged, require_consent
 
@@ -261,7 +261,7 @@ def _tree(repo: Repo, commit: str) -> Any:
 
 def _config_of(repo: Repo, commit: str, name: str) -> Config:
     """gitexp.yaml as the experiment had it (metrics files, outputs, threshold)."""
-    data = read_blob(repo, _tree(repo, commit), CONFIG_FILE)
+    data = recorded.config_bytes(repo, commit, name)  # size-checked (sharing/recorded.py)
     if data is None:
         return Config()
     with tempfile.TemporaryDirectory(prefix="gitexp-config-") as tmp:
