@@ -10,14 +10,14 @@ tried anew; a version given with ``--version`` is reported as taken.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gitexp.common.errors import StoreError, describe_exit
 from gitexp.gitstore import store
 from gitexp.gitstore.repo import Repo
 from gitexp.registry import message, tagnames, tagstore, writing
 from gitexp.registry.errors import RegistryError, VersionExistsError
-from gitexp.registry.locate import locate
+from gitexp.registry.locate import artifacts, entry_at, locate
 from gitexp.registry.message import Details, ModelFile
 from gitexp.registry.state import models
 from gitexp.registry.tagnames import DEREGISTER, REGISTER
@@ -64,7 +64,8 @@ def register(repo: Repo, request: Request, bus: EventBus | None = None) -> Regis
     stored = store.load(repo, name, oid)
     _check_status(name, stored.run, request.force)
     where, rev = f"experiment {name!r}", store.ref_name(name)
-    found = locate(repo, commit, stored.run, request.path, where, rev)
+    path = request.path or _previous_path(repo, model, commit, stored.run)
+    found = locate(repo, commit, stored.run, path, where, rev)
     details = Details(found, name, message.key_metrics(stored.metrics))
     bus = writing.publisher(repo, bus)  # a callback that cannot load: refused before the tag
     version, tag = _create(repo, model, commit, request, details)
@@ -108,7 +109,7 @@ def _create(
     tried: str | None = None
     for _ in range(writing.MAX_TRIES):
         tags = tagstore.read_tags(repo)
-        _check_commit_free(tags, model, commit)
+        _check_commit_free(tags, model, commit, request.experiment)
         floor = max(
             [v for v in (_highest(tags, model), tried) if v], key=tagnames.version_key, default=None
         )
@@ -133,15 +134,37 @@ def _highest(tags: list[ModelTag], model: str) -> str | None:
     return max(versions, key=tagnames.version_key, default=None)
 
 
-def _check_commit_free(tags: list[ModelTag], model: str, commit: str) -> None:
+def _previous_path(repo: Repo, model: str, commit: str, run: dict[str, Any]) -> str | None:
+    """No --path: the path the model's highest registered version has, when this
+    commit has it too (``--bump patch`` of a retrained model needs no --path)."""
+    found = models(tagstore.read_tags(repo)).get(model)
+    for version in found.versions if found else []:
+        known = version.details.model_file
+        if version.registered and known is not None:
+            return known.path if _has(repo, commit, run, known.path) else None
+    return None
+
+
+def _has(repo: Repo, commit: str, run: dict[str, Any], path: str) -> bool:
+    """Whether the commit holds ``path``: a DVC artifact, a `.dvc` pointer, or git's."""
+    if any(record["path"] == path for record in artifacts(run)):
+        return True
+    return any(entry_at(repo, commit, p) is not None for p in (path, path + ".dvc"))
+
+
+def _check_commit_free(tags: list[ModelTag], model: str, commit: str, experiment: str) -> None:
     """One version per commit: GTO finds the version a stage tag means by its commit."""
     found = models(tags).get(model)
     version = found.at_commit(commit) if found else None
     if version is not None:
         state = "" if version.active else ", deregistered"
+        v = version.version
         raise RegistryError(
-            f"model {model!r} already has version {version.version}{state} on this commit",
-            "a commit holds one version of a model; promote that one, or register another run",
+            f"model {model!r} already has version {v}{state} on this commit",
+            f"promote it: `gitexp model promote {model} {v} --stage STAGE`; if {v} differs "
+            f"on a remote, `gitexp model pull {model} --take-remote` drops it here, then "
+            f"`gitexp model register {model} --from {experiment} --bump patch` registers "
+            "this run as the next version",
         )
 
 

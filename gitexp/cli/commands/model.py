@@ -1,4 +1,4 @@
-"""`gitexp model register|promote|demote|deprecate|list|show|get`: the model registry
+"""`gitexp model register|promote|demote|deprecate|list|show|get|pull`: the model registry
 (annotated git tags in GTO's format; gitexp/registry/)."""
 
 from __future__ import annotations
@@ -149,6 +149,37 @@ def get(
     )
     print(done.path)
     return 0
+
+
+@model_app.command("pull")
+def pull(
+    names: list[str] = typer.Argument(..., help="Models whose tags to pull, e.g. churn."),
+    remote: str = typer.Option("origin", "--remote", help="Git remote name or URL."),
+    take_remote: bool = typer.Option(
+        False, "--take-remote", help="Replace this repository's differing tags with the remote's."
+    ),
+) -> int:
+    """Pull a model's tags; with --take-remote, the remote's win where they differ.
+
+    A replaced or dropped tag is kept under refs/gitexp/dropped-tags/, and the
+    command that registers its experiment again (the next version) is printed.
+    """
+    import sys
+
+    from gitexp.registry.resolving import BACKUP_PREFIX, pull_models, way_out
+
+    done = pull_models(_repo(), remote, list(names), take_remote)
+    for tag in done.conflicts:
+        print(f"gitexp: conflict: model tag {tag} differs on {remote}; {way_out(tag, remote)}",
+              file=sys.stderr)  # fmt: skip
+    for tag in done.replaced:
+        print(f"replaced {tag} with {remote}'s (yours: {BACKUP_PREFIX}{tag})")
+    for tag in done.dropped:
+        print(f"dropped {tag}: it needed a replaced version (kept: {BACKUP_PREFIX}{tag})")
+    for again in done.again:
+        print(f"register {again.experiment} again with: {again.again}")
+    print(f"{len(done.fetched)} model tag(s) pulled from {remote}")
+    return 1 if done.conflicts else 0
 
 
 def _repo() -> Repo:

@@ -86,10 +86,12 @@ def _report(verb: str, prep: str, remote: str, result: SyncResult) -> int:
         )
     for name in result.forced:
         print(f"gitexp: forced: {name}", file=sys.stderr)
+    from gitexp.registry.resolving import way_out
+
     for c in result.tag_conflicts:
         print(
             f"gitexp: conflict: model tag {c.name} is {c.local[:10]} here and {c.remote[:10]} "
-            f"on {remote}; left as is (tags are never moved: register a new version)",
+            f"on {remote}; left as is ({way_out(c.name, remote)})",
             file=sys.stderr,
         )
     where = "here" if verb == "pulled" else f"on {remote}"  # the side the version differs on
