@@ -16,7 +16,13 @@ from pathlib import Path
 import click
 import typer
 
-from gitexp.common.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, GitexpError
+from gitexp.common.errors import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    GitexpError,
+    not_writable,
+)
 
 EXIT_INTERNAL = 70  # an unexpected error: a bug in gitexp (sysexits EX_SOFTWARE)
 # a full or read-only disk is the machine's state, not a bug: one line, exit 1
@@ -76,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         _quiet_stdout()
         return 0
     except GitexpError as exc:
-        return _fail(f"error: {exc}", exc.exit_code)
+        refused = not_writable(exc, only_git=True) if exc.exit_code == EXIT_FAILURE else None
+        return _fail(f"error: {refused or exc}", exc.exit_code)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.exceptions.NoArgsIsHelpError as exc:  # bare `gitexp`: the help, exit 2
@@ -91,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, click.exceptions.Abort):
         return _fail("interrupted", EXIT_INTERRUPTED)
     except OSError as exc:
+        refused = not_writable(exc)  # a read-only .git, a folder of another user
+        if refused:
+            return _fail(f"error: {refused}", EXIT_FAILURE)
         if exc.errno not in DISK_ERRNOS:
             return _internal_error()
         return _fail(f"error: {disk_message(exc)}", EXIT_FAILURE)

@@ -6,6 +6,9 @@ Exit codes: 0 ok, 1 failure, 2 usage error, 3 reproduced but metrics differ,
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_METRICS_DIFFER = 3
@@ -114,3 +117,41 @@ class BackendError(GitexpError):
 
 class WorkspaceError(GitexpError):
     """A run directory could not be written or read back (a full disk, a bad run_root)."""
+
+
+_NOT_WRITABLE = {30: "read-only file system", 13: "permission denied", 1: "permission denied"}
+_QUOTED_PATH = re.compile(r"'(/[^']+)'")
+
+
+def not_writable(exc: BaseException, only_git: bool = False) -> str | None:
+    """One line for a write the file system refused (EROFS, EACCES), found in ``exc``,
+    its message or what caused it, or None. libgit2 raises OSError without an errno,
+    the reason only in its text; a write into ``.git`` says that the repository is
+    read-only. ``only_git``: answer only for a path in ``.git`` (a GitexpError's own
+    line says more about any other path)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        errno = seen.errno if isinstance(seen, OSError) else None
+        filename = seen.filename if isinstance(seen, OSError) else None
+        found = _refused_write(str(seen), errno, filename, only_git)
+        if found:
+            return found
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _refused_write(text: str, errno: int | None, filename: Any, only_git: bool) -> str | None:
+    reason = _NOT_WRITABLE.get(errno or 0) or next(
+        (r for r in _NOT_WRITABLE.values() if r in text.lower()), None
+    )
+    if reason is None:
+        return None
+    quoted = _QUOTED_PATH.search(text)
+    path = str(filename or (quoted[1] if quoted else "") or "")
+    where = f": {path}" if path else ""
+    if "/.git/" in path or path.endswith("/.git"):
+        return (
+            f"the repository's .git is not writable ({reason}){where} (hint: gitexp records "
+            "experiments in .git: run where it is writable, e.g. in a clone)"
+        )
+    return None if only_git else f"{reason}{where}"
