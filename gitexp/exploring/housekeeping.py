@@ -32,18 +32,23 @@ def select_for_removal(
 def remove(repo: Repo, chosen: dict[str, str], force: bool = False) -> list[str]:
     """Delete the refs (all or none); a running experiment needs ``force``."""
     if not force:
-        commits = [n for n, c in chosen.items() if store.not_a_commit(repo, c) is None]
-        running = [s.name for s in explore.get_summaries(repo, commits) if s.status == "running"]
-        if running:
-            raise UsageError(
-                "refusing to remove running experiments: " + ", ".join(running),
-                "wait for them to finish, or pass --force",
-            )
+        check_not_running(repo, chosen)
     used = envimages.referenced(repo, set(chosen.values()))
     if used:  # their images become `gitexp gc --images`'s to remove
         envimages.remember(repo, used)
     store.remove_refs(repo, chosen)
     return sorted(chosen)
+
+
+def check_not_running(repo: Repo, chosen: dict[str, str]) -> None:
+    """Refuse to remove running experiments (a ref to no commit is never one)."""
+    commits = [n for n, c in chosen.items() if store.not_a_commit(repo, c) is None]
+    running = [s.name for s in explore.get_summaries(repo, commits) if s.status == "running"]
+    if running:
+        raise UsageError(
+            "refusing to remove running experiments: " + ", ".join(running),
+            "wait for them to finish, or pass --force",
+        )
 
 
 def rename(repo: Repo, spec: str, new: str) -> tuple[str, str]:

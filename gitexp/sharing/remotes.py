@@ -54,6 +54,7 @@ class RemoteRefs:
     invalid: list[str]
     tags: dict[str, TagRef] = field(default_factory=dict)  # its model tags
     not_commits: dict[str, str] = field(default_factory=dict)  # ref → "an annotated tag"
+    tagged: dict[str, str] = field(default_factory=dict)  # name → sha of those (to delete)
 
 
 def remote_refs(repo: Repo, remote: str) -> RemoteRefs:
@@ -71,8 +72,10 @@ def remote_refs(repo: Repo, remote: str) -> RemoteRefs:
             refs[names.validate(name)] = sha
         except ExperimentNameError:
             invalid.append(ref)
-    kinds = dict.fromkeys(sorted(t for t in tags if t.startswith(store.REF_PREFIX)), refkinds.TAG)
-    return RemoteRefs(refs, invalid, travel.from_ls_remote(pairs), kinds)
+    mine = {ref: sha for sha, ref in pairs if ref in tags and ref.startswith(store.REF_PREFIX)}
+    kinds = dict.fromkeys(sorted(mine), refkinds.TAG)
+    tagged = {ref[len(store.REF_PREFIX) :]: sha for ref, sha in mine.items()}
+    return RemoteRefs(refs, invalid, travel.from_ls_remote(pairs), kinds, tagged)
 
 
 def local_refs(repo: Repo) -> dict[str, str]:

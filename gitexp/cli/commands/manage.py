@@ -10,6 +10,7 @@ import typer
 if TYPE_CHECKING:
     from gitexp.exploring import apply as applying
     from gitexp.gitstore import stash
+    from gitexp.gitstore.repo import Repo
 
 
 def remove(
@@ -18,8 +19,14 @@ def remove(
     all_of: str = typer.Option(None, "--all-of", help="Also every experiment of this baseline."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List what would go; remove nothing."),
     force: bool = typer.Option(False, "--force", help="Remove running experiments too."),
+    remote: str = typer.Option(
+        None, "--remote", "-r", help="Delete them on this git remote too (else here only)."
+    ),
 ) -> int:
-    """Remove experiments (their refs; commits go with `git gc` once unreferenced)."""
+    """Remove experiments (their refs; commits go with `git gc` once unreferenced).
+
+    Here only, unless --remote: a remote that has them gives them back on the
+    next `gitexp pull`."""
     from gitexp.common.errors import UsageError
     from gitexp.exploring import housekeeping as manage
     from gitexp.gitstore.repo import open_repo
@@ -27,6 +34,8 @@ def remove(
     if not names and not failed and all_of is None:
         raise UsageError("nothing to remove", "name experiments, or use --failed / --all-of REV")
     repo = open_repo()
+    if remote is not None:
+        return _remove_there(repo, remote, names or [], (failed, all_of), (dry_run, force))
     chosen = manage.select_for_removal(repo, names or [], failed, all_of)
     if not chosen:
         print("gitexp: no experiments match", file=sys.stderr)
@@ -35,6 +44,38 @@ def remove(
     verb = "would remove" if dry_run else "removed"
     for name in removed:
         print(f"{verb} {name}")
+    if removed and not dry_run and any(repo.git.remotes.names()):
+        print(
+            "gitexp: removed here only; a remote that has them gives them back on the next "
+            "pull (`gitexp remove NAME --remote REMOTE` deletes them there)",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _remove_there(
+    repo: Repo, remote: str, names: list[str], by: tuple[bool, str | None], how: tuple[bool, bool]
+) -> int:
+    """`remove NAME... --remote REMOTE`: names looked up on the remote, deleted there in
+    one `git push`, and here where they exist (gitexp/sharing/deleting.py)."""
+    from gitexp.common.errors import UsageError
+    from gitexp.exploring import housekeeping as manage
+    from gitexp.sharing import deleting
+
+    (failed, all_of), (dry_run, force) = by, how
+    if failed or all_of is not None or not names:
+        raise UsageError("--remote takes experiment names", "not --failed or --all-of")
+    deletion = deleting.plan(repo, remote, names)
+    if not force and not dry_run:
+        manage.check_not_running(repo, deletion.here)
+    if not dry_run:
+        deleting.delete_there(repo, deletion)
+        if deletion.here:
+            manage.remove(repo, deletion.here, force=True)  # checked above
+    verb = "would remove" if dry_run else "removed"
+    for name in sorted(deletion.there):
+        where = f"here and on {remote}" if name in deletion.here else f"on {remote}"
+        print(f"{verb} {name} ({where})")
     return 0
 
 
