@@ -97,15 +97,16 @@ def test_bad_requests_are_one_line(clone: Path) -> None:
     assert remote_names(clone) == ["a", "b", "sw/t1", "sw/t2"]
 
 
-def test_an_experiment_pushed_again_meanwhile_is_not_deleted(
+def test_nothing_is_deleted_when_one_was_pushed_again_meanwhile(
     clone: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(clone)
     repo = open_repo(clone)
-    seen = deleting.plan(repo, "origin", ["a"])
+    seen = deleting.plan(repo, "origin", ["a", "b"])
     ok("run", "-n", "a2", "--", sys.executable, "-c", "print('acc: 2')", cwd=clone)
     new = git(clone, "rev-parse", "refs/experiments/a2").strip()
     git(clone, "push", "-q", "--force", "origin", f"{new}:refs/experiments/a")
     with pytest.raises(BackendError):
         deleting.delete_there(repo, seen)
     assert git(clone, "ls-remote", "origin", "refs/experiments/a").split()[0] == new
+    assert remote_names(clone) == ["a", "b", "sw/t1", "sw/t2"]  # atomic: b stays too

@@ -4,8 +4,8 @@
 experiment gives it back on the next `gitexp pull`. With ``--remote`` the
 names are looked up on the remote (`git ls-remote`, as a pull does: exact
 name, group or unique prefix) and deleted there in one `git push`, each with
-a lease on the commit the remote was seen with, so an experiment a colleague
-pushed again meanwhile is never deleted unseen. An experiment is one ref,
+a lease on the commit the remote was seen with, atomically: when a colleague
+pushed one of them again meanwhile, nothing is deleted. An experiment is one ref,
 refs/experiments/NAME; the model tags on its commit are the registry's and
 stay (`gitexp model` deprecates a version).
 """
@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gitexp.common.errors import BackendError
 from gitexp.gitstore import store
 from gitexp.gitstore.repo import Repo
+from gitexp.sharing.pushing import NO_ATOMIC
 from gitexp.sharing.remotes import check_remote, git_output, remote_refs, select
 
 
@@ -40,14 +42,15 @@ def plan(repo: Repo, remote: str, specs: list[str]) -> Deletion:
 
 
 def delete_there(repo: Repo, deletion: Deletion) -> None:
-    """One `git push REMOTE :refs/experiments/NAME...`, each ref leased on its sha."""
+    """One `git push --atomic REMOTE :refs/experiments/NAME...`, each ref leased on
+    its sha: one that moved meanwhile fails the whole push (a remote that cannot
+    push atomically deletes the others)."""
     refs = {store.ref_name(n): sha for n, sha in deletion.there.items()}
     leases = [f"--force-with-lease={ref}:{sha}" for ref, sha in refs.items()]
-    git_output(
-        repo,
-        "push",
-        "--porcelain",
-        *leases,
-        deletion.remote,
-        *(f":{ref}" for ref in refs),
-    )
+    deletes = [f":{ref}" for ref in refs]
+    try:
+        git_output(repo, "push", "--porcelain", "--atomic", *leases, deletion.remote, *deletes)
+    except BackendError as exc:
+        if NO_ATOMIC not in exc.message:
+            raise
+        git_output(repo, "push", "--porcelain", *leases, deletion.remote, *deletes)
