@@ -121,3 +121,21 @@ def test_bad_arguments_are_usage_errors(tmp_path: Path) -> None:
     proc = run_gitexp("push", "ssh://nowhere.invalid/x.git", "--all", cwd=world.a)
     assert proc.returncode == 1  # a URL is git's to try
     assert last_line(proc.stderr).startswith("gitexp: error: git push failed:")
+
+
+def test_a_lone_experiment_name_goes_to_origin(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    ok("run", "-n", "solo", "--", "python", "train.py", cwd=world.a)
+    proc = run_gitexp("push", "solo", cwd=world.a)  # not a remote: the experiment, to origin
+    assert proc.returncode == 0, proc.stderr
+    assert exp_refs(world.remote).keys() == {"solo"}
+    other = world.clone("other")
+    proc = run_gitexp("pull", "solo", cwd=other)
+    assert proc.returncode == 0, proc.stderr
+    assert exp_refs(other).keys() == {"solo"}
+    proc = run_gitexp("push", "orgin", cwd=world.a)  # close to a remote: the typo is said
+    assert (proc.returncode, last_line(proc.stderr)) == (
+        2,
+        "gitexp: error: no git remote named 'orgin' (this repository's remotes: origin) "
+        "(hint: did you mean `origin`?)",
+    )

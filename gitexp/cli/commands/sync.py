@@ -26,12 +26,17 @@ def push(
     a conflict, never overwritten without --force.
     """
     from gitexp.common.errors import UsageError
-
-    if not names and not all_:
-        raise UsageError("name the experiments to push", "or push them all with --all")
+    from gitexp.sharing.arguments import remote_and_names
+    from gitexp.sharing.remotes import check_remote
     from gitexp.sharing.remotes import push as push_refs
 
     repo, remote_dvc = _open(dvc_remote)
+    names = list(names or [])
+    if not all_:  # `push e1`: the experiment e1, to origin
+        remote, names = remote_and_names(repo, remote, names)
+    if not names and not all_:
+        check_remote(repo, remote)  # `push orgin`: the typo first, with its did-you-mean
+        raise UsageError("name the experiments to push", "or push them all with --all")
     result = push_refs(
         repo,
         remote,
@@ -56,10 +61,14 @@ def pull(
     One `git fetch` of the new refs; an experiment that differs here is a
     conflict, never overwritten without --force.
     """
+    from gitexp.sharing.arguments import remote_and_names
     from gitexp.sharing.remotes import pull as pull_refs
 
     repo, remote_dvc = _open(dvc_remote)
-    specs = [] if all_ else list(names or [])
+    names = list(names or [])
+    if not all_:  # `push e1`: the experiment e1, to origin
+        remote, names = remote_and_names(repo, remote, names)
+    specs = [] if all_ else names
     result = pull_refs(
         repo, remote, specs, force=force, with_artifacts=with_artifacts, dvc_remote=remote_dvc
     )
