@@ -160,3 +160,32 @@ def test_visible_writes_out_controls_and_keeps_the_rest() -> None:
     assert visible("one\ntwo\tthree") == "one\\ntwo\\tthree"
     assert visible("one\ntwo\tthree\x1b", lines=True) == "one\ntwo\tthree\\x1b"
     assert visible(visible("\x1b")) == "\\x1b"  # written out once, never twice
+
+
+def test_an_error_line_quoting_a_script_writes_its_escapes_out(tmp_path: Path) -> None:
+    # the rerun's last line is quoted in reproduce's error: the script's words, not ours
+    script = (
+        "import os, gitexp\n"
+        "if os.environ.get('BREAK'):\n"
+        f"    print({TITLE!r})\n"
+        "    raise SystemExit(4)\n"
+        "gitexp.log_metric('acc', 1)\n"
+    )
+    repo = make_repo(tmp_path / "r", {"train.py": script})
+    ok("run", "-n", "base", "--", "python", "train.py", cwd=repo)
+    proc = run_gitexp("reproduce", "base", cwd=repo, env={"BREAK": "1"})
+    assert proc.returncode == 1
+    last = proc.stderr.splitlines()[-1]
+    assert last.startswith("gitexp: base: rerun failed: exit code 4: ") and "RED" in last
+    assert not any(c in last for c in RAW)
+
+
+def test_every_error_line_is_one_line_with_controls_written_out(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from gitexp.cli.app import _fail
+
+    assert _fail(f"error: git push failed: remote: {TITLE}\nsecond line", 1) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "RED" in err and "second line" in err
+    assert not any(c in err for c in RAW)

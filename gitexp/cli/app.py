@@ -136,7 +136,11 @@ def _internal_error() -> int:
 
 
 def _fail(message: str, code: int) -> int:
-    print(f"gitexp: {message}", file=sys.stderr)
+    """One line, whatever the message quotes: a pulled record's text or a remote's
+    words may hold newlines and escape sequences (written out, never obeyed)."""
+    from gitexp.views.safetext import visible
+
+    print(f"gitexp: {visible(message)}", file=sys.stderr)
     return code
 
 
