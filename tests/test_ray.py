@@ -42,15 +42,7 @@ with open("where.txt", "w") as out:
     out.write(os.getcwd())
 print("trained with lr", p["lr"], flush=True)
 """
-# sweep_support.CURVE, slower: a point each 0.25 s, so a stop has time to arrive mid-curve
-SLOW_CURVE = """\
-import time, gitexp
-q = float(gitexp.params()["q"])
-for step in range(16):
-    gitexp.log_metric("loss", q + 1.0 / (step + 1), step=step)
-    time.sleep(0.25)
-"""
-# a run waits (30 s at most) to see another run alive beside it in the `meet` folder,
+# a run waits (60 s at most) to see another run alive beside it in the `meet` folder,
 # then writes meet/met: two runs at once, seen as an event rather than by the clock
 NAPPER = """\
 import os, time, gitexp
@@ -60,7 +52,7 @@ alive = os.path.join(meet, "alive")
 os.makedirs(alive, exist_ok=True)
 me = os.path.join(alive, os.environ["GITEXP_RUN_NAME"])
 open(me, "w").close()
-deadline = time.time() + 30
+deadline = time.time() + 60
 while not os.path.exists(os.path.join(meet, "met")) and time.time() < deadline:
     if len(os.listdir(alive)) > 1:
         open(os.path.join(meet, "met"), "w").close()
@@ -86,7 +78,7 @@ if q == 1:
     with open(p["pidfile"] + ".tmp", "w") as out:
         out.write(f"{os.getppid()} {os.getpid()}")
     os.rename(p["pidfile"] + ".tmp", p["pidfile"])
-    time.sleep(60)
+    time.sleep(600)
 """
 # the marker is written inside the `try`: a Ctrl-C sent once it exists reaches the handler
 WAITER = """\
@@ -181,9 +173,8 @@ def test_pruning_works_on_the_metrics_workers_stream_back(cluster: Cluster, tmp_
                 sampler: grid
                 pruner: {type: median, n_startup_trials: 2, n_warmup_steps: 2}
                 seed: 10  # the grid's order: q = 2, 3 complete first, then 6, 7, ...
-                command: [python, slow_curve.py]
+                command: [python, curve.py]  # q > 3 holds at step 7 until it is stopped
             """,
-            "slow_curve.py": SLOW_CURVE,
         },
     )
     proc = gitexp_on(cluster, repo, "sweep", "prune.yaml", *ray_args(cluster))
@@ -207,6 +198,16 @@ def _gone(pid: int, timeout: float = 60) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def _described(pid: int) -> str:
+    """What a process that should be gone is doing (its parent, state, signal masks)."""
+    keys = ("State", "PPid", "SigBlk", "SigIgn", "SigCgt")
+    with contextlib.suppress(OSError):
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        return f"{pid} still runs: {cmd}; " + "; ".join(x for x in lines if x.startswith(keys))
+    return f"{pid}: gone now"
 
 
 def _mirrored(runs: Path, line: str) -> bool:
@@ -249,7 +250,7 @@ def test_a_killed_worker_fails_its_trial_and_the_sweep_completes(
     lost = found[1]
     assert "the Ray worker running 'lost/trial-" in lost["error"] and "died" in lost["error"]
     assert metrics_json(repo, lost["name"]) == {"loss": 1.0}  # what it logged is kept
-    assert _gone(script)  # the command did not outlive its worker
+    assert _gone(script), _described(script)  # the command did not outlive its worker
 
 
 def test_a_queue_of_six_runs_executes_two_at_a_time_on_ray(

@@ -4,11 +4,11 @@ function of their params; every trial read back as an experiment with plain git.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -174,16 +174,57 @@ if not os.path.exists(os.environ["MARKER"]):
     gitexp.log_metric("loss", float(q))
 gitexp.log_metric("seen", 1.0)
 """
-# two trials at once: the first to start is quick, the other sleeps until it is stopped
+# two trials at once: the first to start is quick, the other sleeps until it is stopped.
+# With MEET set, each registers there and the quick one ends only once the other is
+# alive, so the sweep stops with one trial running however slowly the second starts.
 RACE = """\
 import os, time, gitexp
 q = int(gitexp.params()["q"])
+meet = os.environ.get("MEET")
+if meet:
+    os.makedirs(meet, exist_ok=True)
+    open(os.path.join(meet, str(os.getpid())), "w").close()
 try:
     os.close(os.open(os.environ["MARKER"], os.O_CREAT | os.O_EXCL))
 except FileExistsError:
-    time.sleep(30)
+    time.sleep(600)
+deadline = time.time() + 120
+while meet and len(os.listdir(meet)) < 2 and time.time() < deadline:
+    time.sleep(0.05)
 gitexp.log_metric("loss", float(q))
 gitexp.log_metric("q", float(q))
+"""
+# two trials at once, seen as an event: each registers in MEET/alive and waits (60 s at
+# most) to see another alive there, then writes MEET/met
+MEETER = """\
+import os, time, gitexp
+q = int(gitexp.params()["q"])
+meet = os.environ["MEET"]
+alive = os.path.join(meet, "alive")
+os.makedirs(alive, exist_ok=True)
+me = os.path.join(alive, str(os.getpid()))
+open(me, "w").close()
+deadline = time.time() + 60
+while not os.path.exists(os.path.join(meet, "met")) and time.time() < deadline:
+    if len(os.listdir(alive)) > 1:
+        open(os.path.join(meet, "met"), "w").close()
+    time.sleep(0.05)
+os.remove(me)
+gitexp.log_metric("loss", float(q))
+"""
+# with HOLD set: says it started (a marker per trial, written whole) and sleeps until
+# it is stopped; without it, naps `nap` seconds
+HOLDER = """\
+import os, time, gitexp
+p = gitexp.params()
+hold = os.environ.get("HOLD")
+if hold:
+    mark = os.path.join(hold, str(os.getpid()))
+    open(mark + ".tmp", "w").close()
+    os.rename(mark + ".tmp", mark)
+    time.sleep(600)
+time.sleep(float(p["nap"]))
+gitexp.log_metric("loss", float(p["q"]))
 """
 NAN = "import gitexp\ngitexp.params()\ngitexp.log_metric('loss', float('nan'))\n"
 MISSPELT = "gitexp: error: sweep {!r} stopped: objective metric 'los' was not logged by {}"
@@ -210,10 +251,11 @@ def test_a_misspelled_objective_stops_the_sweep_after_one_trial(repo: Path) -> N
 def test_with_two_jobs_the_running_trial_is_stopped_and_the_study_resumable(
     repo: Path, tmp_path: Path
 ) -> None:
-    marker = tmp_path / "marker"
+    marker, meet = tmp_path / "marker", tmp_path / "meet"
     write_files(repo, {"race.py": RACE})
     args = ["-n", "typo2", "-p", "q=int(1,9)", "--trials", "10", "-o", "acc:max", "-j", "2"]
-    proc = sweep(repo, *args, "--", sys.executable, "race.py", env={"MARKER": str(marker)})
+    env = {"MARKER": str(marker), "MEET": str(meet)}
+    proc = sweep(repo, *args, "--", sys.executable, "race.py", env=env)
     assert proc.returncode == 1, proc.stderr
     assert "gitexp: stopping: 1 running trial(s) recorded as interrupted" in proc.stderr
     assert last_line(proc.stderr).startswith("gitexp: error: sweep 'typo2' stopped: objective ")
@@ -278,17 +320,17 @@ def test_sampled_choices_reach_the_script_as_the_strings_typed(repo: Path) -> No
 
 
 @pytest.mark.slow
-def test_two_jobs_overlap(repo: Path) -> None:
+def test_two_jobs_overlap(repo: Path, tmp_path: Path) -> None:
+    meet = tmp_path / "meet"
+    write_files(repo, {"meeter.py": MEETER})
     proc = sweep(
-        repo, "-n", "overlap", "-p", "q=choice(1,2)", "-p", "nap=1.0", "--sampler", "grid",
-        "--objective", "loss", "-j", "2", "--", sys.executable, "slow.py",
+        repo, "-n", "overlap", "-p", "q=choice(1,2)", "--sampler", "grid",
+        "--objective", "loss", "-j", "2", "--", sys.executable, "meeter.py",
+        env={"MEET": str(meet)},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    a, b = trials(repo, "overlap").values()
-    spans = [
-        (datetime.fromisoformat(r["started"]), datetime.fromisoformat(r["ended"])) for r in (a, b)
-    ]
-    assert spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1]
+    assert (meet / "met").exists()  # the two trials were alive at once
+    assert [r["status"] for r in trials(repo, "overlap").values()] == ["succeeded"] * 2
 
 
 def test_resume_continues_the_trial_count(repo: Path) -> None:
@@ -309,15 +351,23 @@ def test_resume_continues_the_trial_count(repo: Path) -> None:
 
 
 @pytest.mark.slow
-def test_ctrl_c_leaves_a_resumable_study_and_no_running_ref(repo: Path) -> None:
+def test_ctrl_c_leaves_a_resumable_study_and_no_running_ref(repo: Path, tmp_path: Path) -> None:
+    hold = tmp_path / "hold"  # each trial of this invocation says it started, then sleeps
+    hold.mkdir()
+    write_files(repo, {"holder.py": HOLDER})
     argv = [sys.executable, "-m", "gitexp", "sweep", "-n", "stop", "-p", "q=choice(0,1,2,3,4)"]
-    argv += ["-p", "nap=2.0", "--sampler", "grid", "--objective", "loss", "-j", "2"]
+    argv += ["-p", "nap=0.5", "--sampler", "grid", "--objective", "loss", "-j", "2"]
     proc = subprocess.Popen(
-        [*argv, "--", sys.executable, "slow.py"], cwd=repo, stderr=subprocess.PIPE, text=True
+        [*argv, "--", sys.executable, "holder.py"],
+        cwd=repo,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HOLD": str(hold)},
     )
-    _wait_for(lambda: sum(r["status"] == "running" for r in trials(repo, "stop").values()) == 2)
+    _wait_for(lambda: len([m for m in os.listdir(hold) if not m.endswith(".tmp")]) == 2)
+    assert proc.poll() is None
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=180)
     assert proc.returncode == 130, err
     assert "gitexp: error: sweep 'stop' interrupted" in err
     statuses = [r["status"] for r in trials(repo, "stop").values()]
@@ -332,7 +382,7 @@ def test_ctrl_c_leaves_a_resumable_study_and_no_running_ref(repo: Path) -> None:
     assert sorted(done) == [0, 1, 2, 3, 4]  # every grid point once, the interrupted ones rerun
 
 
-def _wait_for(condition: Any, timeout: float = 60) -> None:
+def _wait_for(condition: Any, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
