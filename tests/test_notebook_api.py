@@ -417,7 +417,7 @@ def test_threads_read_serially_and_right(tmp_path: Path, monkeypatch: pytest.Mon
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=60)
+        t.join(timeout=300)  # a deadline only: generous on a loaded machine
     assert forks == []
     assert len([n for n, w in decided if n >= 8]) >= 3 and all(w == 1 for _, w in decided)
     want = ([r["name"] for r in expected], [r["metrics"] for r in expected], list(range(20)))

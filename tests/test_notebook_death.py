@@ -18,6 +18,15 @@ from gitexp.running.notebooks import failed_cell
 #: each dies a moment after it started, so its In [n] reached papermill (a kernel
 #: killed at once may die before it says which execution it is: "cell 5" then)
 SETTLE = "import os, signal, time\ntime.sleep(0.5)\n"
+#: waits until the library has flushed the point to the live file (a second on a quiet
+#: machine, longer on a busy one), so the kill that follows cannot lose it
+FLUSHED = """\
+import os, time
+live = os.path.join(os.environ["GITEXP_RUN_DIR"], ".gitexp", "live", "metrics.tsv")
+deadline = time.time() + 120
+while time.time() < deadline and not (os.path.exists(live) and "loss" in open(live).read()):
+    time.sleep(0.05)
+"""
 DEATHS = [
     (SETTLE + "os._exit(3)\n", "exit code 3"),
     (SETTLE + "os.kill(os.getpid(), signal.SIGKILL)\n", "killed by SIGKILL, out of memory?"),
@@ -32,7 +41,7 @@ def test_a_kernel_that_dies_fails_the_run_and_names_the_cell(
         ("parameters", "lr = 0.01\n"),
         ("", f"import gitexp\ngitexp.log_metric('loss', lr)\nprint('before {how}')\n"),
         # the library flushes metrics every FLUSH_INTERVAL_S: a kill within it loses them
-        ("", "import time\ntime.sleep(2.5)\n"),
+        ("", FLUSHED),
         ("", cell),
         ("", "print('never')\n"),
     )

@@ -351,9 +351,12 @@ def test_gc_packs_drops_stale_cache_rows_and_dry_run_touches_nothing(
     assert ok("gc", cwd=root).stderr.startswith("gitexp: nothing to do\n" + kept)
 
 
+# says where it runs (written whole: the test reads it as soon as it exists), then
+# waits for the flag
 WAITER = """\
 import os, pathlib, sys, time
-pathlib.Path(sys.argv[1]).write_text(os.environ["GITEXP_RUN_DIR"])
+pathlib.Path(sys.argv[1] + ".tmp").write_text(os.environ["GITEXP_RUN_DIR"])
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
 while not pathlib.Path(sys.argv[2]).exists():
     time.sleep(0.05)
 """
@@ -368,7 +371,7 @@ def start(root: Path, name: str, where: Path, flag: Path) -> subprocess.Popen[by
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180
     while not where.exists():
         assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
         time.sleep(0.05)
@@ -391,7 +394,7 @@ def test_gc_removes_a_killed_runs_directory_and_keeps_a_running_ones(tmp_path: P
         assert not dead_dir.exists() and (live_dir / "waiter.py").is_file()
     finally:
         (tmp_path / "go").touch()
-    assert running.wait(timeout=60) == 0, running.stderr
+    assert running.wait(timeout=180) == 0, running.stderr
     statuses = {
         r["name"]: r["status"] for r in json.loads(ok("show", "--format", "json", cwd=root).stdout)
     }
