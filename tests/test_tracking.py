@@ -165,6 +165,54 @@ def test_sigterm_to_the_child_flushes_the_buffer(git_repo: Path) -> None:
     assert metrics_json(git_repo, "term") == {"loss": 0.25}
 
 
+def test_sigterm_inside_a_flush_still_ends_the_script(git_repo: Path) -> None:
+    # the main thread stopped while it holds the recorder's lock (a flush at that
+    # moment): the handler's own flush must not wait for it forever
+    write_files(
+        git_repo,
+        {
+            "t.py": """\
+                import os, signal, time, gitexp
+                from gitexp.tracking import recorder
+                gitexp.log_metric("loss", 0.25)
+                with recorder._recorder.lock:
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    time.sleep(600)
+                """
+        },
+    )
+    proc = run_gitexp("run", "-n", "term", "--", "python", "t.py", timeout=120)
+    assert proc.returncode == 1
+    assert run_json(git_repo, "term")["exit_code"] == -signal.SIGTERM
+
+
+def test_the_flushing_thread_leaves_ctrl_c_and_sigterm_to_the_main_thread(
+    git_repo: Path,
+) -> None:
+    # a signal taken by another thread waits for the main thread to leave its sleep
+    write_files(
+        git_repo,
+        {
+            "t.py": """\
+                import threading, gitexp
+                gitexp.log_metric("loss", 0.25)
+                for t in threading.enumerate():
+                    if t is not threading.main_thread():
+                        status = open(f"/proc/self/task/{t.native_id}/status").read()
+                        mask = next(x for x in status.splitlines() if x.startswith("SigBlk"))
+                        print("blocked", int(mask.split()[1], 16))
+                """
+        },
+    )
+    proc = run_gitexp("run", "-n", "masks", "--", "python", "t.py")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    masks = [int(line.split()[1]) for line in lines if line.startswith("blocked")]
+    assert masks  # the flushing thread
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        assert all(m & (1 << (sig - 1)) for m in masks)
+
+
 def test_exception_in_the_script_keeps_metrics(git_repo: Path) -> None:
     write_files(
         git_repo,

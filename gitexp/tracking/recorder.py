@@ -53,7 +53,7 @@ class _Recorder:
         self.flush_at = FLUSH_EVERY
         self.warned: set[str] = set()
         self.stopped = threading.Event()
-        threading.Thread(target=self._flush_periodically, daemon=True).start()
+        _start_without_signals(threading.Thread(target=self._flush_periodically, daemon=True))
 
     def flush(self, final: bool = False) -> None:
         """Append the buffer as whole lines; on a write error keep it and say so once.
@@ -118,6 +118,22 @@ class _Recorder:
             self.flush()
 
 
+def _start_without_signals(thread: threading.Thread) -> None:
+    """Start ``thread`` with Ctrl-C and SIGTERM blocked in it, so they always reach
+    the main thread, where Python runs handlers (a signal taken by another thread
+    would wait for the main thread to leave a long `time.sleep`)."""
+    stops = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT}
+    try:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    except (AttributeError, OSError, ValueError):  # no pthread_sigmask here
+        thread.start()
+        return
+    try:
+        thread.start()  # the new thread inherits the blocked set
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _check_metric_name(name: str) -> None:
     if not isinstance(name, str) or not name or any(c in name for c in "\t\n\r"):
         raise ValueError(f"invalid metric name {name!r}: use a non-empty string without tabs")
@@ -171,7 +187,12 @@ def _flush_on_sigterm() -> None:
         return
 
     def handler(signum: int, frame: object) -> None:
-        _shutdown()
+        rec = _recorder
+        # the main thread may have been stopped inside a flush (the lock is not
+        # reentrant): wait a little for it, never forever, then die as asked
+        if rec is not None and rec.lock.acquire(timeout=2):
+            rec.lock.release()
+            _shutdown()
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
 

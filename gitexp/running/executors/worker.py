@@ -20,6 +20,7 @@ on as an orphan. Nothing here imports Ray; the Ray task in
 from __future__ import annotations
 
 import functools
+import os
 import queue
 import shutil
 import socket
@@ -42,7 +43,8 @@ BATCH_BYTES = 1 << 20
 TAIL_S = 0.2  # how often the live metrics file is read
 # exec the command with a parent-death signal (Linux), so a dead worker leaves no orphan,
 # and with every signal unblocked and Ctrl-C, SIGTERM at their defaults (a Ray worker
-# blocks or ignores some; a child inherits both)
+# blocks or ignores some; a child inherits both). argv[1] is the worker's pid: a worker
+# that died before the signal was asked for is seen by the new parent pid, and nothing runs
 TETHER = (
     "import os,signal,sys\n"
     "signal.pthread_sigmask(signal.SIG_SETMASK,[])\n"
@@ -52,7 +54,9 @@ TETHER = (
     " import ctypes;ctypes.CDLL(None).prctl(1,signal.SIGTERM)\n"
     "except Exception:\n"
     " pass\n"
-    "a=sys.argv[1:]\n"
+    "if os.getppid()!=int(sys.argv[1]):\n"
+    " sys.exit(143)\n"
+    "a=sys.argv[2:]\n"
     "try:\n"
     " os.execvp(a[0],a)\n"
     "except OSError as e:\n"
@@ -154,7 +158,7 @@ def _local_job(remote: Remote, run_dir: Path) -> Job:
     env = {**job.env_at(str(run_dir)), **remote.env, "GIT_CEILING_DIRECTORIES": str(run_dir.parent)}
     argv = job.argv
     if remote.executor == "local":
-        argv = [sys.executable, "-S", "-c", TETHER, *argv]
+        argv = [sys.executable, "-S", "-c", TETHER, str(os.getpid()), *argv]
     return replace(job, argv=argv, run_dir=run_dir, env=env)
 
 
