@@ -207,19 +207,21 @@ def _run_reserved(
     sink = OutputSink(config.log_max_bytes, echo=request.echo, listeners=listeners)
     live = _live(run, executor, sink)
     run.publish("run_started", executor=executor.name)
-    # finishing from the start: forwarding (inside) has the signals while the command
-    # runs, and the moment it gives them back a Ctrl-C finds finishing's handler
-    with finishing(run.partial.record.name):
-        try:
-            if request.control is not None and request.control.stopped:
-                record, result, error = stopped_before(run.partial.record, request.control)
-            else:
-                record, result, error = execute_recorded(
-                    executor, job, sink, run.partial.record, request.control
-                )
-        finally:
-            if live is not None:
-                live.stop()
+    try:  # prepare (an image build) under Ctrl-C's default: it stops the build
+        if request.control is not None and request.control.stopped:
+            record, result, error = stopped_before(run.partial.record, request.control)
+        else:
+            record, result, error = execute_recorded(
+                executor, job, sink, run.partial.record, request.control
+            )
+    except BaseException:
+        if live is not None:
+            live.stop()
+        raise
+    # from forwarding's handler straight to finishing's (the live follower's join too)
+    with finishing(record.name):
+        if live is not None:
+            live.stop()
         run.partial.record = record
         _take_back(run, result)
         done = record_run(repo, config, run, result, sink, probe)
