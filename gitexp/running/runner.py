@@ -41,6 +41,7 @@ from gitexp.running.environment import EnvironmentProbe, describe, numerics_env
 from gitexp.running.execute import execute_recorded, stopped_before
 from gitexp.running.executors import ExecResult, Executor, Job, OutputSink, get_executor
 from gitexp.running.heartbeat import Heartbeat
+from gitexp.running.jobenv import run_env
 from gitexp.running.live import LiveMetrics
 from gitexp.running.recording import (
     Partial,
@@ -364,17 +365,7 @@ def prepare(
 
 
 def _job(record: RunRecord, prepared: Prepared, run_dir: Path) -> Job:
-    env = {
-        **prepared.env,
-        "GITEXP_RUN_DIR": str(run_dir),
-        "GITEXP_RUN_NAME": record.name,
-        "GITEXP_SEED": str(record.seed),
-        "PYTHONHASHSEED": str(record.seed),
-        "GITEXP_PARAMS_FILE": str(run_dir / PARAMS_JSON),
-        "PYTHONUNBUFFERED": "1",
-        # a run dir may sit below .git/ (reused slots): git in the script finds no repository
-        "GIT_CEILING_DIRECTORIES": str(run_dir.parent),
-    }
+    env = run_env(record, prepared.env, run_dir)
     argv = notebooks.job_argv(prepared.argv, record.executor)  # a notebook: its runner
     return Job(record.name, argv, run_dir, record.cwd, env, prepared.links, prepared.pinned)
 

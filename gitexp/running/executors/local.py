@@ -6,6 +6,10 @@ left behind) would otherwise hold the run open. After the command exits,
 the output still in the pipes is drained for a moment; then whatever the
 command left running in its process group is stopped (SIGTERM, then
 SIGKILL), and the log says so.
+
+The command gets this process's environment less the variables that point
+git at a repository (``GIT_DIR``, ``GIT_WORK_TREE``, ``GIT_INDEX_FILE``...:
+gitstore/gitenv.py), plus the job's.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import subprocess
 import threading
 from typing import IO
 
+from gitexp.gitstore import gitenv
 from gitexp.running.executors.base import ExecResult, Executor, Job, OutputSink
 
 GRACE_S = 10.0  # after a polite signal, wait this long before SIGKILL
@@ -33,7 +38,7 @@ class LocalExecutor(Executor):
         self.pump: _Pump | None = None
 
     def execute(self, job: Job, sink: OutputSink) -> ExecResult:
-        env = {**os.environ, **job.env}
+        env = {**gitenv.scrub(os.environ), **job.env}  # git in the script: no user repo
         try:
             self.proc = subprocess.Popen(
                 job.argv,
