@@ -23,6 +23,7 @@ from gitexp.common.layout import META_DIR
 from gitexp.common.paths import is_under, under_any
 from gitexp.gitstore import treewalk
 from gitexp.gitstore.repo import MISSING_OBJECT, Repo
+from gitexp.gitstore.status import work_tree_status
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +98,6 @@ def _config_bool(repo: Repo, key: str) -> bool:
         return bool(repo.git.config.get_bool(key))
     except (KeyError, ValueError, pygit2.GitError):
         return False
-
-
-def work_tree_status(repo: Repo) -> dict[str, int]:
-    """{path: flags} of what differs from HEAD, untracked files listed one by one."""
-    status: dict[str, int] = repo.git.status(untracked_files="all", ignored=False)
-    return status
 
 
 def _excluded(path: str, prefixes: tuple[str, ...]) -> bool:

@@ -24,7 +24,7 @@ from gitexp.common.layout import LIVE_ARTIFACTS, LIVE_DIR, META_DIR
 from gitexp.common.paths import is_under, under_any
 from gitexp.config.settings import Config
 from gitexp.gitstore.repo import Repo
-from gitexp.gitstore.trees import work_tree_status
+from gitexp.gitstore.status import work_tree_status
 
 Stat = tuple[int, int, int]  # mode, size, mtime_ns
 

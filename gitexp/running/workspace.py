@@ -24,13 +24,13 @@ from gitexp.common.errors import CommandNotFoundError, ConfigError, UsageError, 
 from gitexp.config.settings import Config, command_argv
 from gitexp.gitstore import contents, store
 from gitexp.gitstore.repo import Repo
+from gitexp.gitstore.status import work_tree_status
 from gitexp.gitstore.trees import (
     Manifest,
     read_blob,
     snapshot_workdir,
     symlink_on_path,
     tree_with_files,
-    work_tree_status,
 )
 from gitexp.running import largefiles, notebooks
 from gitexp.running import params as P
