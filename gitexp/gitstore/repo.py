@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pygit2
 
-from gitexp.common.errors import NoCommitsError, NotARepositoryError, UsageError
+from gitexp.common.errors import NoCommitsError, UsageError
+from gitexp.gitstore import gitenv
 
 # what reading an object that is not (or no longer) in the object store raises
 MISSING_OBJECT = (KeyError, ValueError, pygit2.GitError)
@@ -64,15 +65,46 @@ class Repo:
 
 
 def open_repo(path: str | os.PathLike[str] = ".") -> Repo:
-    """Discover the repository containing ``path``; refuse bare repositories."""
-    start = os.path.abspath(path)
-    found = pygit2.discover_repository(start)
-    if found is None:
-        raise NotARepositoryError(start)
-    git = pygit2.Repository(found)
+    """Discover the repository containing ``path``; refuse bare repositories.
+
+    pygit2 opens from ``path`` (not from the git dir it finds), so a work tree
+    whose ``.git`` is a file pointing elsewhere (``git init --separate-git-dir``)
+    keeps its own root. A work tree opened once in this process is reopened by
+    its git dir: with ``core.worktree`` it has no ``.git`` to find it by.
+    """
+    start = Path(os.path.abspath(path))
+    git = _known(start) or _discover(start)
     if git.is_bare or git.workdir is None:
-        raise UsageError(f"repository at {found} is bare", "run gitexp in a work tree")
-    return Repo(git, Path(git.workdir).resolve(), Path(git.path).resolve())
+        raise UsageError(f"repository at {git.path} is bare", "run gitexp in a work tree")
+    repo = Repo(git, Path(git.workdir).resolve(), Path(git.path).resolve())
+    gitenv.check(repo.root, repo.git_dir, start)
+    _OPENED[repo.root] = repo.git_dir
+    return repo
+
+
+# work tree -> git dir of every repository this process opened (see open_repo)
+_OPENED: dict[Path, Path] = {}
+
+
+def _known(start: Path) -> pygit2.Repository | None:
+    """The repository opened before at exactly this work tree, when ``start`` has no
+    ``.git`` of its own that says so."""
+    git_dir = _OPENED.get(start.resolve())
+    if git_dir is None or (start / ".git").exists():
+        return None
+    try:
+        return pygit2.Repository(str(git_dir))
+    except pygit2.GitError:
+        return None
+
+
+def _discover(start: Path) -> pygit2.Repository:
+    if pygit2.discover_repository(str(start)) is None:
+        raise gitenv.not_found(start)
+    try:
+        return pygit2.Repository(str(start))
+    except pygit2.GitError as exc:
+        raise gitenv.open_failed(start, exc) from exc
 
 
 def _signature(git: pygit2.Repository, role: str) -> pygit2.Signature:
