@@ -125,7 +125,7 @@ def _head(s: ExperimentSummary, run: dict[str, Any], author: str) -> list[tuple[
 def _why(run: dict[str, Any]) -> str | None:
     """Why a run failed or was stopped, as recorded (a missing objective, a failed
     image build, a pruner's reason, a stage of recording that failed)."""
-    reasons = [run.get("error"), run.get("stop_reason"), *(run.get("record_errors") or [])]
+    reasons = [run.get("error"), *(run.get("record_errors") or [])]  # stop_reason: status
     text = "; ".join(str(r) for r in reasons if r)
     return text or None
 
@@ -142,6 +142,10 @@ def _histories(d: ExperimentDetail) -> list[tuple[str, Any]]:
 
 
 def _exit(status: str, run: dict[str, Any]) -> str:
+    """How it ended; a run gitexp stopped (pruned, a stopped sweep) says why, not
+    the signal it was stopped with."""
+    if run.get("stop_reason"):
+        return f"{status} ({run['stop_reason']})"
     code = run.get("exit_code")
     return describe_exit(code if isinstance(code, int) else None, status)
 

@@ -13,7 +13,6 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from gitexp.exploring import readmodel
 from gitexp.exploring.listing import PageQuery
 from gitexp.exploring.series import MAX_POINTS, metric_series, resolve_metric
 from gitexp.exploring.treefiles import MAX_BYTES, list_files, read_file
@@ -80,7 +79,7 @@ def history(
 ) -> dict[str, Any]:
     """`{metric: {steps, values, times}}`; a non-finite value is null."""
     repo = context(request).repo()
-    s = readmodel.intact_summary(repo, name)
+    s = data.summary(repo, name)
     found = metric_series(repo, s.commit, max_points)
     wanted = {resolve_metric(s.name, m, found) for m in metric}  # a typo: 404, did-you-mean
     chosen = {m: p for m, p in found.items() if not metric or m in wanted}
@@ -112,7 +111,7 @@ def files(
     """Without `path`: every file with its size. With it: the file's first MB, as
     text/plain (binary as an attachment), read from the commit, never the disk."""
     repo = context(request).repo()
-    s = readmodel.intact_summary(repo, name)
+    s = data.summary(repo, name)
     if path is None:
         return {
             "name": s.name,

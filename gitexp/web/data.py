@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitexp.common.errors import UsageError
+from gitexp.common.errors import StoreError, UsageError
 from gitexp.common.mappings import flatten
 from gitexp.exploring import readmodel
 from gitexp.exploring.overrides import is_overridden, overridden_keys
@@ -29,6 +29,19 @@ class NotFoundError(UsageError):
     """A sweep or page that does not exist (the API answers 404)."""
 
 
+class UnreadableError(NotFoundError):
+    """An experiment whose ref points at no commit, or whose commit is gone: no
+    experiment to show (404; 400 in a comparison), not a server fault."""
+
+
+def summary(repo: Repo, spec: str) -> ExperimentSummary:
+    """readmodel.intact_summary, a broken experiment refused as not found."""
+    try:
+        return readmodel.intact_summary(repo, spec)
+    except StoreError as exc:
+        raise UnreadableError(exc.message, exc.hint) from exc
+
+
 def status_class(status: str) -> str:
     """A CSS class for a status; an unknown word gets the neutral one."""
     return f"status-{status}" if status in KNOWN_STATUSES else "status-other"
@@ -36,7 +49,10 @@ def status_class(status: str) -> str:
 
 def experiment(repo: Repo, spec: str) -> dict[str, Any]:
     """One experiment in full: record, params (overrides marked), metrics, environment."""
-    found = readmodel.detail(repo, spec)
+    try:
+        found = readmodel.detail(repo, spec)
+    except StoreError as exc:  # its ref points at no commit, or the commit is gone
+        raise UnreadableError(exc.message, exc.hint) from exc
     s, run = found.summary, found.run
     keys = overridden_keys(run)
     histories = {h.name: h.to_json() for h in found.histories}
@@ -45,6 +61,9 @@ def experiment(repo: Repo, spec: str) -> dict[str, Any]:
         "command": run.get("command") if isinstance(run.get("command"), list) else [],
         "cwd": run.get("cwd") or "",
         "exit_code": run.get("exit_code"),
+        "error": _text(run.get("error")),
+        "stop_reason": _text(run.get("stop_reason")),
+        "record_errors": [str(e) for e in run.get("record_errors") or []],
         "started": run.get("started"),
         "ended": run.get("ended"),
         "duration_s": run.get("duration_s"),
@@ -66,6 +85,10 @@ def experiment(repo: Repo, spec: str) -> dict[str, Any]:
     }
 
 
+def _text(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
 def _identity(s: ExperimentSummary) -> dict[str, Any]:
     return {
         "name": s.name,
@@ -81,7 +104,7 @@ def _identity(s: ExperimentSummary) -> dict[str, Any]:
 
 
 def log(repo: Repo, spec: str) -> dict[str, Any]:
-    s = readmodel.intact_summary(repo, spec)
+    s = summary(repo, spec)
     found = output_log(repo, s.commit)
     if found is None:
         return {"name": s.name, "text": "", "size": 0, "truncated": False}
@@ -90,8 +113,8 @@ def log(repo: Repo, spec: str) -> dict[str, Any]:
 
 def diff(repo: Repo, spec: str, against: str | None = None) -> dict[str, Any]:
     """The code diff from the baseline (or another experiment) to this experiment."""
-    s = readmodel.intact_summary(repo, spec)
-    base = readmodel.intact_summary(repo, against).commit if against else s.baseline
+    s = summary(repo, spec)
+    base = summary(repo, against).commit if against else s.baseline
     if base is None:
         return {"name": s.name, "base": None, "text": "", "truncated": False, "missing": True}
     try:
@@ -106,7 +129,10 @@ def compare(repo: Repo, specs: list[str]) -> dict[str, Any]:
     """Experiments side by side: params and metrics with deltas and a changed flag."""
     if not 2 <= len(specs) <= 20:
         raise UsageError("compare takes 2 to 20 experiments", "tick them in the table")
-    summaries = readmodel.get_summaries(repo, specs)
+    try:
+        summaries = [readmodel.intact_summary(repo, spec) for spec in specs]
+    except StoreError as exc:  # a broken one: a bad choice, not a server fault
+        raise UsageError(exc.message, exc.hint) from exc
     rows = readmodel.compare(summaries)
     return {
         "experiments": [_identity(s) for s in summaries],

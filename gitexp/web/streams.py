@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from gitexp.exploring import readmodel
+from gitexp.web import data
 from gitexp.web.context import Context, context
 from gitexp.web.jsonable import clean, series
 from gitexp.web.live import Cursor
@@ -58,7 +58,7 @@ async def live(request: Request, name: str) -> StreamingResponse:
     """`points` `{reset, metrics: {metric: {steps, values, times}}}`, then `status`
     (text/event-stream)."""
     ctx = context(request)
-    full = readmodel.intact_summary(ctx.repo(), name).name  # an unknown name: 404 now
+    full = data.summary(ctx.repo(), name).name  # an unknown name: 404 now
     return StreamingResponse(_live(ctx, full), media_type="text/event-stream", headers=HEADERS)
 
 
