@@ -131,8 +131,12 @@ _DISK_HINTS = {errno.EFBIG: "a file hit the size limit of this process; check `u
 
 
 def _internal_error() -> int:
+    """Exit 70 with where the traceback went, or, when it could go nowhere, its last line."""
     path = _crash_log()
-    return _fail(f"internal error; traceback written to {path}", EXIT_INTERNAL)
+    if path is not None:
+        return _fail(f"internal error; traceback written to {path}", EXIT_INTERNAL)
+    last = (traceback.format_exc().strip().splitlines() or ["?"])[-1]
+    return _fail(f"internal error ({last}); no crash log could be written", EXIT_INTERNAL)
 
 
 def _fail(message: str, code: int) -> int:
@@ -144,14 +148,46 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
-def _crash_log() -> Path:
-    path = Path.home() / ".cache" / "gitexp" / "crash.log"
+def _crash_log() -> Path | None:
+    """Write the traceback to the cache (XDG_CACHE_HOME, else ~/.cache), else to a
+    temp file; the path written, or None when nothing could be (never a path
+    that was not written: HOME=/dev/null, a read-only HOME)."""
+    text = traceback.format_exc()
+    for path in _crash_log_places():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            return path
+        except OSError:
+            continue
+    return _temp_crash_log(text)
+
+
+def _crash_log_places() -> list[Path]:
+    import os
+
+    places = []
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(xdg):  # the XDG spec: a relative value is ignored
+        places.append(Path(xdg) / "gitexp" / "crash.log")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(traceback.format_exc(), encoding="utf-8")
+        places.append(Path.home() / ".cache" / "gitexp" / "crash.log")
+    except (RuntimeError, KeyError):  # no HOME and no passwd entry
+        pass
+    return places
+
+
+def _temp_crash_log(text: str) -> Path | None:
+    import os
+    import tempfile
+
+    try:
+        fd, name = tempfile.mkstemp(prefix="gitexp-crash-", suffix=".log")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
     except OSError:
-        traceback.print_exc()
-    return path
+        return None
+    return Path(name)
 
 
 def run() -> None:
