@@ -14,6 +14,12 @@
   (gitexp/running/workdirs.py), a killed run's among them, with their lease
   files (a lease file whose folder is already gone is counted apart). A
   running experiment holds its slot's lock, so its directory is never touched.
+- Temporary object files a killed writer left in ``.git/objects``
+  (``tmp_object_git2_*``, ``tmp_obj_*``, ``incoming-*``) go once nothing has
+  touched them for a while (tempobjects.py says how long, and why that is safe).
+- Containers a killed `gitexp run --docker` left (stopped, or still running
+  with no gitexp to record them) are removed (containers.py says how it knows
+  one is an orphan of this repository); an older gitexp's are listed.
 - With ``images``: `gitexp-env` images experiments of this repository once
   named and none names now are removed (envimages.py says how it knows), but
   only while none of its experiments runs (a run records its image when it
@@ -32,7 +38,7 @@ from pathlib import Path
 
 from gitexp.common.errors import BackendError
 from gitexp.config.settings import Config
-from gitexp.exploring import envimages
+from gitexp.exploring import containers, envimages, tempobjects
 from gitexp.exploring import summary_cache as index
 from gitexp.gitstore import refscan, store
 from gitexp.gitstore.record import observed_status
@@ -57,6 +63,14 @@ class Report:
     cache_rows: int = 0
     workdirs: list[tuple[Path, int]] = field(default_factory=list)
     stale_leases: int = 0
+    #: temporary object files removed (or to remove), their bytes; younger ones kept
+    temp_objects: int = 0
+    temp_bytes: int = 0
+    temp_kept: int = 0
+    #: orphaned containers removed (or to remove): (short id, experiment, was running)
+    containers: list[tuple[str, str, bool]] = field(default_factory=list)
+    #: an older gitexp's containers of experiments no longer running: (short id, experiment)
+    old_containers: list[tuple[str, str]] = field(default_factory=list)
     unreferenced_images: list[str] = field(default_factory=list)
     images_removed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -68,8 +82,10 @@ def collect(repo: Repo, config: Config, dry_run: bool = False, images: bool = Fa
     refs = store.ref_targets(repo)
     live = set(refs.values())
     report.cache_rows = index.drop_unreferenced(repo, live, dry_run)
+    _containers(repo, refs, report)  # first: a running orphan writes into its run directory
     _workdirs(repo, config, report)
     _images(repo, refs, report, images)
+    _temp_objects(repo, refs, report)
     report.loose_refs = _loose_refs(repo)
     _loose_objects(repo, report)
     if not dry_run:
@@ -83,6 +99,42 @@ def _workdirs(repo: Repo, config: Config, report: Report) -> None:
     root = config.run_root or os.environ.get("GITEXP_RUN_ROOT") or None
     tidied = workdirs.tidy(repo, root, report.dry_run)
     report.workdirs, report.stale_leases = tidied.dirs, tidied.stale_leases
+
+
+def _temp_objects(repo: Repo, refs: dict[str, str], report: Report) -> None:
+    found = tempobjects.find(refscan.refs_dir(repo) / "objects")
+    if not found:
+        return
+    doomed = tempobjects.removable(found, running=_running(repo, refs) > 0)
+    report.temp_objects, report.temp_kept = len(doomed), len(found) - len(doomed)
+    if report.dry_run:
+        report.temp_bytes = sum(item.size for item in doomed)
+    else:
+        report.temp_bytes = tempobjects.remove(doomed)
+
+
+def _containers(repo: Repo, refs: dict[str, str], report: Report) -> None:
+    """Remove the containers a killed gitexp left for experiments here."""
+    if not envimages.docker_available():
+        return
+    try:
+        found = containers.listed()
+    except RuntimeError as exc:
+        report.notes.append(f"containers left as they are: {exc}")
+        return
+    if not found:
+        return
+    runs = {name: e for name, _, e in index.ordered(repo, refs)}
+    ended = {
+        n for n, e in runs.items() if observed_status(e.status, e.host, e.pid, e.lease) != "running"
+    }
+    report.old_containers = [(c.id[:12], c.run) for c in containers.unlabelled(found, ended)]
+    for c in containers.orphaned(found, runs):
+        refused = None if report.dry_run else containers.remove(c)
+        if refused is None:
+            report.containers.append((c.id[:12], c.run, c.running))
+        else:
+            report.notes.append(f"container {c.id[:12]} of {c.run} kept: {refused}")
 
 
 def _images(repo: Repo, refs: dict[str, str], report: Report, remove: bool) -> None:

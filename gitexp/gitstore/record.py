@@ -96,18 +96,13 @@ def observed_status(status: str, host: object, pid: object, lease: object = None
         return "interrupted"
     if not isinstance(pid, int) or pid <= 0:
         return status
-    import os
     import socket
+
+    from gitexp.common.processes import alive
 
     if host != socket.gethostname():
         return status
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return "interrupted"
-    except OSError:
-        return status  # alive but not ours (EPERM)
-    return status
+    return status if alive(pid) else "interrupted"  # a zombie (killed, unreaped) is gone
 
 
 def _lease_expired(lease: object) -> bool:

@@ -25,7 +25,10 @@ def gc(
     """Pack refs and objects, drop stale cache rows, remove idle run directories.
 
     `git gc` packs; cache rows of commits no experiment points at are dropped;
-    idle run directories go (a killed run's too; a running one's never). Says
+    idle run directories go (a killed run's too; a running one's never); so do
+    what a killed gitexp left: temporary object files in .git/objects nothing
+    wrote to for 10 minutes (an hour while experiments run) and its Docker
+    containers, stopped or still running. Says
     only what it changes, and which unreachable objects git keeps for now.
     Safe while experiments run.
     """
@@ -54,7 +57,13 @@ def _lines(report: Report, images: bool) -> list[str]:
             + ", ".join(unused[:5])
             + (", …" if len(unused) > 5 else "")
         )
+    lines += _containers(report)
     lines = lines or ["nothing to do"]
+    if report.temp_kept:
+        lines.append(
+            f"{report.temp_kept:,} temporary object files stay: written to in the last"
+            " 10 minutes (the last hour while an experiment runs)"
+        )
     if report.kept_objects:
         lines.append(f"{report.kept_objects:,} unreachable loose objects stay {_kept(report)}")
     return lines + report.notes
@@ -69,6 +78,9 @@ def _done(report: Report) -> list[str]:
          f"{len(r.workdirs):,} idle run directories ({freed:.1f} MB)"),
         (r.stale_leases, "remove", "removed",
          f"{r.stale_leases:,} lease files of run directories already gone"),
+        (r.temp_objects, "remove", "removed",
+         f"{r.temp_objects:,} temporary object files a killed writer left in .git/objects"
+         f" ({r.temp_bytes / 2**20:.1f} MB)"),
         (r.cache_rows, "drop", "dropped",
          f"{r.cache_rows:,} cache rows of commits no experiment points at"),
         (r.loose_refs + r.loose_objects, "pack", "packed",
@@ -79,6 +91,29 @@ def _done(report: Report) -> list[str]:
     return [
         f"{'would ' + verb if r.dry_run else past} {what}" for n, verb, past, what in counted if n
     ]
+
+
+def _containers(report: Report) -> list[str]:
+    """The orphaned containers gc removed (or would), and an older gitexp's it leaves."""
+    lines = []
+    done = report.containers
+    if done:
+        verb = "would remove" if report.dry_run else "removed"
+        running = sum(1 for _, _, was_running in done if was_running)
+        which = ", ".join(f"{cid} ({name})" for cid, name, _ in done[:5])
+        more = ", …" if len(done) > 5 else ""
+        lines.append(
+            f"{verb} {len(done)} container(s) a killed gitexp left"
+            f" ({running} still running): {which}{more}"
+        )
+    old = report.old_containers
+    if old:
+        ids = " ".join(cid for cid, _ in old)
+        lines.append(
+            f"{len(old)} container(s) of experiments no longer running, from an older gitexp:"
+            f" remove them with `docker rm -f {ids}`"
+        )
+    return lines
 
 
 def _age(expire: str) -> str | None:

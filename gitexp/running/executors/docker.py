@@ -8,7 +8,9 @@ unless its content tag already exists, and returns the Dockerfile text (the
 runner commits it as .gitexp/env/Dockerfile) and the image facts for
 run.json. ``execute`` runs the command with the run directory mounted at
 ``/gitexp/run``; ``stop`` signals the container and escalates, and the
-container is always removed, so Ctrl-C leaves none behind; so is the short
+container is always removed, so Ctrl-C leaves none behind (a SIGKILL to
+gitexp does: its labels name the gitexp process, so `gitexp gc` knows an
+orphan, gitexp/exploring/containers.py); so is the short
 container that reads a new image's packages (imageprobe.py). A command that
 fails on a module the image lacks gets one hint line after its output
 (missingmodule.py). The Docker SDK is imported only in this folder, inside
@@ -21,6 +23,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -194,7 +197,7 @@ class DockerExecutor(Executor):
             "network_mode": s.network,
             "init": s.init,
             "user": f"{os.getuid()}:{os.getgid()}",
-            "labels": {"org.gitexp.run": job.name},
+            "labels": _labels(job),
             "detach": True,
         }
         if s.memory:
@@ -261,6 +264,15 @@ class DockerExecutor(Executor):
         self.escalating = True
         args = (self.container, self.first_signal)
         threading.Thread(target=_stop_container, args=args, daemon=True).start()
+
+
+def _labels(job: Job) -> dict[str, str]:
+    """The experiment and the gitexp process that owns the container (gc finds orphans)."""
+    return {
+        "org.gitexp.run": job.name,
+        "org.gitexp.pid": str(os.getpid()),
+        "org.gitexp.host": socket.gethostname(),
+    }
 
 
 def _stop_container(container: Any, first: str = "SIGINT") -> None:
