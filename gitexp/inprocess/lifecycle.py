@@ -165,7 +165,8 @@ def finish(active: Active, status: str, error: str | None) -> Recorded:
 
 def _own(prepared: Prepared, origin: Origin, given: dict[str, Any]) -> Prepared:
     """The record as this process ran: its own command, the params given to start_run
-    over the params files, its pid, the numerics variables it has."""
+    over the params files (a notebook's loop passes each run's values), its pid, the
+    numerics variables it has."""
     record = prepared.record
     params = deep_merge([record.params, given]) if given else record.params
     extra = {**record.extra, "numerics_env": numerics_env({})}

@@ -149,13 +149,14 @@ def _checked(params: Mapping[str, Any] | None, seed: int | None) -> dict[str, An
 
 
 def _joined(given: dict[str, Any]) -> Run:
-    """The `gitexp run` this process runs in; params given here are logged to it."""
-    from gitexp.tracking.recorder import current_run, log_params
+    """The `gitexp run` this process runs in; params given here are its defaults, under
+    the CLI's params files and `-p` (gitexp/inprocess/joining.py)."""
+    from gitexp.inprocess.joining import join
+    from gitexp.tracking.recorder import current_run
 
-    if given:
-        log_params(given)
+    merged = join(given)
     info = current_run()
-    return Run(info.name if info else "", info.seed if info else None, given, None)
+    return Run(info.name if info else "", info.seed if info else None, merged, None)
 
 
 def _at_exit() -> None:

@@ -4,16 +4,20 @@
 ``-p other.yaml:key=v`` targets another file; ``-p +key=v`` adds a key that
 does not exist yet. Values are YAML scalars or flow lists/maps. Unknown keys
 are refused with a did-you-mean, because a typo would otherwise run a whole
-experiment with the wrong value.
+experiment with the wrong value. With no params file at all, the values are
+passed through to the script (``ByFile.loose``), whose
+``gitexp.start_run(params=...)`` holds the defaults and checks them.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
@@ -22,6 +26,8 @@ from gitexp.common import suggest
 from gitexp.common.errors import ConfigError, ParamError
 from gitexp.common.mappings import deep_merge, flatten
 from gitexp.config.settings import parse_error
+from gitexp.gitstore.record import RunRecord
+from gitexp.tracking.wire import LIVE_DIR, PARAMS_READ_FILE
 
 _OVERRIDE = re.compile(
     r"^(?:(?P<file>[^=:]+\.(?:ya?ml|json)):)?(?P<add>\+)?(?P<key>[A-Za-z0-9_][\w.\-]*)=(?P<value>.*)$",
@@ -203,20 +209,39 @@ def _quoted(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
+class ByFile(dict[str, dict[str, Any]]):
+    """Params per file, and ``loose``: `-p` values of a default params file that does
+    not exist. They reach the script as they are (``gitexp.params()``), for a script
+    whose defaults are its own, ``gitexp.start_run(params=...)`` (docs/notebooks.md);
+    with nothing to check them against, ``+key`` and ``key`` mean the same."""
+
+    loose: dict[str, Any]
+
+
 def apply_overrides(
     files: Mapping[str, dict[str, Any]], overrides: Iterable[Override], default_file: str
-) -> dict[str, dict[str, Any]]:
+) -> ByFile:
     """Return new params per file with the overrides applied (inputs untouched)."""
-    result = {name: copy.deepcopy(data) for name, data in files.items()}
+    result = ByFile({name: copy.deepcopy(data) for name, data in files.items()})
+    result.loose = {}
     for ov in overrides:
         target = ov.file or default_file
-        if target not in result:
+        if target in result:
+            _set(result[target], ov, target)
+        elif ov.file is None:  # no params file at all: passed through to the script
+            _set(result.loose, dataclasses.replace(ov, add=True), target)
+        else:
             raise ParamError(
                 f"params file {target!r} not found for override {ov.text!r}",
                 f"create {target} or list it under `params:` in gitexp.yaml",
             )
-        _set(result[target], ov, target)
     return result
+
+
+def passed_through(files: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The `-p` values that no params file holds (``ByFile.loose``), else {}."""
+    loose = getattr(files, "loose", None)
+    return dict(loose) if isinstance(loose, dict) else {}
 
 
 def _set(data: dict[str, Any], ov: Override, file: str) -> None:
@@ -283,7 +308,7 @@ def merge(files: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """One nested dict of all params files, later files winning per key; a notebook's
     ``parameters`` cell wins over them all (its values are what the command runs with)."""
     ordered = sorted(files, key=lambda name: name.endswith(".ipynb"))
-    return deep_merge(files[name] for name in ordered)
+    return deep_merge([*(files[name] for name in ordered), passed_through(files)])
 
 
 def render_command(argv: list[str], params: Mapping[str, Any], quote: bool) -> list[str]:
@@ -311,3 +336,18 @@ def _scalar_text(value: Any) -> str:
     if isinstance(value, list | dict):
         return json.dumps(value)
     return str(value)
+
+
+def unread_overrides(record: RunRecord, run_dir: Path) -> list[str]:
+    """A run's warning when its `-p` values were passed through (no params file held
+    them) and the command never read its params (no ``params.read``, wire.py)."""
+    if record.params_files or not record.overrides:
+        return []
+    if (run_dir / LIVE_DIR / PARAMS_READ_FILE).exists():
+        return []
+    given = ", ".join(record.overrides)
+    return [
+        f"{given}: there is no params file, and the command never read these values "
+        "(gitexp.params() or gitexp.start_run(params=...)); create params.yaml for a "
+        "script that reads its params some other way"
+    ]

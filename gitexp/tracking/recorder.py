@@ -22,7 +22,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gitexp.tracking.wire import ARTIFACTS_FILE, LIVE_DIR, METRICS_FILE, PARAMS_FILE
+from gitexp.tracking.wire import (
+    ARTIFACTS_FILE,
+    LIVE_DIR,
+    METRICS_FILE,
+    PARAMS_FILE,
+    PARAMS_READ_FILE,
+)
 
 FLUSH_EVERY = 50_000  # entries; bounds memory and keeps flushes large
 FLUSH_INTERVAL_S = 1.0  # a killed run loses at most this much
@@ -275,10 +281,29 @@ def request_model_action(action: str, **fields: Any) -> None:
         rec.append_json(MODELS_FILE, {"action": action, **fields})
 
 
+def mark_params_read() -> None:
+    """Leave ``params.read`` in the live dir (once): the script read its params, so
+    `-p` values passed through without a params file reached it (wire.py)."""
+    global _params_read
+    run_dir = os.environ.get("GITEXP_RUN_DIR")
+    if _params_read == run_dir or not run_dir:
+        return
+    _params_read = run_dir
+    try:
+        os.makedirs(os.path.join(run_dir, LIVE_DIR), exist_ok=True)
+        open(os.path.join(run_dir, LIVE_DIR, PARAMS_READ_FILE), "a").close()
+    except OSError:
+        pass  # only a warning depends on it
+
+
+_params_read: str | None = None
+
+
 def params() -> dict[str, Any]:
     """The merged params of this run; outside a run, ``params.yaml`` of the cwd."""
     path = os.environ.get("GITEXP_PARAMS_FILE")
     if path and os.path.exists(path):
+        mark_params_read()
         with open(path, encoding="utf-8") as f:
             loaded: dict[str, Any] = json.load(f)
             return loaded

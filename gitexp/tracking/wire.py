@@ -12,6 +12,9 @@ only writer; files live in ``$GITEXP_RUN_DIR/.gitexp/live/``:
   at exit and on SIGTERM), each batch whole or not at all.
 - ``params.jsonl`` and ``artifacts.jsonl``: one JSON object per line
   (``log_param(s)``; ``log_artifact`` as ``{"path": ..., "name": ...}``).
+- ``params.read``: empty; the script read its params (``gitexp.params()`` or a
+  ``start_run`` that joined the run), so `-p` values passed through without a
+  params file reached it (gitexp/running/params.py ``unread_overrides``).
 - ``models.jsonl``: model registry requests of an MLflow script
   (``{"action": ..., ...}``, ``recorder.request_model_action``), done after
   the run is recorded by gitexp/registry/runrequests.py.
@@ -28,10 +31,19 @@ from __future__ import annotations
 
 from gitexp.common.layout import LIVE_ARTIFACTS, LIVE_DIR, LIVE_METRICS, LIVE_PARAMS
 
-__all__ = ["ARTIFACTS_FILE", "LIVE_DIR", "METRICS_FILE", "PARAMS_FILE", "parse_line", "parse_step"]
+__all__ = [
+    "ARTIFACTS_FILE",
+    "LIVE_DIR",
+    "METRICS_FILE",
+    "PARAMS_FILE",
+    "PARAMS_READ_FILE",
+    "parse_line",
+    "parse_step",
+]
 METRICS_FILE = LIVE_METRICS
 PARAMS_FILE = LIVE_PARAMS
 ARTIFACTS_FILE = LIVE_ARTIFACTS
+PARAMS_READ_FILE = "params.read"
 Step = int | float | None
 
 
