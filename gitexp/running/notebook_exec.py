@@ -14,7 +14,11 @@ OOM killer) raises in no cell, so the cell it died in gets an error output
 (``the kernel died in cell 2 (In [2]): killed by SIGKILL, out of memory?``).
 There is no cell timeout: a kernel that hangs runs until Ctrl-C, which
 records the run `interrupted`. The kernel inherits this environment, so
-``gitexp.log_metric`` in the notebook records into the run. Imports nothing
+``gitexp.log_metric`` in the notebook records into the run; in zero-code mode
+(``--autolog``, ``seed.auto``) the startup hook's folder goes back on the
+kernel's ``PYTHONPATH`` (``zero_code_env``): the hook took it off for the
+processes this one starts, and the kernel, not this process, runs the
+notebook's code, so it seeds and autologs there as in a script. Imports nothing
 of gitexp: it runs in images and on workers that may hold only what the
 tracking library needs (docs/notebooks.md).
 """
@@ -22,13 +26,18 @@ tracking library needs (docs/notebooks.md).
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 DEFAULT_KERNEL = "python3"
 DEAD_KERNEL = "DeadKernelError"  # nbclient's name, the error output's ``ename``
+#: gitexp/integrations/zerocode.py's variables, and the folder of its startup hook
+ZERO_CODE_VARS = ("GITEXP_AUTOLOG", "GITEXP_AUTOSEED")
+STARTUP_DIR = Path(__file__).resolve().parent.parent / "integrations" / "startup"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         _error("papermill is not installed (hint: pip install 'gitexp[notebook]')")
         return 2
     path, exits = Path(args[0]).resolve(), list[int]()
+    os.environ.update(zero_code_env(os.environ))  # the kernel inherits it
     try:
         papermill.execute_notebook(
             str(path),
@@ -67,6 +77,16 @@ def main(argv: list[str] | None = None) -> int:
         _error(f"{args[0]}: {type(exc).__name__}: {_first_line(str(exc))}")
         return 1
     return 0
+
+
+def zero_code_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The kernel's ``PYTHONPATH`` with the zero-code startup hook first, when the run
+    is in zero-code mode and the hook is there; ``{}`` otherwise."""
+    wanted = environ.get("GITEXP_AUTOLOG") or environ.get("GITEXP_AUTOSEED") == "1"
+    if not wanted or not environ.get("GITEXP_RUN_DIR") or not STARTUP_DIR.is_dir():
+        return {}
+    paths = [p for p in environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return {"PYTHONPATH": os.pathsep.join([str(STARTUP_DIR), *paths])}
 
 
 def describe(index: object, count: object, ename: str, evalue: str) -> str:
