@@ -37,6 +37,7 @@ from gitexp.running.executors.base import ExecResult, Executor, Job, OutputSink
 from gitexp.running.runner import Prepared, RunRequest, prepare, snapshot
 
 QUEUED = "queued"
+ENTRY = "queue_entry"  # run.json of a run from the queue: the entry's queued commit
 NAME_ATTEMPTS = 20
 
 
@@ -66,7 +67,8 @@ class Entry:
         ``claimed`` the record keeps); the entry's tree is the snapshot (run.json is
         left out of a given tree)."""
         spec = self.spec
-        extra = {**(spec.get("extra") or {}), "queued_at": self.queued_at}
+        # queue_entry: the queued commit, which `gitexp queue retry` puts back
+        extra = {**(spec.get("extra") or {}), "queued_at": self.queued_at, ENTRY: self.commit}
         if claimed is not None:
             extra["claimed"] = claimed
         return RunRequest(

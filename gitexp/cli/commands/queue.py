@@ -1,4 +1,4 @@
-"""`gitexp queue add|run|list|remove`: runs recorded now, executed later (N at a time)."""
+"""`gitexp queue add|run|list|remove|retry`: runs recorded now, executed later (N at a time)."""
 
 from __future__ import annotations
 
@@ -174,6 +174,37 @@ def remove(
     chosen = [e.name for e in queued(repo)] if everything else list(names or [])
     removed = remove_entries(repo, chosen)
     _note(f"removed {len(removed)} queued run(s)")
+    return 0
+
+
+@queue_app.command("retry")
+def retry(
+    names: list[str] = typer.Argument(..., help="Interrupted or failed runs from the queue."),
+    name: str = typer.Option(
+        None, "--name", "-n", help="Queue it under this name; the old record stays as it is."
+    ),
+) -> int:
+    """Put interrupted or failed queued runs back in the queue, same request, same place.
+
+    The run's ref moves back to its queued entry; the record it replaces is kept
+    as refs/gitexp/retried/NAME/<commit>. With --name the entry is queued again
+    under that name and the record stays where it is.
+    """
+    from gitexp.common.errors import UsageError
+    from gitexp.gitstore.repo import open_repo
+    from gitexp.queue.retry import retry as retry_entry
+
+    if name is not None and len(names) > 1:
+        raise UsageError("--name gives one run a new name: name one run")
+    repo = open_repo()
+    for spec in names:
+        done = retry_entry(repo, spec, name)
+        kept = f"; its {done.was} record is kept as {done.kept}" if done.kept else ""
+        _note(f"{done.name}: queued again{kept}")
+        if done.remote:
+            _note(f"{done.name} was claimed on {done.remote}: run it here with "
+                  f"`gitexp queue run --offline {done.name}`")  # fmt: skip
+        print(done.name)
     return 0
 
 
