@@ -13,7 +13,9 @@
   `failed` commit, never a `running` ref.
 
 The scratch dir lives under ``.git/gitexp/inprocess/``: the code does not run
-there, and one left by a killed process is removed by the next run.
+there, and one left by a killed process is recorded (its run `interrupted`,
+with what it had flushed) and removed by the next run or `gitexp gc`
+(gitexp/inprocess/recovery.py).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from gitexp.events import bus_for
 from gitexp.gitstore.repo import Repo, open_repo
 from gitexp.inprocess.capture import Capture
 from gitexp.inprocess.origin import Origin, detect
+from gitexp.inprocess.recovery import recover_dead, scratch_parent, write_owner
 from gitexp.inprocess.worktree import Watch, gather, logged_artifacts
 from gitexp.running.environment import EnvironmentProbe, numerics_env
 from gitexp.running.executors import ExecResult, Executor, Job, OutputSink
@@ -45,7 +48,6 @@ from gitexp.running.signals import finishing
 from gitexp.tracking import recorder
 
 ENV_KEYS = ("GITEXP_RUN_DIR", "GITEXP_RUN_NAME", "GITEXP_SEED", "GITEXP_PARAMS_FILE")
-SCRATCH = "inprocess"
 
 
 class InProcessExecutor(Executor):
@@ -102,13 +104,16 @@ def begin(name: str | None, given: dict[str, Any], seed: int | None) -> Active:
     probe = EnvironmentProbe(repo.state_dir / "env-freeze.json")
     where = _scratch(repo)
     try:
-        reserved_name, commit = reserve(repo, prepared, name is None)
-        prepared, commit = intact(repo, config, request, executor, prepared, reserved_name, commit)
+        located = _located(prepared, where)
+        reserved_name, commit = reserve(repo, located, name is None)
+        prepared, commit = intact(repo, config, request, executor, located, reserved_name, commit)
+        write_owner(where, reserved_name)
     except BaseException:
         shutil.rmtree(where, ignore_errors=True)
         raise
-    record = _own(prepared, origin, given).record.replace(name=reserved_name)
-    beat = Heartbeat(repo, record, prepared.tree, prepared.baseline, commit).start()
+    running = _own(prepared, origin, given).record.replace(name=reserved_name)
+    record = running.replace(extra={k: v for k, v in running.extra.items() if k != "run_dir"})
+    beat = Heartbeat(repo, running, prepared.tree, prepared.baseline, commit).start()
     state = RunState(
         where, beat, Partial(record), prepared.tree, prepared.baseline, prepared.links, bus
     )
@@ -174,6 +179,14 @@ def _own(prepared: Prepared, origin: Origin, given: dict[str, Any]) -> Prepared:
     return replace(prepared, record=record.replace(pid=os.getpid()), argv=list(origin.command))
 
 
+def _located(prepared: Prepared, where: Path) -> Prepared:
+    """The running record names the scratch dir, as `gitexp run`'s names its run dir:
+    `gitexp ui` follows its live metrics, a recoverer (recovery.py) checks it is the
+    run's; the final record does not."""
+    record = prepared.record
+    return replace(prepared, record=record.replace(extra={**record.extra, "run_dir": str(where)}))
+
+
 def _snapshot_only(repo: Repo, origin: Origin) -> list[str]:
     """The running notebook keeps its snapshot: its autosaves are not the code that ran."""
     notebook = origin.notebook
@@ -221,23 +234,11 @@ def _write_params(run_dir: Path, params: dict[str, Any]) -> None:
 
 
 def _scratch(repo: Repo) -> Path:
-    """A fresh scratch run dir; ones whose process is gone (a killed kernel) are removed."""
-    parent = repo.state_dir / SCRATCH
+    """A fresh scratch run dir; the runs of dead processes (a killed kernel) are first
+    recorded from theirs, which go (recovery.py)."""
+    parent = scratch_parent(repo)
     parent.mkdir(parents=True, exist_ok=True)
-    for old in parent.iterdir():
-        pid = old.name.partition("-")[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(old, ignore_errors=True)
+    recover_dead(repo)
     where = parent / f"{os.getpid()}-{secrets.token_hex(4)}"
     where.mkdir()
     return where
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
