@@ -4,11 +4,13 @@ is reserved (exit 2, nothing written)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pygit2
-from conftest import git
-from run_support import show
+import pytest
+from conftest import git, run_gitexp
+from run_support import exp_refs, show, tree_files
 from sharing_support import ok
 
 from gitexp.gitstore.repo import open_repo
@@ -56,3 +58,55 @@ def test_git_status_fallback_reads_as_libgit2_does(git_repo: Path) -> None:
     expected = repo.git.status(untracked_files="all", ignored=False)
     assert porcelain_status(repo) == expected
     assert expected["train.py"] == pygit2.enums.FileStatus.WT_MODIFIED
+
+
+UNSAFE = {
+    "new\nline.txt": "its name holds a control character",
+    "a\tb.txt": "its name holds a control character",
+    "a\\b.txt": "its name holds a backslash",
+    "git~1": "'git~1' reads as .git on some file systems",
+    "sub/.git.": "'.git.' reads as .git on some file systems",
+    ".g\u200cit/x": "'.g\\u200cit' reads as .git on some file systems",
+}
+UNTRACKED_HINT = "rename the file, or add it to .gitignore"
+TRACKED_HINT = (
+    "rename it with `git mv` and commit, or `git rm --cached` it and add it to .gitignore"
+)
+
+
+def _refusal(path: str, why: str, hint: str) -> str:
+    return (
+        f"gitexp: error: cannot snapshot {path!r}: {why}, so gitexp never writes it into a "
+        f"run directory (nothing was run or written) (hint: {hint})\n"
+    )
+
+
+@pytest.mark.parametrize("path", list(UNSAFE))
+def test_an_unsafe_untracked_name_is_refused_before_reserving(git_repo: Path, path: str) -> None:
+    (git_repo / path).parent.mkdir(parents=True, exist_ok=True)
+    (git_repo / path).write_text("x\n")
+    proc = run_gitexp("run", "-n", "odd1", "--", "python", "train.py", cwd=git_repo)
+    assert (proc.returncode, proc.stderr) == (2, _refusal(path, UNSAFE[path], UNTRACKED_HINT))
+    assert exp_refs(git_repo) == {}
+    assert (git_repo / path).read_text() == "x\n"
+    with (git_repo / ".gitignore").open("a") as ignore:
+        ignore.write(re.sub(r"[^\w.~-]", "*", path.split("/")[0]) + "\n")  # a glob
+    ok("run", "-n", "odd1", "-q", "--", "python", "train.py", cwd=git_repo)  # the name is free
+    assert path not in tree_files(git_repo, "odd1")
+
+
+def test_an_unsafe_committed_name_is_refused_with_a_git_mv_hint(git_repo: Path) -> None:
+    (git_repo / "new\nline.txt").write_text("x\n")
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-qm", "odd name")
+    proc = run_gitexp("run", "-n", "odd2", "--", "python", "train.py", cwd=git_repo)
+    refusal = _refusal("new\nline.txt", UNSAFE["new\nline.txt"], TRACKED_HINT)
+    assert (proc.returncode, proc.stderr) == (2, refusal)
+    assert exp_refs(git_repo) == {}
+    (git_repo / "new\nline.txt").write_text("changed\n")  # listed by git status too
+    proc = run_gitexp("run", "-n", "odd2", "--", "python", "train.py", cwd=git_repo)
+    assert (proc.returncode, proc.stderr) == (2, refusal)
+    git(git_repo, "mv", "new\nline.txt", "newline.txt")
+    git(git_repo, "commit", "-qm", "renamed")
+    ok("run", "-n", "odd2", "-q", "--", "python", "train.py", cwd=git_repo)
+    assert show(git_repo, "odd2", "newline.txt") == "changed\n"

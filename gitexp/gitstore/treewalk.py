@@ -80,6 +80,20 @@ def unsafe_name(name: str) -> bool:
     return is_dot_git(name)
 
 
+def why_unsafe(path: str) -> str | None:
+    """Why a work-tree path may not be written, as a clause; None when it may."""
+    for name in path.split("/"):
+        if _CONTROL.search(name):
+            return "its name holds a control character"
+        if "\\" in name:
+            return "its name holds a backslash"
+        if is_dot_git(name):
+            return f"{name!r} reads as .git on some file systems"
+        if unsafe_name(name):
+            return f"{name!r} is not a file name"
+    return None
+
+
 def is_dot_git(name: str) -> bool:
     """``.git`` as NTFS or HFS+ would read it: any case, trailing dots and spaces, an
     alternate data stream (``.git::$INDEX_ALLOCATION``), the short name ``git~1``."""

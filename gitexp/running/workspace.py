@@ -22,7 +22,7 @@ import pygit2
 
 from gitexp.common.errors import CommandNotFoundError, ConfigError, UsageError, WorkspaceError
 from gitexp.config.settings import Config, command_argv
-from gitexp.gitstore import contents, store
+from gitexp.gitstore import contents, safenames, store
 from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.status import work_tree_status
 from gitexp.gitstore.trees import (
@@ -276,6 +276,8 @@ def snapshot_tree(
     """The work tree's tree; large untracked files as DVC pointers (or refused)."""
     status = work_tree_status(repo)
     refuse_unmerged(repo, status)
+    safenames.refuse_in_status(status, links)  # before a name is reserved, DVC's cache too
+    safenames.refuse_in_commit(repo, repo.head_commit().tree_id)
     large = largefiles.handle(repo, config, links, status, allow_large)
     exclude = (*links, *large.paths)
     tree = store.retry(lambda: snapshot_workdir(repo, exclude, status), "cannot snapshot")
