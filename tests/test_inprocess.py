@@ -275,7 +275,8 @@ def test_taken_names_nesting_and_no_repository(git_repo: Path, tmp_path: Path) -
     )
     assert taken[1] == (
         "ExperimentNameError: experiment name 'first' is taken "
-        "(hint: pick another -n/--name or remove it first)"
+        "(hint: pass another name=, or name=None for a generated one, "
+        "or remove it first: gitexp remove first)"
     )
     assert sorted(exp_refs(git_repo)) == ["first"]
 

@@ -115,7 +115,9 @@ def test_a_dead_dir_whose_run_was_recorded_meanwhile_is_only_removed(git_repo: P
     stray = git_repo / ".git" / "gitexp" / "inprocess" / "999999999-deadbeef"
     (stray / ".gitexp" / "live").mkdir(parents=True)
     (stray / ".gitexp" / "live" / "metrics.tsv").write_text("acc\t\t0.1\t1.0\n")
-    (stray / "owner.json").write_text('{"name": "done", "pid": 999999999, "run_dir": "x"}')
+    (stray / ".gitexp" / "owner.json").write_text(
+        '{"name": "done", "pid": 999999999, "run_dir": "x"}'
+    )
 
     from gitexp.inprocess.recovery import recover_dead
 

@@ -89,12 +89,22 @@ def _kernel_shell() -> Any:
 def _from_kernel(shell: Any, cwd: Path) -> Origin:
     path = notebook_path(shell, cwd)
     if path is None:
-        log.warning(
-            "gitexp: warning: cannot tell which notebook this kernel runs, so the experiment "
-            "records no command (supported: JupyterLab, Notebook, VS Code; docs/notebooks.md)"
+        _warn_once(
+            "gitexp: warning: cannot tell which notebook this kernel runs, so its experiments "
+            "record no command (supported: JupyterLab, Notebook, VS Code; docs/notebooks.md)"
         )
         return Origin("notebook", [])
     return Origin("notebook", [os.path.relpath(path, cwd)], path, _kernelspec(path))
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    """Once per kernel: a loop of start_run calls would repeat it for every run."""
+    if message not in _warned:
+        _warned.add(message)
+        log.warning(message)
 
 
 def notebook_path(shell: Any, cwd: Path) -> Path | None:

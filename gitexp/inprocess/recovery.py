@@ -14,7 +14,7 @@ What cannot come back: the output (teed in memory), the files the code wrote
 into the work tree other than logged artifacts (the stat taken at the start
 died with it) and the environment files (this process's may differ).
 
-``owner.json`` in the dir names the run it belongs to; a dir is recorded only
+``.gitexp/owner.json`` in the dir names the run it belongs to; a dir is recorded only
 while the ref still holds that run's `running` record (same pid, same dir),
 and a recoverer first renames the dir to its own pid, so two never record the
 same run.
@@ -32,7 +32,7 @@ from typing import Any
 
 import pygit2
 
-from gitexp.common.layout import RUN_JSON
+from gitexp.common.layout import META_DIR, RUN_JSON
 from gitexp.common.processes import alive
 from gitexp.config.settings import load_config
 from gitexp.events.bus import EventBus
@@ -48,7 +48,7 @@ from gitexp.running.recording import Partial, RunState, record_run
 
 log = logging.getLogger(__name__)
 SCRATCH = "inprocess"
-OWNER = "owner.json"
+OWNER = f"{META_DIR}/owner.json"  # .gitexp/: never committed
 
 
 def scratch_parent(repo: Repo) -> Path:
@@ -58,6 +58,7 @@ def scratch_parent(repo: Repo) -> Path:
 def write_owner(run_dir: Path, name: str) -> None:
     """Name the run that owns ``run_dir`` (written once the name is reserved)."""
     owner = {"name": name, "pid": os.getpid(), "run_dir": str(run_dir)}
+    (run_dir / OWNER).parent.mkdir(parents=True, exist_ok=True)
     (run_dir / OWNER).write_text(json.dumps(owner), encoding="utf-8")
 
 

@@ -99,7 +99,7 @@ class Run:
                 if _current is self:
                     _current = None
         self.commit, self.status, self.metrics = str(done.commit), done.record.status, done.metrics
-        self.warnings = list(done.warnings)
+        self.warnings = [_in_python(warning) for warning in done.warnings]
         for warning in self.warnings:  # a large artifact committed to git, …
             print(f"gitexp: warning: {warning}", file=sys.stderr)
 
@@ -118,13 +118,36 @@ def start_run(
             )
         if os.environ.get("GITEXP_RUN_DIR"):
             return _joined(given)
-        from gitexp.inprocess.lifecycle import begin
 
-        active = begin(name, given, seed)
+        active = _begun(name, given, seed)
         record = active.state.partial.record
         _current = Run(record.name, record.seed, dict(record.params), active)
         _at_exit()
         return _current
+
+
+def _begun(name: str | None, given: dict[str, Any], seed: int | None) -> Active:
+    """``lifecycle.begin``; a taken name is told in Python's words, not the CLI's."""
+    from gitexp.common.errors import ExperimentNameError
+    from gitexp.inprocess.lifecycle import begin
+
+    try:
+        return begin(name, given, seed)
+    except ExperimentNameError as exc:
+        if name is None or "is taken" not in exc.message:
+            raise
+        raise ExperimentNameError(
+            exc.message,
+            "pass another name=, or name=None for a generated one, "
+            f"or remove it first: gitexp remove {name}",
+        ) from None
+
+
+def _in_python(warning: str) -> str:
+    """Recording's warnings as fit a run started from Python (no gitexp.yaml advice)."""
+    from gitexp.running.metrics import NO_METRICS, NO_METRICS_IN_PROCESS
+
+    return NO_METRICS_IN_PROCESS if warning.startswith(NO_METRICS) else warning
 
 
 def outcome(exc: BaseException | None) -> tuple[str, str | None]:

@@ -85,7 +85,9 @@ def logged_artifacts(run_dir: Path, root: Path, cwd: Path) -> list[str]:
             path = Path(os.path.normpath(cwd / str(entry["path"])))
         except (ValueError, KeyError, TypeError):
             continue
-        if path.is_relative_to(root) and path != root and path.exists():
+        if path.is_relative_to(run_dir):  # autolog's models: in the run dir already
+            pass
+        elif path.is_relative_to(root) and path != root and path.exists():
             rel = path.relative_to(root).as_posix()
             found.append(rel)
             entry["path"] = str(run_dir / rel)

@@ -221,4 +221,11 @@ def no_metrics_hint(status: str, collected: Collected, config: Config) -> list[s
             "add a regex for the lines it prints to `metrics_from_output:` in gitexp.yaml "
             "(keep `default` in that list to read `name: value` lines too)"
         )
-    return ["no metrics were recorded; to capture them, " + ", or ".join(sources)]
+    return [NO_METRICS + "; to capture them, " + ", or ".join(sources)]
+
+
+NO_METRICS = "no metrics were recorded"
+#: an in-process run's version: its code is at hand, gitexp.yaml is not the way
+NO_METRICS_IN_PROCESS = (
+    NO_METRICS + "; call gitexp.log_metric(name, value) inside the run to capture them"
+)
