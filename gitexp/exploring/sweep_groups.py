@@ -19,6 +19,7 @@ from typing import Any
 from gitexp.common.mappings import flatten
 from gitexp.exploring.summaries import ExperimentSummary
 from gitexp.gitstore import store
+from gitexp.gitstore.repo import Repo
 
 Objective = tuple[str, str]  # metric, "min" or "max"
 _ON_SWEEP = re.compile(r"\s*sweep\s*[=!<>~]")
@@ -101,6 +102,24 @@ def fold(summaries: list[ExperimentSummary]) -> list[ExperimentSummary | SweepGr
         elif s.sweep in by_sweep:
             items.append(by_sweep.pop(s.sweep))
     return items
+
+
+def check_group(repo: Repo, group: str) -> None:
+    """Refuse a ``NAME/`` listing that holds no experiment, as an unknown name is
+    refused, with a did-you-mean among the folders there are (a sweep, a group);
+    every ref is read only then."""
+    if store.is_group(repo, group):
+        return
+    from gitexp.common import suggest
+    from gitexp.common.errors import ExperimentNameError
+
+    folders = {
+        n.rsplit("/", i)[0] for n in store.ref_targets(repo) for i in range(1, n.count("/") + 1)
+    }
+    close = suggest.hint(group.rstrip("/"), folders, "did you mean `gitexp show {}/`?")
+    raise ExperimentNameError(
+        f"no experiment matches {group!r}", close or "list them with `gitexp show`"
+    )
 
 
 def filters_on_sweep(filters: Iterable[str]) -> bool:

@@ -19,10 +19,22 @@ from gitexp.views.render import Section, cell, number, sparkline
 from gitexp.views.safetext import visible
 
 
-def table(columns: list[str], rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+def table(
+    columns: list[str], rows: list[dict[str, Any]], best: bool = False
+) -> tuple[list[str], list[list[Any]]]:
     """Headers and cells for people: bare param/metric names unless two collide,
-    short baseline shas, creation time to the second."""
-    return headers(columns), [_cells(columns, row) for row in rows]
+    short baseline shas, creation time to the second; ``best``: a folded sweep's
+    name cell names its best trial (``sw/ (best trial-0007)``)."""
+    cells = [_cells(columns, _with_best(row) if best else row) for row in rows]
+    return headers(columns), cells
+
+
+def _with_best(row: dict[str, Any]) -> dict[str, Any]:
+    """A folded sweep's row with its best trial in the name (the rest as it is)."""
+    name, chosen = row.get("name"), row.get("best")
+    if not (isinstance(name, str) and name.endswith("/") and isinstance(chosen, str)):
+        return row
+    return {**row, "name": f"{name} (best {chosen.removeprefix(name)})"}
 
 
 def headers(columns: list[str]) -> list[str]:

@@ -98,12 +98,14 @@ def _on_sweep(query: q.Query) -> bool:
 def _group(name: str) -> str | None:
     """``NAME/``, or a NAME that is no experiment but holds some: the group's prefix.
     Two lookups, whatever the number of experiments."""
-    if name.endswith("/"):
-        return name
+    from gitexp.exploring.sweep_groups import check_group
     from gitexp.gitstore import store
     from gitexp.gitstore.repo import open_repo
 
     repo = open_repo()
+    if name.endswith("/"):
+        check_group(repo, name)
+        return name
     if store.exists(repo, name) or not store.is_group(repo, name):
         return None
     return name + "/"
@@ -209,7 +211,7 @@ def _render(
     if not rows and fmt == "table":
         print(_nothing_shown(counts), file=sys.stderr)
         return 0
-    headers, cells = terminal.table(columns, rows)
+    headers, cells = terminal.table(columns, rows, best=fmt in ("table", "md"))
     width = None if wide else output.terminal_width()
     text, hidden = output.render(headers, cells, fmt, width, wide)
     print(text)

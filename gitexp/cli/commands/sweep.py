@@ -74,8 +74,13 @@ def start(
     gpus: float = flags.GPUS,
     memory: str = flags.MEMORY,
     num_workers: int = flags.NUM_WORKERS,
+    grid: bool = typer.Option(False, "--grid", hidden=True),  # a slip for --sampler grid
 ) -> int:
     """Search params with Optuna; every trial is an experiment. See also `gitexp sweep show`."""
+    if grid:
+        from gitexp.common.errors import UsageError
+
+        raise UsageError("no such option '--grid'", "a grid search is `--sampler grid`")
     from gitexp.config.cluster import Options as Cluster
     from gitexp.config.cluster import with_options
     from gitexp.config.settings import load_config
