@@ -63,6 +63,16 @@ def test_a_passed_through_key_the_defaults_lack_is_warned_about(tmp_path: Path) 
     assert run_json(root, "typo")["params"]["lrr"] == 0.3
 
 
+def test_p_values_a_command_never_reads_are_warned_about(tmp_path: Path) -> None:
+    root = _repo(tmp_path, {"plain.py": "print('acc: 1')\n"})
+    proc = run_gitexp("run", "-n", "unread", "-p", "lr=0.3", "--", "python", "plain.py", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    assert "lr=0.3: there is no params file, and the command never read these values" in (
+        proc.stderr
+    )
+    assert "never read" not in _run(root, "read", "-p", "lr=0.3")  # start_run read them
+
+
 def test_a_sweep_without_params_file_gives_each_trial_its_value(tmp_path: Path) -> None:
     root = _repo(tmp_path, {"README.md": "no params file\n"})
     proc = run_gitexp(

@@ -124,3 +124,24 @@ def test_a_dead_dir_whose_run_was_recorded_meanwhile_is_only_removed(git_repo: P
     assert recover_dead(open_repo(git_repo)) == []
     assert git(git_repo, "rev-parse", "refs/experiments/done") == before
     assert not stray.exists()
+
+
+def test_gc_records_a_killed_run_with_its_flushed_metrics(git_repo: Path) -> None:
+    from conftest import run_gitexp
+
+    proc = _start(git_repo)
+    try:
+        _wait_for(lambda: _live_lines(git_repo) >= 3, "three flushed points")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    flushed = _live_lines(git_repo)
+    dry = run_gitexp("gc", "--dry-run", cwd=git_repo)
+    assert dry.returncode == 0, dry.stderr
+    assert run_json(git_repo, "killed9")["status"] == "running"  # a dry run records nothing
+    done = run_gitexp("gc", cwd=git_repo)
+    assert done.returncode == 0, done.stderr
+    assert "recorded 1 killed in-process run(s): killed9" in done.stdout + done.stderr
+    assert run_json(git_repo, "killed9")["status"] == "interrupted"
+    assert metrics_json(git_repo, "killed9") == {"loss": 1 / flushed}
+    assert list((git_repo / ".git" / "gitexp" / "inprocess").iterdir()) == []

@@ -51,7 +51,7 @@ from gitexp.running.executors import ExecResult, OutputSink
 from gitexp.running.follow import HistoryFollower
 from gitexp.running.heartbeat import Heartbeat
 from gitexp.running.histwriter import HistoryWriter, WrittenHistory
-from gitexp.running.params import merge
+from gitexp.running.params import merge, unread_overrides
 from gitexp.running.signals import ignoring_interrupts
 
 log = logging.getLogger(__name__)
@@ -275,6 +275,7 @@ def _record_collected(
     partial.record = record
     partial.files.update({**probe.files(), **env_files})
     warnings = [*warnings, *stored.warnings, *M.no_metrics_hint(record.status, collected, config)]
+    warnings += unread_overrides(record, run_dir)  # -p passed through, never read
 
     def build(fresh: bool) -> tuple[pygit2.Oid, str]:
         files = {**partial.files, **stored.pointers}
