@@ -512,3 +512,14 @@ def test_incremental_pull_fetches_only_the_new_ones(tmp_path: Path) -> None:
     fetches = [line for line in calls.read_text().splitlines() if line.startswith("fetch")]
     assert len(fetches) == 1 and fetches[0].count("refs/experiments/") == 2 * 5
     assert len(git(peer, "for-each-ref", "refs/experiments/").splitlines()) == 305
+
+
+def test_a_group_listing_keeps_every_other_cached_row(tmp_path: Path) -> None:
+    # `show grp/` reads only the group's refs: that is no reason to drop the others'
+    # rows, or the next full `show` reads every experiment again
+    names = [f"exp-{i:04d}" for i in range(150)] + ["grp/a", "grp/b"]
+    root, _ = repo_with(tmp_path, names)
+    assert len(shown(root)) == 152
+    before = cache_rows(root)
+    assert shown(root, "grp/") == ["grp/b", "grp/a"]
+    assert cache_rows(root) == before

@@ -48,12 +48,13 @@ class Stream:
     ) -> None:
         self.repo = repo
         self.refs = store.under(repo, group)  # a prefix reads only the refs under it
+        self.every_ref = not group  # only then may the cache drop rows of other commits
         self.fold = fold
         self.newest_first = newest_first
 
     def __iter__(self) -> Iterator[Item]:
         folded: set[str] = set()
-        for item in index.ordered(self.repo, self.refs, self.newest_first):
+        for item in index.ordered(self.repo, self.refs, self.newest_first, self.every_ref):
             sweep = item[2].sweep
             if not self.fold or sweep is None:
                 yield item

@@ -54,11 +54,14 @@ def summaries(repo: Repo, commits: Iterable[str], every_ref: bool = False) -> di
     return found
 
 
-def ordered(repo: Repo, refs: dict[str, str], newest_first: bool = True) -> Iterator[Listed]:
+def ordered(
+    repo: Repo, refs: dict[str, str], newest_first: bool = True, every_ref: bool = True
+) -> Iterator[Listed]:
     """(name, commit, entry) of every ref in ``refs`` (name → commit), newest first
     (or oldest), streamed from the cache: commits not cached yet are read and
     stored first, then the rows come in the table's own order, a few at a time.
-    Ties on the creation time go by name, as `list_summaries` orders them."""
+    Ties on the creation time go by name, as `list_summaries` orders them.
+    ``every_ref`` False: ``refs`` is a part (a group), so no other row is dropped."""
     by_commit: dict[str, list[str]] = {}
     for name, commit in refs.items():
         by_commit.setdefault(commit, []).append(name)
@@ -69,7 +72,8 @@ def ordered(repo: Repo, refs: dict[str, str], newest_first: bool = True) -> Iter
         return
     fresh = read_entries(repo, sorted(by_commit.keys() - known))
     live = by_commit.keys()
-    stored = db.store(conn, fresh, stale=len(known) - (len(live) - len(fresh)), live=set(live))
+    stale = len(known) - (len(live) - len(fresh)) if every_ref else 0
+    stored = db.store(conn, fresh, stale=stale, live=set(live))
     if not stored:
         conn.close()
         yield from _in_memory(repo, by_commit, newest_first)
