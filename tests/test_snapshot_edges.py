@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pygit2
 import pytest
-from conftest import git, run_gitexp
+from conftest import git, make_repo, run_gitexp, write_files
 from run_support import exp_refs, show, tree_files
 from sharing_support import ok
 
@@ -110,3 +110,86 @@ def test_an_unsafe_committed_name_is_refused_with_a_git_mv_hint(git_repo: Path) 
     git(git_repo, "commit", "-qm", "renamed")
     ok("run", "-n", "odd2", "-q", "--", "python", "train.py", cwd=git_repo)
     assert show(git_repo, "odd2", "newline.txt") == "changed\n"
+
+
+SCRIPT = 'print("accuracy: 0.9")\n'
+
+
+def _ignored(path: str, rule: str, hint_path: str | None = None) -> str:
+    return (
+        f"gitexp: error: {path} is ignored by git ({rule}), so it is not in the snapshot "
+        f"the run executes (nothing was run or written) (hint: `git add -f "
+        f"{hint_path or path}` puts it in every snapshot, or stop ignoring it)\n"
+    )
+
+
+def test_a_script_git_ignores_is_refused_before_reserving(git_repo: Path) -> None:
+    (git_repo / ".git" / "info" / "exclude").write_text("*\n")
+    (git_repo / "w.py").write_text(SCRIPT)
+    proc = run_gitexp("run", "-n", "ign3", "--", "python", "w.py", cwd=git_repo)
+    assert (proc.returncode, proc.stderr) == (2, _ignored("w.py", ".git/info/exclude: '*'"))
+    assert exp_refs(git_repo) == {}
+    git(git_repo, "add", "-f", "w.py")  # as the hint says
+    ok("run", "-n", "ign3", "-q", "--", "python", "w.py", cwd=git_repo)
+    assert show(git_repo, "ign3", "w.py") == SCRIPT
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        (["python3", "-u", "-X", "dev", "scratch/w.py", "--fast"], "scratch/w.py"),
+        (["bash", "-e", "scratch/r.sh"], "scratch/r.sh"),
+        (["./scratch/r.sh"], "./scratch/r.sh"),
+        ([], "scratch/w.py"),  # `command:` of gitexp.yaml, through a shell
+    ],
+)
+def test_every_form_of_running_a_file_is_checked(
+    git_repo: Path, command: list[str], shown: str
+) -> None:
+    write_files(git_repo, {"scratch/w.py": SCRIPT, "scratch/r.sh": "echo 'accuracy: 1'\n"})
+    (git_repo / "scratch" / "r.sh").chmod(0o755)
+    (git_repo / ".gitignore").write_text("scratch/\n")
+    (git_repo / "gitexp.yaml").write_text("command: python scratch/w.py > out.txt\n")
+    args = ["--", *command] if command else []
+    proc = run_gitexp("run", "-n", "ign4", *args, cwd=git_repo)
+    rel = shown.removeprefix("./")
+    assert (proc.returncode, proc.stderr) == (2, _ignored(shown, ".gitignore: 'scratch/'", rel))
+    assert exp_refs(git_repo) == {}
+
+
+def test_a_script_is_named_from_the_current_folder(git_repo: Path) -> None:
+    write_files(git_repo, {"sub/.gitignore": "s.py\n", "sub/s.py": SCRIPT})
+    proc = run_gitexp("run", "--", "python", "s.py", cwd=git_repo / "sub")
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        _ignored("s.py", "sub/.gitignore: 's.py'", "sub/s.py"),
+    )
+
+
+def test_a_script_inside_a_repository_of_its_own_is_refused(git_repo: Path) -> None:
+    inner = make_repo(git_repo / "vendor", {"s.py": SCRIPT})
+    proc = run_gitexp("run", "--", "python", "vendor/s.py", cwd=git_repo)
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "gitexp: error: vendor/s.py is inside vendor/, a git repository of its own (not a "
+        "submodule), so it is not in the snapshot the run executes (nothing was run or "
+        "written) (hint: make it a submodule (git submodule add), or move the script out of "
+        "vendor/)\n"
+    )
+    assert exp_refs(git_repo) == {} and (inner / "s.py").read_text() == SCRIPT
+
+
+def test_what_the_run_dir_gets_another_way_is_not_refused(git_repo: Path) -> None:
+    """An ignored script under `link:` is linked in; one absent from the work tree
+    may be made by the command; `-m` names a module, not a file: left to the run."""
+    write_files(git_repo, {"tools/w.py": SCRIPT, "data/m.py": SCRIPT})
+    (git_repo / ".gitignore").write_text("tools/\ndata/\n")
+    (git_repo / "gitexp.yaml").write_text("link: [tools/]\n")
+    git(git_repo, "add", "gitexp.yaml")
+    ok("run", "-n", "linked", "-q", "--", "python", "tools/w.py", cwd=git_repo)
+    made = "import pathlib; pathlib.Path('gen.py').write_text('print(1)')"
+    ok("run", "-n", "made", "-q", "--", "sh", "-c", f"python -c \"{made}\" && python gen.py",
+       cwd=git_repo)  # fmt: skip
+    proc = run_gitexp("run", "-n", "mod", "--", "python", "-m", "data.m", cwd=git_repo)
+    assert proc.returncode == 1 and "'data.m'" in proc.stderr  # as before
+    assert exp_refs(git_repo).keys() == {"linked", "made", "mod"}

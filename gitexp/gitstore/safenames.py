@@ -28,6 +28,7 @@ from gitexp.gitstore.repo import Repo
 
 log = logging.getLogger(__name__)
 _REMEMBERED = 64  # tree ids kept in safe-trees
+_NEW, _GONE = pygit2.enums.FileStatus.WT_NEW, pygit2.enums.FileStatus.WT_DELETED
 
 
 class UnsafeNameError(UsageError):
@@ -47,16 +48,17 @@ class UnsafeNameError(UsageError):
 
 def refuse_in_status(status: Mapping[str, int], skip: Iterable[str] = ()) -> None:
     """Refuse unsafe names among what `git status` lists (``skip``: left out anyway)."""
-    left_out, gone = tuple(skip), pygit2.enums.FileStatus.WT_DELETED
-    bad = sorted(
-        p
-        for p, flags in status.items()
-        if treewalk.why_unsafe(p) and not flags & gone and not under_any(p, left_out)
-    )
-    if not bad:
+    left_out = tuple(skip)
+    bad = {
+        path.rstrip("/"): flags  # a nested repository is one entry: "vendor/"
+        for path, flags in status.items()
+        if not flags & _GONE and not under_any(path, left_out)
+    }
+    unsafe = sorted(path for path in bad if treewalk.why_unsafe(path))
+    if not unsafe:
         return
-    untracked = all(status[p] & pygit2.enums.FileStatus.WT_NEW for p in bad)
-    raise UnsafeNameError(bad, _UNTRACKED_HINT if untracked else _TRACKED_HINT)
+    untracked = all(bad[path] & _NEW for path in unsafe)
+    raise UnsafeNameError(unsafe, _UNTRACKED_HINT if untracked else _TRACKED_HINT)
 
 
 _UNTRACKED_HINT = "rename the file, or add it to .gitignore"

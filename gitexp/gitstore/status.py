@@ -15,6 +15,7 @@ import subprocess
 import pygit2
 
 from gitexp.common.errors import WorkspaceError
+from gitexp.common.paths import is_under
 from gitexp.gitstore import gitenv
 from gitexp.gitstore.repo import Repo
 
@@ -73,3 +74,26 @@ def _flags(code: str) -> int:
     if code in _UNMERGED:
         return int(_S.CONFLICTED)
     return int(_INDEX.get(code[0], 0)) | int(_WORK.get(code[1], 0))
+
+
+def ignore_rule(repo: Repo, rel: str) -> str | None:
+    """Which rule ignores ``rel`` (``source: 'pattern'``), or None when git keeps it."""
+    try:
+        if not repo.git.path_is_ignored(rel):
+            return None
+    except pygit2.GitError:
+        return None
+    argv = ["git", f"--git-dir={repo.git_dir}", f"--work-tree={repo.root}"]
+    argv += ["check-ignore", "-v", "-z", "--stdin"]
+    env = gitenv.scrub(os.environ)
+    given = os.fsencode(rel) + b"\0"
+    proc = subprocess.run(
+        argv, cwd=repo.root, env=env, input=given, capture_output=True, check=False
+    )
+    fields = os.fsdecode(proc.stdout).split("\0")
+    if proc.returncode != 0 or len(fields) < 3 or not fields[0]:
+        return "an ignore rule"
+    source = fields[0]
+    if os.path.isabs(source) and is_under(source, str(repo.root)):
+        source = os.path.relpath(source, repo.root)
+    return f"{source}: {fields[2]!r}"

@@ -34,7 +34,7 @@ from gitexp.gitstore.trees import (
     read_blob,
     without_meta,
 )
-from gitexp.running import notebooks
+from gitexp.running import notebooks, preflight
 from gitexp.running.confine import check_cwd
 from gitexp.running.control import RunControl
 from gitexp.running.environment import EnvironmentProbe, describe, numerics_env
@@ -331,6 +331,8 @@ def prepare(
     argv, via_shell = resolve_command(request.command, config, {"seed": seed, **params.merged})
     tree = store.retry(lambda: apply_params(repo, params_tree, params), "cannot apply params")
     check_cwd(repo, tree, cwd)  # run.json's cwd of a pulled experiment is theirs
+    if request.tree is None:  # a script on disk the snapshot left out (ignored): refused
+        preflight.check_script(repo, tree, argv, cwd, tuple(links))
     if executor.checks_host_path and not via_shell:
         check_command(repo, tree, argv, cwd)
     executor.preflight(request.pinned, lambda path: read_blob(repo, tree, path))  # no ref yet
