@@ -394,6 +394,7 @@ def test_gc_removes_a_killed_runs_directory_and_keeps_a_running_ones(tmp_path: P
         assert not dead_dir.exists() and (live_dir / "waiter.py").is_file()
     finally:
         (tmp_path / "go").touch()
+        (tmp_path / "never").touch()  # the killed run's script lives on (own session): end it
     assert running.wait(timeout=180) == 0, running.stderr
     statuses = {
         r["name"]: r["status"] for r in json.loads(ok("show", "--format", "json", cwd=root).stdout)
