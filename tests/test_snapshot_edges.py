@@ -113,6 +113,7 @@ def test_an_unsafe_committed_name_is_refused_with_a_git_mv_hint(git_repo: Path) 
 
 
 SCRIPT = 'print("accuracy: 0.9")\n'
+NOTEBOOK = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}\n'
 
 
 def _ignored(path: str, rule: str, hint_path: str | None = None) -> str:
@@ -140,13 +141,15 @@ def test_a_script_git_ignores_is_refused_before_reserving(git_repo: Path) -> Non
         (["python3", "-u", "-X", "dev", "scratch/w.py", "--fast"], "scratch/w.py"),
         (["bash", "-e", "scratch/r.sh"], "scratch/r.sh"),
         (["./scratch/r.sh"], "./scratch/r.sh"),
+        (["scratch/nb.ipynb"], "scratch/nb.ipynb"),
         ([], "scratch/w.py"),  # `command:` of gitexp.yaml, through a shell
     ],
 )
 def test_every_form_of_running_a_file_is_checked(
     git_repo: Path, command: list[str], shown: str
 ) -> None:
-    write_files(git_repo, {"scratch/w.py": SCRIPT, "scratch/r.sh": "echo 'accuracy: 1'\n"})
+    scratch = {"w.py": SCRIPT, "r.sh": "echo 'accuracy: 1'\n", "nb.ipynb": NOTEBOOK}
+    write_files(git_repo, {f"scratch/{name}": text for name, text in scratch.items()})
     (git_repo / "scratch" / "r.sh").chmod(0o755)
     (git_repo / ".gitignore").write_text("scratch/\n")
     (git_repo / "gitexp.yaml").write_text("command: python scratch/w.py > out.txt\n")
