@@ -192,13 +192,19 @@ def _flush_on_sigterm() -> None:
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         return
 
+    ending: list[int] = []
+
     def handler(signum: int, frame: object) -> None:
-        rec = _recorder
-        # the main thread may have been stopped inside a flush (the lock is not
-        # reentrant): wait a little for it, never forever, then die as asked
-        if rec is not None and rec.lock.acquire(timeout=2):
-            rec.lock.release()
-            _shutdown()
+        # once only: a second SIGTERM (a parent-death signal, then a process group's)
+        # runs this handler again inside the first one's flush, which holds the lock
+        if not ending:
+            ending.append(signum)
+            rec = _recorder
+            # the main thread may have been stopped inside a flush (the lock is not
+            # reentrant): wait a little for it, never forever, then die as asked
+            if rec is not None and rec.lock.acquire(timeout=2):
+                rec.lock.release()
+                _shutdown()
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
 
