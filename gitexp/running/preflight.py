@@ -16,8 +16,7 @@ import os
 import re
 import shlex
 from collections.abc import Sequence
-
-import pygit2
+from typing import TYPE_CHECKING
 
 from gitexp.common.errors import UsageError
 from gitexp.common.layout import META_DIR
@@ -27,6 +26,9 @@ from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.status import ignore_rule
 from gitexp.gitstore.trees import read_blob, symlink_on_path
 from gitexp.running import notebooks
+
+if TYPE_CHECKING:
+    import pygit2
 
 _PYTHON = re.compile(r"python(\d+(\.\d+)*)?")
 _SHELLS = {"sh", "bash", "zsh", "dash", "ksh"}
