@@ -4,13 +4,18 @@ A first run that records nothing teaches a newcomer that the tool does not
 work; a guessed `command:` that names a missing script fails the same way.
 So init proposes only what it finds: a training script that exists, and
 metrics files that exist or that a Python file of the repository names in
-a string literal (``json.dump(m, open("metrics.json", "w"))``).
+a string literal (``json.dump(m, open("metrics.json", "w"))``). With no
+script, a notebook is the command (`gitexp run analysis.ipynb`; its
+``parameters`` cell holds its params): the one notebook with such a cell, or
+the only notebook; several leave the choice to the user (``notebooks``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,11 +48,18 @@ class Detected:
     #: top-level folders a Python file names in a string literal (``"data/train.csv"``):
     #: `link:` candidates once the caller knows git ignores them
     data_dirs: dict[str, str] = field(default_factory=dict)
+    #: notebooks that could be the command when none was picked (several, no script)
+    notebooks: list[str] = field(default_factory=list)
 
 
 def detect(root: Path) -> Detected:
     sources = _python_files(root)
-    script = next((s for s in SCRIPTS if (root / s).is_file()), None) or _only_script(sources)
+    named = next((s for s in SCRIPTS if (root / s).is_file()), None)
+    notebooks = [] if named else _files(root, ".ipynb")
+    notebook = _tagged_notebook(root, notebooks)
+    script = named or (None if notebook else _only_script(sources))
+    if not (script or notebook) and len(notebooks) == 1:
+        notebook = notebooks[0]
     found: dict[str, str] = {}
     for rel in _existing_metrics(root):
         found.setdefault(rel, "exists")
@@ -55,8 +67,35 @@ def detect(root: Path) -> Detected:
     for rel in ordered:
         for name in _named_metrics(root / rel):
             found.setdefault(name, rel)
-    command = f"python {script}" if script else None
-    return Detected(command, script, sorted(found), found, _data_dirs(root, ordered))
+    command = f"python {script}" if script else (shlex.quote(notebook) if notebook else None)
+    left = [] if command else notebooks
+    return Detected(
+        command, script or notebook, sorted(found), found, _data_dirs(root, ordered), left
+    )
+
+
+def _tagged_notebook(root: Path, notebooks: list[str]) -> str | None:
+    """The one notebook with a ``parameters`` cell: made to be run with `-p`."""
+    tagged = [n for n in notebooks if has_parameters_cell(root / n)]
+    return tagged[0] if len(tagged) == 1 else None
+
+
+def has_parameters_cell(path: Path) -> bool:
+    """Whether a notebook has a cell tagged ``parameters`` (papermill's convention), which
+    makes it a params file for `-p`; False for a file that is no readable notebook."""
+    try:
+        cells = json.loads(_source_text(path)).get("cells")
+    except (ValueError, AttributeError):
+        return False
+    if not isinstance(cells, list):
+        return False
+    return any(_tagged(cell) for cell in cells if isinstance(cell, dict))
+
+
+def _tagged(cell: dict[str, object]) -> bool:
+    meta = cell.get("metadata")
+    tags = meta.get("tags") if isinstance(meta, dict) else None
+    return isinstance(tags, list) and "parameters" in tags
 
 
 _FOLDER_LITERAL = re.compile(r"""["'](?:\./)?([\w.-]+)/""")
@@ -97,12 +136,18 @@ def _only_script(sources: list[str]) -> str | None:
 
 
 def _python_files(root: Path) -> list[str]:
+    return _files(root, ".py")
+
+
+def _files(root: Path, suffix: str) -> list[str]:
+    """The repository's files ending in ``suffix`` (at most MAX_SOURCES), hidden and
+    tool folders skipped (``.ipynb_checkpoints``, ``.venv``)."""
     out: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
         base = Path(dirpath)
         for name in sorted(filenames):
-            if name.endswith(".py"):
+            if name.endswith(suffix):
                 out.append((base / name).relative_to(root).as_posix())
                 if len(out) >= MAX_SOURCES:
                     return out

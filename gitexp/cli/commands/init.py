@@ -34,10 +34,11 @@ def init(
     repo = open_repo()
     target = repo.root / CONFIG_FILE
     extras = dvc or dvc_remote is not None or bool(hooks)
+    written: str | None = command
     if target.exists() and not force and not extras:
         raise UsageError(f"{CONFIG_FILE} already exists", "use --force to overwrite it")
     if not target.exists() or force:
-        _write_config(repo.root, command)
+        written = _write_config(repo.root, command)
         print(f"wrote {target}", file=sys.stderr)
     if dvc or dvc_remote is not None:
         _dvc(repo.root, dvc_remote)
@@ -48,14 +49,23 @@ def init(
         print(f"installed {install(repo).path}", file=sys.stderr)
     elif offer:
         print("tip: `gitexp hooks install` makes `git push` send artifacts", file=sys.stderr)
-    print(_next_step(repo.root), file=sys.stderr)
+    print(_next_step(repo.root, written), file=sys.stderr)
     return 0
 
 
-def _next_step(root: Path) -> str:
-    """`-p key=value` edits a params file: suggested only when there is one."""
+def _next_step(root: Path, command: str | None) -> str:
+    """`-p key=value` edits a params file: suggested only when there is one (a notebook
+    command's ``parameters`` cell is one)."""
+    from gitexp.config.detect import has_parameters_cell
     from gitexp.config.settings import DEFAULT_PARAMS
 
+    notebook = _notebook(command)
+    if notebook and has_parameters_cell(root / notebook):
+        return (
+            f"next: commit it, then `gitexp run -p key=value` (sets {notebook}'s parameters cell)"
+        )
+    if notebook:
+        return f"next: commit it, then `gitexp run` (tag a cell of {notebook} `parameters` for -p)"
     if any((root / name).is_file() for name in DEFAULT_PARAMS):
         return "next: commit it, then `gitexp run -p key=value`"
     return (
@@ -64,13 +74,32 @@ def _next_step(root: Path) -> str:
     )
 
 
-def _write_config(root: Path, command: str | None) -> None:
+def _notebook(command: str | None) -> str | None:
+    """The notebook a command runs (``analysis.ipynb``), or None."""
+    import shlex
+
+    try:
+        argv = shlex.split(command or "")
+    except ValueError:
+        return None
+    return argv[0] if len(argv) == 1 and argv[0].endswith(".ipynb") else None
+
+
+def _write_config(root: Path, command: str | None) -> str | None:
+    """Write gitexp.yaml, saying what was found; the command written."""
     from gitexp.config.detect import detect
     from gitexp.config.settings import write_default_config
 
     found = detect(root)
     if command is None and found.command:
         print(f"command: {found.command} (found {found.command_source})", file=sys.stderr)
+    elif command is None and found.notebooks:
+        shown = ", ".join(found.notebooks[:5]) + (", ..." if len(found.notebooks) > 5 else "")
+        print(
+            f"command: none picked; one of the notebooks could be: {shown} "
+            "(set `command:` to one, or run `gitexp run NOTEBOOK`)",
+            file=sys.stderr,
+        )
     elif command is None:
         print("command: none found; set `command:` or run `gitexp run -- CMD`", file=sys.stderr)
     for name in found.metrics:
@@ -81,6 +110,7 @@ def _write_config(root: Path, command: str | None) -> None:
     for name in links:
         print(f"link: {name}/ (ignored by git, read by {found.data_dirs[name]})", file=sys.stderr)
     write_default_config(root, command or found.command, found.metrics, links)
+    return command or found.command
 
 
 def _ignored(root: Path, folders: dict[str, str]) -> list[str]:
