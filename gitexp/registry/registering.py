@@ -19,6 +19,7 @@ from gitexp.registry import message, tagnames, tagstore, writing
 from gitexp.registry.errors import RegistryError, VersionExistsError
 from gitexp.registry.locate import artifacts, entry_at, locate
 from gitexp.registry.message import Details, ModelFile
+from gitexp.registry.source import resolve as resolve_source
 from gitexp.registry.state import models
 from gitexp.registry.tagnames import DEREGISTER, REGISTER
 from gitexp.registry.tagstore import ModelTag
@@ -48,6 +49,7 @@ class Registered:
     commit: str
     experiment: str
     model_file: ModelFile
+    picked: str | None = None  # why this experiment, when --from named a sweep
 
 
 def register(repo: Repo, request: Request, bus: EventBus | None = None) -> Registered:
@@ -59,7 +61,8 @@ def register(repo: Repo, request: Request, bus: EventBus | None = None) -> Regis
     tagnames.check_bump(request.bump)
     if request.version is not None and request.bump is not None:
         raise RegistryError("give --version or --bump, not both")
-    name, oid = store.resolve(repo, request.experiment)
+    source = resolve_source(repo, request.experiment)
+    name, oid = source.name, source.commit
     commit = str(oid)
     stored = store.load(repo, name, oid)
     _check_status(name, stored.run, request.force)
@@ -68,8 +71,8 @@ def register(repo: Repo, request: Request, bus: EventBus | None = None) -> Regis
     found = locate(repo, commit, stored.run, path, where, rev)
     details = Details(found, name, message.key_metrics(stored.metrics))
     bus = writing.publisher(repo, bus)  # a callback that cannot load: refused before the tag
-    version, tag = _create(repo, model, commit, request, details)
-    done = Registered(model, version, tag, commit, name, found)
+    version, tag = _create(repo, model, commit, request, details, name)
+    done = Registered(model, version, tag, commit, name, found, source.picked)
     _announce(bus, done, details)
     return done
 
@@ -103,13 +106,13 @@ def _check_status(name: str, run: dict[str, object], force: bool) -> None:
 
 
 def _create(
-    repo: Repo, model: str, commit: str, request: Request, details: Details
+    repo: Repo, model: str, commit: str, request: Request, details: Details, name: str
 ) -> tuple[str, str]:
     """(version, tag) made; a computed version taken meanwhile is bumped again."""
     tried: str | None = None
     for _ in range(writing.MAX_TRIES):
         tags = tagstore.read_tags(repo)
-        _check_commit_free(tags, model, commit, request.experiment)
+        _check_commit_free(tags, model, commit, name)
         floor = max(
             [v for v in (_highest(tags, model), tried) if v], key=tagnames.version_key, default=None
         )

@@ -19,7 +19,11 @@ MESSAGE = typer.Option(None, "--message", "-m", help="Tag message (default: GTO'
 @model_app.command("register")
 def register_model(
     name: str = typer.Argument(..., help="Model name, e.g. churn."),
-    experiment: str = typer.Option(..., "--from", help="Experiment (name, prefix or commit)."),
+    experiment: str = typer.Option(
+        ...,
+        "--from",
+        help="Experiment (name, prefix or commit); a sweep's name takes its best trial.",
+    ),
     path: str = typer.Option(None, "--path", help="The model file or folder in the experiment."),
     version: str = typer.Option(None, "--version", help="Version as vX.Y.Z."),
     bump: str = typer.Option(None, "--bump", help="major, minor or patch (default: patch)."),
@@ -31,7 +35,10 @@ def register_model(
 
     done = register(_repo(), Request(name, experiment, path, version, bump, message, force))
     where = f"{done.model_file.storage}: {done.model_file.path}"
-    print(f"registered {done.model} {done.version} ({done.tag}) from {done.experiment}, {where}")
+    why = f" ({done.picked})" if done.picked else ""
+    print(
+        f"registered {done.model} {done.version} ({done.tag}) from {done.experiment}{why}, {where}"
+    )
     return 0
 
 
