@@ -1,4 +1,5 @@
-"""Files out of DVC's cache into a folder: a run's inputs linked, artifacts copied.
+"""Files out of DVC's cache into a folder: a run's inputs linked, artifacts copied
+(git-stored artifacts from their commit: gitexp/dvcstore/ingit.py).
 
 The `.dvc` files and run.json records may come from a pulled tree and the
 folder manifests from the cache: every path they name is checked before
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gitexp.common.errors import BackendError
+from gitexp.dvcstore import ingit
 from gitexp.dvcstore.cache import cache_dir, cached_files, checked_md5, input_outs
 from gitexp.gitstore.treewalk import LinkInTheWayError, SafeDir, UnsafeTreeError, check_path
 
@@ -52,19 +54,36 @@ def _input_targets(run_dir: Path, pointer_paths: Iterable[str]) -> list[tuple[st
 def checkout(
     root: Path, records: Iterable[dict[str, Any]], dest: Path, experiment: str | None = None
 ) -> list[Path]:
-    """Copy artifacts from the local cache to ``dest/<path>`` (real files, not links)."""
+    """Copy artifacts to ``dest/<path>`` (real files, not links): DVC's from the local
+    cache, git-stored ones (`ingit`) from the experiment's commit. Every path is
+    checked, and every file found, before the first is written."""
+    records = list(records)
     try:
         planned = _checkout_plan(cache_dir(root), check_records(records))
     except UnsafeTreeError as exc:
         raise exc.naming(experiment) if experiment else exc from None
+    repo, held = _git_plan(root, [r for r in records if ingit.in_git(r)], experiment)
     with SafeDir(dest) as out:
-        for path, _ in planned:
+        for path in [p for p, _ in planned] + [h.path for h in held]:
             above = out.blocked(path)
             if above is not None:
                 raise LinkInTheWayError(above)
         for path, files in planned:
             _copy_out(out, dest, path, files)
-    return [dest / path for path, _ in planned]
+        for item in held:
+            _clear(out, dest, item.path)
+            ingit.write(repo, out, item)
+    return [dest / path for path, _ in planned] + [dest / h.path for h in held]
+
+
+def _git_plan(
+    root: Path, records: list[dict[str, Any]], experiment: str | None
+) -> tuple[Any, list[ingit.Held]]:
+    if not records:
+        return None, []
+    if experiment is None:
+        raise BackendError("git-stored artifacts are written from their experiment: name it")
+    return ingit.plan(root, experiment, [str(r["path"]) for r in records])
 
 
 def _checkout_plan(
@@ -86,26 +105,32 @@ def _checkout_plan(
 def check_records(
     records: Iterable[dict[str, Any]], experiment: str | None = None
 ) -> list[tuple[str, str]]:
-    """(path, md5) of run.json artifact records, refused when either could leave the
-    destination or the cache (records come from a possibly pulled run.json)."""
+    """(path, md5) of run.json's DVC artifact records, refused when either could leave
+    the destination or the cache (records come from a possibly pulled run.json); a
+    git-stored record's path is checked too."""
     try:
-        return [_checked_record(record) for record in records]
+        checked = [(_checked_path(r), r) for r in records]
+        return [(p, checked_md5(r.get("md5"), p)) for p, r in checked if not ingit.in_git(r)]
     except UnsafeTreeError as exc:
         raise exc.naming(experiment) if experiment else exc from None
 
 
-def _checked_record(record: dict[str, Any]) -> tuple[str, str]:
+def _checked_path(record: dict[str, Any]) -> str:
     value = record.get("path")
-    path = check_path(value if isinstance(value, str) else "", "artifact path")
-    return path, checked_md5(record.get("md5"), path)
+    return check_path(value if isinstance(value, str) else "", "artifact path")
 
 
 def _copy_out(out: SafeDir, dest: Path, path: str, files: list[tuple[str, Path]]) -> None:
     """Replace what is at ``path`` (a file, a link or a folder) with the artifact's files."""
+    _clear(out, dest, path)
+    for rel, source in files:
+        out.copy_in(rel, source)
+
+
+def _clear(out: SafeDir, dest: Path, path: str) -> None:
+    """Remove what is at ``path`` (a file, a link or a folder), so the artifact replaces it."""
     st = out.lstat(path)
     if st is not None and stat.S_ISDIR(st.st_mode):
         shutil.rmtree(dest / path)  # the folders above are real ones: `blocked` said so
     elif st is not None:
         out.unlink(path)
-    for rel, source in files:
-        out.copy_in(rel, source)

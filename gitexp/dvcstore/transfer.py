@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gitexp.common.errors import BackendError
+from gitexp.dvcstore import ingit
 from gitexp.dvcstore.cache import (
     cache_dir,
     checked_md5,
@@ -91,7 +92,11 @@ def push(root: Path, records: Iterable[dict[str, Any]], remote: str | None) -> T
 
 
 def fetch(root: Path, records: Iterable[dict[str, Any]], remote: str | None) -> Transfer:
-    """Bring the objects of these artifacts from the DVC remote into the local cache."""
+    """Bring the objects of these artifacts from the DVC remote into the local cache
+    (git-stored ones, `ingit`, are in their commit: nothing to fetch, DVC or not)."""
+    records = [r for r in records if not ingit.in_git(r)]
+    if not records:
+        return Transfer(0, [])
     from dvc_data.hashfile.hash_info import HashInfo
 
     dvc = open_dvc(root)

@@ -1,11 +1,13 @@
-"""Which files of a finished run become DVC artifacts, chosen at record time.
+"""Which files of a finished run become artifacts, chosen at record time.
 
 Files the run logged with ``log_artifact``, files matching ``outputs:`` and
 new files above ``artifacts.threshold`` are added to the repository's DVC
 cache (gitexp/dvcstore/cache.py); the experiment tree gets ``<path>.dvc``
-pointers instead of the files, and run.json lists them. DVC-tracked inputs
-linked into the run dir are never committed. DVC is imported only when a run
-has something to store.
+pointers instead of the files, and run.json lists them. Without DVC (or when
+DVC fails) they are committed to git, and run.json still lists the logged and
+``outputs:`` ones, as ``"store": "git"`` (gitexp/dvcstore/ingit.py).
+DVC-tracked inputs linked into the run dir are never committed. DVC is
+imported only when a run has something to store.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from gitexp.common.errors import ConfigError
 from gitexp.common.layout import LIVE_ARTIFACTS, LIVE_DIR, META_DIR
 from gitexp.common.paths import is_under, under_any
 from gitexp.config.settings import Config
-from gitexp.dvcstore import cache
+from gitexp.dvcstore import cache, ingit
 from gitexp.dvcstore.settings import Settings, artifacts_settings
 from gitexp.gitstore.record import RunRecord
 from gitexp.gitstore.trees import Manifest
@@ -44,7 +46,7 @@ class Stored:
     inputs: list[dict[str, Any]] = field(default_factory=list)
 
     def apply(self, record: RunRecord) -> RunRecord:
-        """run.json: ``artifacts`` (outputs in DVC) and ``dvc_inputs`` (data it read)."""
+        """run.json: ``artifacts`` (in DVC, or in git) and ``dvc_inputs`` (data it read)."""
         extra = {**record.extra, "dvc_inputs": self.inputs} if self.inputs else record.extra
         return record.replace(artifacts=self.records, extra=extra)
 
@@ -96,13 +98,14 @@ def store_outputs(
     if not chosen:
         return base
     if not cache.dvc_ready(root):
-        return replace(base, warnings=_no_dvc_warnings(run_dir, chosen))
+        in_git = ingit.records(run_dir, chosen, in_lfs)
+        return replace(base, records=in_git, warnings=_no_dvc_warnings(run_dir, chosen))
     try:
         records, pointers = cache.add(root, run_dir, chosen)
     except Exception as exc:  # DVC's own errors are many; the run must still be recorded
         log.debug("adding artifacts to DVC failed", exc_info=True)
         warning = f"DVC could not store {', '.join(chosen)}: {exc}; committed to git"
-        return replace(base, warnings=[warning])
+        return replace(base, records=ingit.records(run_dir, chosen, in_lfs), warnings=[warning])
     return replace(base, records=records, pointers=pointers, replaced=base.replaced | set(chosen))
 
 

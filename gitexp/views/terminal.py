@@ -171,7 +171,9 @@ def _command(command: Any) -> str | None:
 
 
 def _artifact(a: dict[str, Any]) -> str:
-    parts = [f"{k}={a[k]}" for k in ("size", "md5") if a.get(k) is not None]
+    """Where it is stored (``git``: in the commit; else DVC), size and checksum."""
+    keys = ("store", "size", "nfiles", "md5", "blob") if a.get("store") else ("size", "md5")
+    parts = [f"{k}={a[k]}" for k in keys if a.get(k) is not None]
     return " ".join(parts) or "-"
 
 
