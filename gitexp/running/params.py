@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -25,7 +26,9 @@ import yaml
 from gitexp.common import suggest
 from gitexp.common.errors import ConfigError, ParamError
 from gitexp.common.mappings import deep_merge, flatten
+from gitexp.config import yamlfile
 from gitexp.config.settings import parse_error
+from gitexp.config.yamlfile import BOM
 from gitexp.gitstore.record import RunRecord
 from gitexp.tracking.wire import LIVE_DIR, PARAMS_READ_FILE
 
@@ -34,6 +37,7 @@ _OVERRIDE = re.compile(
     re.DOTALL,
 )
 _TEMPLATE = re.compile(r"\$\{([A-Za-z0-9_][\w.\-]*)\}")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,11 @@ def parse_file(name: str, text: str) -> dict[str, Any]:
 
         return notebooks.read_parameters(name, text)
     try:
-        data = json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
+        if name.endswith(".json"):
+            data = json.loads(text.removeprefix(BOM))  # json refuses the BOM that YAML skips
+        else:
+            data, repeated = yamlfile.load(text)
+            _warn_repeated(name, text, repeated)
     except (ValueError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot parse params file {parse_error(name, text, exc)}") from exc
     if data is None:
@@ -132,14 +140,38 @@ def parse_file(name: str, text: str) -> dict[str, Any]:
     return data
 
 
+_warned: set[tuple[str, str]] = set()
+
+
+def _warn_repeated(name: str, text: str, repeated: list[yamlfile.Repeated]) -> None:
+    """One warning per repeated key, once per process for one text of the file (a
+    sweep's trials read the same file): PyYAML used the last value in silence."""
+    if not repeated or (name, text) in _warned:
+        return
+    _warned.add((name, text))
+    for found in repeated:
+        log.warning(
+            "gitexp: warning: %s:%d: key %r given twice; the last value is used",
+            name,
+            found.line,
+            found.key,
+        )
+
+
 def dump_file(name: str, data: Mapping[str, Any], original: str | None = None) -> bytes:
     """The params file with overrides applied, as the run will read it.
 
     YAML is round-tripped through ruamel.yaml (what DVC uses for the same job)
     so the experiment's copy keeps the user's comments, key order and quoting;
     if the result would not read back as ``data`` with PyYAML (YAML 1.1 reads
-    some plain scalars differently), it is written plainly instead.
+    some plain scalars differently), it is written plainly instead. A UTF-8
+    byte order mark the file began with is kept (an editor on Windows wrote it).
     """
+    bom = BOM.encode() if original is not None and original.startswith(BOM) else b""
+    return bom + _dumped(name, data, original)
+
+
+def _dumped(name: str, data: Mapping[str, Any], original: str | None) -> bytes:
     if name.endswith(".ipynb"):
         from gitexp.running import notebooks
 
