@@ -121,13 +121,19 @@ def is_group(repo: Repo, name: str) -> bool:
     return refscan.any_under(repo, ref_name(name.rstrip("/")) + "/")
 
 
+def name_taken(name: str) -> ExperimentNameError:
+    """The one line for a taken name: said by the look before a run and by the ref
+    creation a concurrent run won (running/reserve.py), so every loser reads the same."""
+    return ExperimentNameError(
+        f"experiment name {name!r} is taken", "pick another -n/--name or remove it first"
+    )
+
+
 def check_free(repo: Repo, name: str) -> None:
     """Refuse a name that is taken, or would be both a leaf and a folder; a lookup
     per parent and one folder look, never a listing of every ref."""
     if exists(repo, name):
-        raise ExperimentNameError(
-            f"experiment name {name!r} is taken", "pick another -n/--name or remove it first"
-        )
+        raise name_taken(name)
     if is_group(repo, name):
         raise ExperimentNameError(f"experiment name {name!r} is a group of experiments")
     parts = name.split("/")

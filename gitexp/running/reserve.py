@@ -46,7 +46,7 @@ def reserve(
             return name, commit
     if auto:
         raise StoreError(f"could not find a free experiment name in {NAME_ATTEMPTS} tries")
-    raise ExperimentNameError(f"experiment name {prepared.record.name!r} is taken")
+    raise store.name_taken(prepared.record.name)  # a run started with ours won the name
 
 
 def _take_over(repo: Repo, prepared: Prepared, claim: str) -> pygit2.Oid:
