@@ -40,7 +40,7 @@ from gitexp.common.errors import BackendError
 from gitexp.config.settings import Config
 from gitexp.exploring import containers, envimages, tempobjects
 from gitexp.exploring import summary_cache as index
-from gitexp.gitstore import refscan, store
+from gitexp.gitstore import gitenv, refscan, store
 from gitexp.gitstore.record import observed_status
 from gitexp.gitstore.repo import Repo
 
@@ -267,8 +267,9 @@ def _cutoff(repo: Repo, expire: str) -> float:
 def _git(repo: Repo, *args: str, stdin: str | None = None) -> str:
     try:
         proc = subprocess.run(
-            ["git", *args], cwd=repo.root, input=stdin, capture_output=True, text=True, check=False
-        )
+            ["git", *args], cwd=repo.root, env=gitenv.for_git(), input=stdin,
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
     except FileNotFoundError as exc:
         raise BackendError("git is not installed", "install git; gitexp gc runs it") from exc
     if proc.returncode != 0:

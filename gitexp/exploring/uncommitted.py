@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pygit2
 
 from gitexp.common.errors import UsageError
-from gitexp.gitstore import treewalk
+from gitexp.gitstore import gitenv, treewalk
 from gitexp.gitstore.repo import Repo
 
 SHOWN = 5  # paths named in the refusal
@@ -109,6 +109,7 @@ def really_changed(repo: Repo, paths: list[str]) -> list[str]:
     proc = subprocess.run(
         ["git", "status", "--porcelain", "-z", "--untracked-files=no", "--", *paths],
         cwd=repo.root,
+        env=gitenv.for_git(),  # the real index, whatever a hook set
         capture_output=True,
         check=False,
     )

@@ -2,11 +2,19 @@
 
 A git hook, ``git rebase -x``, a bare "dotfiles" setup or a submodule's
 command may leave ``GIT_DIR``, ``GIT_WORK_TREE``, ``GIT_INDEX_FILE``...
-in the environment. Two rules follow from them:
+in the environment (a pre-commit hook of `git commit -a` gets a temporary
+index). Three rules follow from them:
 
 - A run's command never sees them (``scrub``): its git commands would act on
   the user's repository (commit to the checked-out branch, replace its
   index) instead of finding none in the isolated run directory.
+- gitexp's own git commands (status, ls-files, stash, gc, push, fetch...)
+  get ``for_git()``: the same variables removed, so git finds the repository
+  from the directory it runs in, as libgit2 does, and reads its real index
+  (not a hook's temporary one: `git gc` would prune what only the real index
+  holds). ``git -c`` settings (``GIT_CONFIG_PARAMETERS``, ``GIT_CONFIG_COUNT``)
+  stay: they are the user's choices for git (credentials, proxies), not a
+  repository.
 - gitexp finds its repository from the current directory. It follows
   ``GIT_DIR`` / ``GIT_WORK_TREE`` when they name that same repository (a hook
   sets ``GIT_DIR=.git``) and refuses, in one line, when they name another
@@ -46,6 +54,8 @@ REPO_LOCATING = (
     "GIT_NAMESPACE",
     "GIT_QUARANTINE_PATH",
 )
+# `git -c` and GIT_CONFIG_COUNT/KEY_n/VALUE_n: settings, not a repository (see for_git)
+_USER_CONFIG = frozenset({"GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT"})
 UNSET_HINT = "gitexp finds the repository from the current directory: cd into its work tree"
 _NOT_OWNED = re.compile(r"repository path '([^']*)' is not owned by current user")
 
@@ -53,6 +63,13 @@ _NOT_OWNED = re.compile(r"repository path '([^']*)' is not owned by current user
 def scrub(env: Mapping[str, str]) -> dict[str, str]:
     """``env`` without the variables that point git at a repository."""
     return {key: value for key, value in env.items() if key not in REPO_LOCATING}
+
+
+def for_git(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a git command gitexp runs itself (every one of them: see the
+    module doc), plus ``extra``; run it with ``cwd`` in the repository."""
+    env = {k: v for k, v in os.environ.items() if k not in REPO_LOCATING or k in _USER_CONFIG}
+    return {**env, **(extra or {})}
 
 
 def check(root: Path, git_dir: Path, start: Path) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 import pygit2
 
 from gitexp.common.errors import GitexpError
+from gitexp.gitstore import gitenv
 from gitexp.gitstore.repo import Repo
 
 _LINK = int(pygit2.enums.FileMode.LINK)
@@ -111,7 +112,7 @@ def _commit(repo: Repo, message: str, tree: pygit2.Oid, parents: list[pygit2.Oid
 
 def _store(repo: Repo, commit: pygit2.Oid, message: str, who: pygit2.Signature) -> None:
     """refs/stash -> ``commit`` with its reflog entry, as `git stash` writes it."""
-    env = {**os.environ, "GIT_COMMITTER_NAME": who.name, "GIT_COMMITTER_EMAIL": who.email}
+    env = gitenv.for_git({"GIT_COMMITTER_NAME": who.name, "GIT_COMMITTER_EMAIL": who.email})
     proc = subprocess.run(
         ["git", "stash", "store", "-m", message, str(commit)],
         cwd=Path(repo.root),

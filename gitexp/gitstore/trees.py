@@ -21,7 +21,7 @@ import pygit2
 
 from gitexp.common.layout import META_DIR
 from gitexp.common.paths import is_under, under_any
-from gitexp.gitstore import treewalk
+from gitexp.gitstore import gitenv, treewalk
 from gitexp.gitstore.repo import MISSING_OBJECT, Repo
 from gitexp.gitstore.status import work_tree_status
 
@@ -86,6 +86,7 @@ def _outside_sparse_checkout(repo: Repo, status: dict[str, int]) -> set[str]:
     proc = subprocess.run(
         ["git", "ls-files", "-v", "-z", "--", *gone],
         cwd=repo.root,
+        env=gitenv.for_git(),  # the real index, not a hook's temporary one
         capture_output=True,
         check=False,
     )

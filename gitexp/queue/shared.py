@@ -26,7 +26,6 @@ may run them too). See docs/distributed.md.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import uuid
@@ -36,7 +35,7 @@ from typing import Any
 
 from gitexp.common.errors import BackendError, GitexpError
 from gitexp.common.layout import RUN_JSON, RUN_JSON_NAME
-from gitexp.gitstore import claims, store
+from gitexp.gitstore import claims, gitenv, store
 from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.trees import read_json
 
@@ -255,7 +254,7 @@ def _run(repo: Repo, args: list[str]) -> subprocess.CompletedProcess[str]:
     from gitexp.sharing.lfstransfer import SKIP_PUSH_ENV
     from gitexp.sharing.remotes import SKIP_HOOK_ENV
 
-    env = {**os.environ, SKIP_HOOK_ENV: "1", SKIP_PUSH_ENV: "1"}
+    env = gitenv.for_git({SKIP_HOOK_ENV: "1", SKIP_PUSH_ENV: "1"})
     try:
         return subprocess.run(
             ["git", *args], cwd=repo.root, env=env, capture_output=True, text=True, check=False

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from gitexp.common.errors import UsageError
 from gitexp.dvcstore.transfer import Transfer, push
-from gitexp.gitstore import store
+from gitexp.gitstore import gitenv, store
 from gitexp.gitstore.repo import Repo
 
 HOOK = "pre-push"
@@ -41,6 +41,7 @@ def hooks_dir(repo: Repo) -> Path:
     out = subprocess.run(
         ["git", "rev-parse", "--git-path", "hooks"],
         cwd=repo.root,
+        env=gitenv.for_git(),
         capture_output=True,
         text=True,
         check=False,

@@ -19,7 +19,6 @@ differs here (``travel.hold_back``).
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -29,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from gitexp.common import suggest
 from gitexp.common.errors import BackendError, ExperimentNameError, UsageError
 from gitexp.dvcstore import transfer
-from gitexp.gitstore import names, refscan, store
+from gitexp.gitstore import gitenv, names, refscan, store
 from gitexp.gitstore.repo import Repo
 from gitexp.queue import publishing
 from gitexp.registry import tagnames, travel
@@ -240,7 +239,7 @@ def _push_target(repo: Repo, remote: str) -> str:
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, SKIP_HOOK_ENV: "1", lfstransfer.SKIP_PUSH_ENV: "1"}
+    return gitenv.for_git({SKIP_HOOK_ENV: "1", lfstransfer.SKIP_PUSH_ENV: "1"})
 
 
 def _bus(repo: Repo) -> EventBus:
