@@ -1,7 +1,8 @@
 """Where a model's bytes are in a commit: a DVC artifact, a `.dvc` pointer, or git.
 
-An experiment's run.json lists its DVC artifacts (path, md5, size); any other
-path is looked up in the commit's tree: a ``<path>.dvc`` pointer (data the
+An experiment's run.json lists its DVC artifacts (path, md5, size) and those
+kept in git (``store: git``, found in the tree); any other path is looked up
+in the commit's tree: a ``<path>.dvc`` pointer (data the
 user added with `dvc add`), else a file (blob) or folder (tree) held by git.
 A commit GTO registered without saying the path may declare it in dvc.yaml
 (``artifacts: {NAME: {path: ...}}``), as DVC and GTO do.
@@ -45,7 +46,7 @@ def locate(
         path = str(listed[0]["path"])
     path = clean(path)
     for record in listed:
-        if record["path"] == path:
+        if record["path"] == path and record.get("store") != "git":  # git: the tree has it
             return _dvc(path, record)
     found = _in_tree(repo, commit, path)
     if found is None:
@@ -54,9 +55,9 @@ def locate(
 
 
 def _hint(repo: Repo, commit: str, listed: list[dict[str, Any]], rev: str) -> str:
-    """Its DVC artifacts when it has some; else the files git holds that could be it."""
+    """Its recorded artifacts when it has some; else the files git holds that could be it."""
     if listed:
-        return f"its DVC artifacts: {', '.join(str(r['path']) for r in listed[:8])}"
+        return f"its artifacts: {', '.join(str(r['path']) for r in listed[:8])}"
     return "it has no DVC artifacts; " + candidates.hint(repo, commit, rev or commit[:10])
 
 
