@@ -83,13 +83,6 @@ def collect(repo: Repo, config: Config, dry_run: bool = False, images: bool = Fa
     live = set(refs.values())
     report.cache_rows = index.drop_unreferenced(repo, live, dry_run)
     _containers(repo, refs, report)  # first: a running orphan writes into its run directory
-    if not dry_run:  # an in-process run killed with its process: record what it flushed
-        from gitexp.inprocess.recovery import recover_dead
-
-        recovered = recover_dead(repo)
-        if recovered:
-            names = ", ".join(recovered)
-            report.notes.append(f"recorded {len(recovered)} killed in-process run(s): {names}")
     _workdirs(repo, config, report)
     _images(repo, refs, report, images)
     _temp_objects(repo, refs, report)

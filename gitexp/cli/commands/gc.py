@@ -10,6 +10,7 @@ import typer
 
 if TYPE_CHECKING:
     from gitexp.exploring.cleanup import Report
+    from gitexp.gitstore.repo import Repo
 
 
 def gc(
@@ -37,16 +38,28 @@ def gc(
     from gitexp.gitstore.repo import open_repo
 
     repo = open_repo()
+    recovered = [] if dry_run else _recover(repo)  # before its scratch dir counts as idle
     report = collect(repo, load_config(repo.root), dry_run=dry_run, images=images)
-    for line in _lines(report, images):
+    for line in _lines(report, images, recovered):
         print(f"gitexp: {line}", file=sys.stderr)
     return 0
 
 
-def _lines(report: Report, images: bool) -> list[str]:
+def _recover(repo: Repo) -> list[str]:
+    """In-process runs killed with their process, recorded with what they flushed."""
+    from gitexp.inprocess.recovery import recover_dead
+
+    return recover_dead(repo)
+
+
+def _lines(report: Report, images: bool, recovered: list[str]) -> list[str]:
     """One line for each thing done (or, with --dry-run, to do); "nothing to do"
     when there is none, and what git keeps either way."""
     lines = _done(report)
+    if recovered:
+        lines.insert(
+            0, f"recorded {len(recovered)} killed in-process run(s): " + ", ".join(recovered)
+        )
     unused = report.unreferenced_images
     if report.images_removed:
         lines.append(f"removed {len(report.images_removed)} gitexp-env image(s)")
