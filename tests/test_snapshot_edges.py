@@ -45,6 +45,23 @@ def test_a_tracked_folder_deeper_than_100_levels_runs_and_records_changes(
     assert (git_repo / leaf).read_text() == "dirty\n"
 
 
+def test_apply_reads_a_work_tree_deeper_than_100_levels(git_repo: Path) -> None:
+    ok(
+        "run",
+        "-n",
+        "out",
+        "-q",
+        "--",
+        "python",
+        "-c",
+        "open('out.txt','w').write('1')",
+        cwd=git_repo,
+    )
+    leaf = _deep_leaf(git_repo)  # untracked, after the run: apply checks the work tree
+    ok("apply", "out", cwd=git_repo)
+    assert (git_repo / "out.txt").read_text() == "1" and (git_repo / leaf).read_text() == "x\n"
+
+
 def test_git_status_fallback_reads_as_libgit2_does(git_repo: Path) -> None:
     (git_repo / "train.py").write_text("changed\n")
     (git_repo / "params.yaml").write_text("lr: 1\n")

@@ -20,6 +20,7 @@ import pygit2
 from gitexp.common.errors import UsageError
 from gitexp.gitstore import gitenv, treewalk
 from gitexp.gitstore.repo import Repo
+from gitexp.gitstore.status import work_tree_status
 
 SHOWN = 5  # paths named in the refusal
 
@@ -52,7 +53,7 @@ def at_risk(
 ) -> AtRisk:
     """Uncommitted work in ``files`` (to be written) and ``doomed`` (to be deleted)."""
     tracked, untracked = [], []
-    for path, flags in repo.git.status(untracked_files="all", ignored=False).items():
+    for path, flags in work_tree_status(repo).items():  # git status past 100 levels
         if path in subs or (path not in files and path not in doomed):
             continue
         if _holds(repo, path, files.get(path)):
