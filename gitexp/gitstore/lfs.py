@@ -23,7 +23,6 @@ attribute files are the snapshot's or the run dir's own (gitstore/attributes.py)
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -33,7 +32,7 @@ from typing import NamedTuple
 import pygit2
 
 from gitexp.common.errors import BackendError
-from gitexp.gitstore import treewalk
+from gitexp.gitstore import gitenv, treewalk
 from gitexp.gitstore.attributes import FILE, Attributes
 from gitexp.gitstore.repo import Repo
 from gitexp.gitstore.trees import FileState, Manifest
@@ -142,7 +141,11 @@ def clean_entry(repo: Repo, git: pygit2.Repository, full: Path, path: str) -> py
     exe = program(path)
     with open(full, "rb") as content:
         proc = subprocess.run(
-            [exe, "clean", "--", path], stdin=content, capture_output=True, cwd=repo.root
+            [exe, "clean", "--", path],
+            stdin=content,
+            capture_output=True,
+            cwd=repo.root,
+            env=gitenv.for_git(),  # this repository, whatever a hook set
         )
     if proc.returncode != 0 or parse_pointer(proc.stdout) is None:
         raise BackendError(f"git-lfs clean failed for {path}: {detail(proc.stderr)}")
@@ -221,7 +224,7 @@ def content(repo: Repo, exe: str, rel: str, data: bytes) -> Path:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         cwd=repo.root,
-        env={k: v for k, v in os.environ.items() if k != "GIT_LFS_SKIP_SMUDGE"},
+        env={k: v for k, v in gitenv.for_git().items() if k != "GIT_LFS_SKIP_SMUDGE"},
     )
     if not _complete_file(path, pointer):  # smudge exits 0 and prints the pointer on failure
         raise BackendError(

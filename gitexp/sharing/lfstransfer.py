@@ -26,7 +26,7 @@ from pathlib import Path
 import pygit2
 
 from gitexp.common.errors import BackendError
-from gitexp.gitstore import lfs
+from gitexp.gitstore import gitenv, lfs
 from gitexp.gitstore.attributes import FILE
 from gitexp.gitstore.repo import Repo
 
@@ -101,6 +101,7 @@ def _run(repo: Repo, exe: str, verb: str, remote: str, commits: list[str]) -> No
         proc = subprocess.run(
             [exe, verb, where, *commits[start : start + CHUNK]],
             cwd=repo.root,
+            env=gitenv.for_git(),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
