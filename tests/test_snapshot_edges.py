@@ -152,6 +152,15 @@ def test_a_script_git_ignores_is_refused_before_reserving(git_repo: Path) -> Non
     assert show(git_repo, "ign3", "w.py") == SCRIPT
 
 
+def test_a_sweep_of_a_script_git_ignores_is_refused_before_any_trial(git_repo: Path) -> None:
+    (git_repo / ".git" / "info" / "exclude").write_text("w.py\n")
+    (git_repo / "w.py").write_text("import gitexp\ngitexp.log_metric('loss', 1.0)\n")
+    args = ["sweep", "-n", "sw", "-p", "lr=float(0,1)", "--trials", "2", "--objective"]
+    proc = run_gitexp(*args, "loss:min", "--", "python", "w.py", cwd=git_repo)
+    assert (proc.returncode, proc.stderr) == (2, _ignored("w.py", ".git/info/exclude: 'w.py'"))
+    assert exp_refs(git_repo) == {}  # no trial ran: the name is free
+
+
 @pytest.mark.parametrize(
     ("command", "shown"),
     [

@@ -142,6 +142,7 @@ def _preflight(repo: Repo, config: Config, spec: SweepSpec, tree: str, start: st
     """Prepare one trial without running it: a param the params files lack, or a
     command that is not there, is refused now rather than by every trial."""
     from gitexp.running.executors import get_executor
+    from gitexp.running.preflight import check_script
     from gitexp.running.runner import prepare
     from gitexp.sweeps.trial import TrialRun
 
@@ -151,7 +152,11 @@ def _preflight(repo: Repo, config: Config, spec: SweepSpec, tree: str, start: st
     unchecked = replace(config, params_schema=None)
     setup = Setup(repo, unchecked, spec, tree, EventBus(), start)
     request = setup.request(TrialRun(0, spec.name + "/preflight", None, sample))
-    prepare(repo, unchecked, request, get_executor(config.executor, config), check_name=False)
+    prepared = prepare(
+        repo, unchecked, request, get_executor(config.executor, config), check_name=False
+    )
+    # the trials run this tree: a script on disk that it left out (ignored) fails each one
+    check_script(repo, prepared.tree, prepared.argv, prepared.record.cwd, tuple(prepared.links))
     studies.quiet_optuna()
     studies.make_sampler(spec, spec.seed)  # a wrong sampler or pruner option: now
     studies.make_pruner(spec.pruner)
