@@ -22,7 +22,7 @@ from gitexp.common.errors import UsageError
 from gitexp.common.layout import META_DIR
 from gitexp.common.paths import is_under, under_any
 from gitexp.gitstore import contents
-from gitexp.gitstore.repo import Repo
+from gitexp.gitstore.repo import MISSING_OBJECT, Repo
 from gitexp.gitstore.status import ignore_rule
 from gitexp.gitstore.trees import read_blob, symlink_on_path
 from gitexp.running import notebooks
@@ -52,7 +52,10 @@ def check_script(
     rel = os.path.normpath(os.path.join(cwd, script)).replace(os.sep, "/")
     if rel.startswith("../") or not (repo.root / rel).is_file():
         return
-    if _in_run_dir(repo, tree, rel, links):
+    try:
+        if _in_run_dir(repo, tree, rel, links):
+            return
+    except MISSING_OBJECT:  # `git gc --prune=now` beside us: the run's own checks say so
         return
     why = _left_out(repo, rel)
     if why is not None:
