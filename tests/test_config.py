@@ -9,13 +9,13 @@ from conftest import git, last_line, make_repo, run_gitexp, write_files
 from run_support import run_json, show
 
 from gitexp.common.errors import ConfigError
+from gitexp.config.initfile import write_default_config
 from gitexp.config.settings import (
     DEFAULT_OUTPUT_PATTERNS,
     KNOWN_KEYS,
     Config,
     command_argv,
     load_config,
-    write_default_config,
 )
 
 CORE_KEYS = {

@@ -88,7 +88,7 @@ def _notebook(command: str | None) -> str | None:
 def _write_config(root: Path, command: str | None) -> str | None:
     """Write gitexp.yaml, saying what was found; the command written."""
     from gitexp.config.detect import detect
-    from gitexp.config.settings import write_default_config
+    from gitexp.config.initfile import write_default_config
 
     found = detect(root)
     if command is None and found.command:
