@@ -50,16 +50,21 @@ def _live_lines(root: Path) -> int:
     return len(found[0].read_text().splitlines()) if found else 0
 
 
-def test_a_killed_run_is_recorded_with_its_flushed_metrics_by_the_next_run(
-    git_repo: Path,
-) -> None:
-    proc = _start(git_repo)
+def _killed_after_three_points(root: Path) -> tuple[subprocess.Popen[str], int]:
+    """The slow run, SIGKILLed once it flushed three points; how many it flushed."""
+    proc = _start(root)
     try:
-        _wait_for(lambda: _live_lines(git_repo) >= 3, "three flushed points")
+        _wait_for(lambda: _live_lines(root) >= 3, "three flushed points")
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-    flushed = _live_lines(git_repo)
+    return proc, _live_lines(root)
+
+
+def test_a_killed_run_is_recorded_with_its_flushed_metrics_by_the_next_run(
+    git_repo: Path,
+) -> None:
+    proc, flushed = _killed_after_three_points(git_repo)
     scratch = git_repo / ".git" / "gitexp" / "inprocess"
     assert run_json(git_repo, "killed9")["status"] == "running"  # nobody recorded it yet
 
@@ -129,13 +134,7 @@ def test_a_dead_dir_whose_run_was_recorded_meanwhile_is_only_removed(git_repo: P
 def test_gc_records_a_killed_run_with_its_flushed_metrics(git_repo: Path) -> None:
     from conftest import run_gitexp
 
-    proc = _start(git_repo)
-    try:
-        _wait_for(lambda: _live_lines(git_repo) >= 3, "three flushed points")
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    flushed = _live_lines(git_repo)
+    _proc, flushed = _killed_after_three_points(git_repo)
     dry = run_gitexp("gc", "--dry-run", cwd=git_repo)
     assert dry.returncode == 0, dry.stderr
     assert run_json(git_repo, "killed9")["status"] == "running"  # a dry run records nothing
